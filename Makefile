@@ -1,0 +1,29 @@
+# Two set-up commands: `make site` and `make test`. Both create .venv if missing and install.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: site test serve bench clean
+
+$(STAMP): pyproject.toml package.json package-lock.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
+	touch $@
+
+site: $(STAMP)
+	$(BIN)/blogtools build
+
+serve: $(STAMP)
+	$(BIN)/blogtools serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf site build .cache

