@@ -37,6 +37,11 @@ POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." 
 FEED_FILE = "feed.xml"
 OVERRIDES_DIR = "overrides"  # under build/, named by theme.custom_dir in mkdocs.yml
 EXCERPT_MARK = "<!-- more -->"
+INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
+    "# Latest essays\n\n"
+    "Each post links to its original and credits its author; the code in it is extracted and "
+    f'tested. The site has an <a href="{FEED_FILE}">Atom feed</a>.\n'
+)
 
 
 @dataclass(frozen=True)
@@ -167,12 +172,10 @@ def render(
     for stale in (docs_dir / POSTS_DIR).glob("*.md"):
         if stale not in wanted:
             stale.unlink()
-    _write_atomic(docs_dir / "index.md", _index_page(site))
+    _write_atomic(docs_dir / "index.md", INDEX_PAGE)
     _write_atomic(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
     _write_atomic(docs_dir / FEED_FILE, atom_feed(posts, site))
-    overrides = docs_dir.parent / OVERRIDES_DIR
-    template = resources.files("blogtools").joinpath("theme/main.html").read_text("utf-8")
-    _write_atomic(overrides / "main.html", template)
+    _write_theme(resources.files("blogtools") / "theme", docs_dir.parent / OVERRIDES_DIR)
     return len(posts)
 
 
@@ -357,12 +360,13 @@ def _page_text(post: Post) -> str:
     return f"---\n{front}---\n\n{post.body}"
 
 
-def _index_page(site: SiteInfo) -> str:
-    return (
-        f"# {_markdown_text(html.escape(site.site_name))}\n\n"
-        "Each post links to its original and credits its author; the code in it is extracted "
-        f'and tested. The site has an <a href="{FEED_FILE}">Atom feed</a>.\n'
-    )
+def _write_theme(source, target: Path) -> None:
+    """Copy the theme overrides shipped in the package (templates only) to `target`."""
+    for item in source.iterdir():
+        if item.is_dir():
+            _write_theme(item, target / item.name)
+        elif item.name.endswith(".html"):
+            _write_atomic(target / item.name, item.read_text("utf-8"))
 
 
 def _url_slug(post: Post) -> str:
