@@ -12,9 +12,12 @@ import json
 import http.server
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from datetime import timezone
 from pathlib import Path
 
@@ -305,3 +308,30 @@ def test_chromium_shows_index_and_post_without_console_errors(served, feed, tmp_
         page.screenshot(path=str(tmp_path / "post.png"))
         browser.close()
     assert errors == []
+
+
+def test_serve_renders_and_serves_the_site(built, tmp_path):
+    root = tmp_path / "serve-root"
+    shutil.copytree(built[0], root, ignore=shutil.ignore_patterns("site", "build"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "blogtools", "serve", "-a",
+                               f"127.0.0.1:{port}"], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{SITE_PATH}", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert body is not None, server.stdout.read() if server.poll() is not None else "no answer"
+        assert "Latest essays" in body and "blogtools-attribution" in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -70,5 +70,5 @@ def serve(config_file, dev_addr):
 
     config = _site_config(config_file)
     count = site.render_site(config)
-    click.echo(f"rendered {count} posts; serving on http://{dev_addr}/", err=True)
+    click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
     site.serve(config, dev_addr)
