@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import timezone
 from pathlib import Path
 
 import feedparser

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
 
 import click
 
 from blogtools import __version__
+from blogtools import ingest as ingest_stage
+from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 
 
@@ -27,12 +32,40 @@ def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
 
 
-def _site_config(config_file: str):
-    from pathlib import Path
+def _progress(entries):
+    """A progress bar on stderr for long lists, nothing for short ones."""
+    if len(entries) < 50:
+        return nullcontext(entries)
+    return click.progressbar(entries, label="Converting entries", file=sys.stderr)
 
-    from blogtools import site
 
-    return site.load_config(Path(config_file))
+def _warn(message: str) -> None:
+    click.echo(f"blogtools: warning: {message}", err=True)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+              show_default=True, help="Where content/posts/<slug>.md pages go.")
+@click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("feeds/feeds.toml"), show_default=True,
+              help="The list of sources (and their attribution).")
+@click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds to wait for a feed URL.")
+def ingest(sources, content_dir, feeds_toml, timeout):
+    """Turn RSS/Atom feeds into Markdown pages, one per entry.
+
+    SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
+    Pages of entries that left a feed stay; an unchanged feed writes nothing.
+    """
+    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
+    if not chosen:
+        raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
+
+    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress,
+                                  warn=_warn)
+    click.echo(summary.line())
 
 
 @main.command()
@@ -41,21 +74,17 @@ def _site_config(config_file: str):
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
 def build(config_file, offline):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
-    import time
-
-    from blogtools import site
-
-    config = _site_config(config_file)
+    config = site_stage.load_config(Path(config_file))
     started = time.monotonic()
     if not offline:
-        from blogtools import ingest
-
-        ingest.ingest_sources(config.feeds_toml, config.content_dir)
+        sources = ingest_stage.load_sources(config.feeds_toml)
+        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress, warn=_warn)
+        click.echo(f"ingest: {summary.line()}", err=True)
     # Extraction (blogtools.extract) runs here, between ingest and render, once it exists.
     click.echo("render: content/ → build/docs/", err=True)
-    count = site.render_site(config)
+    count = site_stage.render_site(config)
     click.echo("mkdocs build --strict → site/", err=True)
-    site.build(config)
+    site_stage.build(config)
     click.echo(f"built {count} posts into {config.site_dir} in {time.monotonic() - started:.1f} s")
 
 
@@ -66,9 +95,7 @@ def build(config_file, offline):
               help="Address to serve on.")
 def serve(config_file, dev_addr):
     """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
-    from blogtools import site
-
-    config = _site_config(config_file)
-    count = site.render_site(config)
+    config = site_stage.load_config(Path(config_file))
+    count = site_stage.render_site(config)
     click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
-    site.serve(config, dev_addr)
+    site_stage.serve(config, dev_addr)
