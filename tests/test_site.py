@@ -182,7 +182,7 @@ def test_the_real_site_has_no_executable_markup_beyond_the_theme(site, theme_scr
 
 # --- hostile input ------------------------------------------------------------------------------
 
-HOSTILE = DATA / "hostile-site.atom"
+HOSTILE = DATA / "hostile.atom"  # shared with the ingest tests
 
 
 @pytest.fixture(scope="module")
@@ -197,17 +197,28 @@ def hostile_site(tmp_path_factory):
 def test_hostile_feed_builds_every_entry_and_nothing_executable(hostile_site, theme_scripts):
     posts = sorted(hostile_site.glob("20*/*/*/*/index.html"))
     assert len(posts) == 3, posts
+    assert len(feedparser.parse(HOSTILE.read_bytes()).entries) == 3
     assert sitecheck.executable_markup(hostile_site, theme_scripts, SITE_PATH) == []
     assert sitecheck.broken_links(hostile_site, SITE_PATH) == []
 
 
 def test_hostile_plain_text_fields_show_as_text(hostile_site):
-    page = parse(next(hostile_site.glob("2025/06/01/*/index.html")))
-    assert heading_text(page.find("h1")) == "Data & links"
+    page = parse(hostile_site / "2025" / "12" / "01" / "scripts" / "index.html")
+    title = '<script>alert("title")</script> Scripts & "quotes" <b>bold</b>'
+    assert heading_text(page.find("h1")) == title
+    assert page.find("title").text() == f"{title} - {CONFIG['site_name']}"
     credit = page.find("div", cls="blogtools-attribution")
-    assert 'By Eve "the" <Hacker>' in credit.text()
-    assert credit.find("a", cls="blogtools-original") is None  # its link was a data: URL
-    assert page.find_all("link", rel="canonical")[0].attrs["href"].startswith(CONFIG["site_url"])
+    assert 'By <img src=x onerror=alert("author")> Mallory,' in " ".join(credit.text().split())
+    tags = [t.text() for t in page.find_all("a", cls="md-tag")]
+    assert tags == ["<script>alert('tag')</script>", 'xss" onmouseover="alert(1)']
+
+
+def test_hostile_entry_links_are_not_linked(hostile_site):
+    for day in ("02", "03"):  # entry links javascript: and data:
+        page = parse(next((hostile_site / "2025" / "12" / day).glob("*/index.html")))
+        assert page.find("div", cls="blogtools-attribution").find("a", cls="blogtools-original") is None
+        [canonical] = page.find_all("link", rel="canonical")
+        assert canonical.attrs["href"].startswith(CONFIG["site_url"])
 
 
 def test_render_escapes_unescaped_front_matter_once_and_drops_active_urls(tmp_path, theme_scripts):
