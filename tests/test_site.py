@@ -345,3 +345,29 @@ def test_serve_renders_and_serves_the_site(built, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "page, reason",
+    [
+        ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "needs a title and a date"),
+        ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad front matter"),
+        ("---\ntitle: Dead link\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n[gone](nope.md)\n",
+         "mkdocs build --strict failed"),
+    ],
+)
+def test_bad_content_fails_the_build_with_one_error_line(tmp_path, page, reason):
+    """A bad page stops the build with one clear line; the site built before stays as it was."""
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    blogtools("build", "--offline", cwd=root)
+    before = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
+    (root / "content" / "posts" / "2025-01-02-bad.md").write_text(page)
+    result = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=root,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("blogtools: error:")]
+    assert len(errors) == 1 and reason in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    after = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in root.iterdir()) == ["build", "content", "mkdocs.yml", "site"]

@@ -17,8 +17,10 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -92,7 +94,7 @@ def add_excerpt_mark(post: Post, site: SiteInfo) -> Post:
 
 
 def add_attribution(post: Post, site: SiteInfo) -> Post:
-    """Put a visible block under the title crediting the author and linking the original.
+    """Put a visible block after the title heading crediting the author, linking the original.
 
     Uses the front matter: authors, date, canonical, and `site` and `rights` (ingest copies
     them from the feed or from its feeds.toml entry).
@@ -140,7 +142,6 @@ def render(
     *,
     site_url: str,
     site_name: str,
-    transforms: list[PageTransform] | None = None,
 ) -> int:
     """Write finished Markdown for every post in `content_dir` into `docs_dir`; return the count.
 
@@ -150,7 +151,7 @@ def render(
     posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
-        for transform in PAGE_TRANSFORMS if transforms is None else transforms:
+        for transform in PAGE_TRANSFORMS:
             post = transform(post, site)
         _write(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
     wanted = {docs_dir / POSTS_DIR / f"{p.name}.md" for p in posts}
@@ -259,16 +260,28 @@ def render_site(config: SiteConfig) -> int:
     )
 
 
-def build(config: SiteConfig, site_dir: Path | None = None) -> None:
-    """Run `mkdocs build --strict` over the rendered docs; any warning is a BlogtoolsError."""
-    args = ["build", "--strict", "--clean"]
-    if site_dir is not None:
-        args += ["--site-dir", str(site_dir)]
-    result = _mkdocs(config, args, capture=True)
+def build(config: SiteConfig) -> None:
+    """Run `mkdocs build --strict` over the rendered docs and put the result in site_dir.
+
+    MkDocs builds into a fresh folder beside site_dir, which replaces site_dir only when the
+    build is clean: a failed build (any warning) is a BlogtoolsError and leaves site_dir as it was.
+    """
+    config.site_dir.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(dir=config.site_dir.parent, prefix=f".{config.site_dir.name}."))
+    result = _mkdocs(config, ["build", "--strict", "--site-dir", str(fresh)], capture=True)
     if result.returncode != 0:
+        shutil.rmtree(fresh)
         problems = [ln for ln in result.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
         detail = "; ".join(problems[:5]) or result.stderr.strip()[-500:]
         raise BlogtoolsError(f"mkdocs build --strict failed for {config.config_file}: {detail}")
+    fresh.chmod(0o755)
+    if config.site_dir.exists():
+        old = Path(tempfile.mkdtemp(dir=config.site_dir.parent, prefix=f".{config.site_dir.name}."))
+        os.replace(config.site_dir, old / "site")
+        os.replace(fresh, config.site_dir)
+        shutil.rmtree(old)
+    else:
+        os.replace(fresh, config.site_dir)
 
 
 def serve(config: SiteConfig, dev_addr: str) -> None:
@@ -283,7 +296,7 @@ def _mkdocs(config: SiteConfig, args: list[str], *, capture: bool):
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """A safe loader that reads mkdocs.yml's `!!python/name:` and `!ENV` tags as plain strings."""
+    """A safe loader that reads mkdocs.yml's `!!python/name:` and `!ENV` values as None."""
 
 
 _ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
@@ -293,7 +306,10 @@ _ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 def _read_post(path: Path) -> Post:
-    text = path.read_text("utf-8")
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
     match = re.match(r"---\n(.*?)\n---\n?(.*)", text, re.S)
     if not match:
         raise BlogtoolsError(f"{path}: no YAML front matter")
