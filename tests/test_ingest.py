@@ -542,3 +542,45 @@ def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():
     assert htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;") == \
         "&lt;b>&#91;x&#93;(y) &#123;: a&#125; &#96;c&#96; &amp;amp;"
     assert html.unescape(htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
+
+
+# ------------------------------------------------------------------------------ blogtools new
+
+
+def test_new_starts_a_site_ready_to_ingest_and_build(tmp_path):
+    site = tmp_path / "essays"
+    result = run("new", str(site), "--feed", str(RSS), "--site-url", "https://essays.example/")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == [
+        "content", "content/posts", "feeds", "feeds/feeds.toml", "feeds/lucumr-2025-12-13.rss", "mkdocs.yml"]
+    config = yaml.load((site / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    assert config["site_name"] == "Armin Ronacher's Thoughts and Writings"
+    assert config["site_url"] == "https://essays.example/"
+    assert (config["docs_dir"], config["site_dir"]) == ("build/docs", "site")
+    assert "repo_url" not in config  # blogtools' own repository is not the new site's
+    assert run("ingest", cwd=site).stdout == "10 added, 0 updated, 0 unchanged\n"
+    meta, _ = pages(site / "content")["2025-12-13-skills-vs-mcp"]
+    assert meta["site"] == "https://lucumr.pocoo.org/"
+    assert meta["source"] == "feeds/lucumr-2025-12-13.rss"
+
+
+def test_new_refuses_a_bad_feed_and_a_folder_in_use(tmp_path):
+    result = run("new", str(tmp_path / "a"), "--feed", str(tmp_path / "missing.xml"))
+    assert result.exit_code == 1 and "cannot read" in result.stderr
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "notes.txt").write_text("mine")
+    result = run("new", str(tmp_path / "b"), "--feed", str(ATOM))
+    assert result.exit_code == 1 and "not empty" in result.stderr
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["notes.txt"]
+
+
+PROJECT_CONFIG = Path(__file__).parents[1] / "mkdocs.yml"
+
+
+@pytest.mark.skipif(not PROJECT_CONFIG.exists(), reason="this checkout has no mkdocs.yml yet (site branch)")
+def test_the_site_template_has_the_projects_own_settings():
+    from blogtools import scaffold
+
+    assert scaffold.without_identity(scaffold.mkdocs_template()) == \
+        scaffold.without_identity(PROJECT_CONFIG.read_text())

@@ -10,6 +10,7 @@ import click
 
 from blogtools import __version__
 from blogtools import ingest as ingest_stage
+from blogtools import scaffold
 from blogtools.errors import BlogtoolsError
 
 
@@ -60,3 +61,17 @@ def ingest(sources, content_dir, feeds_toml, timeout):
         warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
     )
     click.echo(summary.line())
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--feed", "feed", required=True, help="The feed to publish: a file or an http(s) URL.")
+@click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
+              help="Where the site will be published (its own feed links use it).")
+def new(folder, feed, site_url):
+    """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/.
+
+    Then run `blogtools build` in FOLDER.
+    """
+    name = scaffold.new_site(folder, feed, site_url=site_url)
+    click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")

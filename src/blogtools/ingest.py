@@ -129,7 +129,7 @@ def source_for(argument: str, configured: Iterable[Source]) -> Source:
 # ---------------------------------------------------------------------------------------- fetch
 
 
-def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
+def fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
     """The source's bytes (None when the server answers 304) and the validators to remember."""
     if not source.is_url:
         try:
@@ -161,7 +161,8 @@ def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, d
 # ---------------------------------------------------------------------------------------- parse
 
 
-def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_Entry]:
+def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dict, list[_Entry]]:
+    """The feed's own metadata and its entries; BlogtoolsError when ``data`` is not a feed."""
     feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
     if not feed.get("version") and not feed.entries:
@@ -175,14 +176,14 @@ def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_En
     for n, raw in enumerate(feed.entries, 1):
         entry = _entry(source, meta, raw, site)
         if entry is None:
-            warn(f"{source.label}: entry {n} ({_plain(raw.get('title_detail')) or 'untitled'}) "
+            warn(f"{source.label}: entry {n} ({plain_text(raw.get('title_detail')) or 'untitled'}) "
                  "has no date; skipped")
         else:
             entries.append(entry)
-    return entries
+    return meta, entries
 
 
-def _plain(detail) -> str:
+def plain_text(detail) -> str:
     """A feed text construct as plain text (markup in html-typed values dropped)."""
     if not detail:
         return ""
@@ -232,15 +233,15 @@ def _entry(source: Source, meta, raw, site: str | None) -> _Entry | None:
         authors = [source.author]
     tags = [t.get("term") or t.get("label") for t in raw.get("tags", [])]
     body, xml_base = _body(raw)
-    entry_id = raw.get("id") or link or _plain(raw.get("title_detail"))
+    entry_id = raw.get("id") or link or plain_text(raw.get("title_detail"))
     fields = {
-        "title": _plain(raw.get("title_detail")) or "Untitled",
+        "title": plain_text(raw.get("title_detail")) or "Untitled",
         "date": published.isoformat(),
         "updated": updated.isoformat(),
         "authors": list(dict.fromkeys(" ".join(a.split()) for a in authors)),
         "canonical": link,
         "site": site,
-        "rights": _plain(raw.get("rights_detail")) or _plain(meta.get("rights_detail")) or source.rights,
+        "rights": plain_text(raw.get("rights_detail")) or plain_text(meta.get("rights_detail")) or source.rights,
         "source": source.label,
         "entry_id": entry_id,
         "tags": list(dict.fromkeys(" ".join(t.split()) for t in tags if t and t.strip())),
@@ -365,7 +366,7 @@ def ingest(
     skipped: list[tuple[Source, bytes | None, dict]] = []
     for source in sources:
         known = state["sources"].get(source.label, {})
-        data, validators = _fetch(source, known, timeout)
+        data, validators = fetch(source, known, timeout)
         record = {"entries": [], **known, **validators,
                   "sha256": _sha(data) if data is not None else known.get("sha256")}
         ids = record["entries"]
@@ -374,9 +375,9 @@ def ingest(
             skipped.append((source, data, record))
             continue
         if data is None:  # 304 but pages were touched: fetch the full body again.
-            data, validators = _fetch(source, {}, timeout)
+            data, validators = fetch(source, {}, timeout)
             record.update(sha256=_sha(data), **validators)
-        entries = _parse(source, data, warn)
+        _, entries = parse(source, data, warn)
         record["entries"] = list(dict.fromkeys(e.key for e in entries))
         record["renderer"] = RENDERER
         state["sources"][source.label] = record
@@ -404,7 +405,7 @@ def ingest(
     # Sources skipped above still re-render when the set of posts (internal links) changed.
     for source, data, record in skipped:
         if data is not None and record.get("links") != links:
-            entries = _parse(source, data, warn)
+            _, entries = parse(source, data, warn)
             record["entries"] = list(dict.fromkeys(e.key for e in entries))
             fresh.extend(e for e in entries if e.key in state["entries"])
         else:
