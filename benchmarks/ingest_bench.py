@@ -31,7 +31,7 @@ def build_feed(template: Path, count: int, out: Path) -> None:
     for n in range(count):
         entry = entries[n % len(entries)]
         copies.append(re.sub(r'(<id>|<link href=")(https://[^<"]+?)/(</id>|" />)',
-                             lambda m: f"{m.group(1)}{m.group(2)}-{n}/{m.group(3)}", entry))
+                             rf"\g<1>\g<2>-{n}/\g<3>", entry))
     out.write_text(head + "\n".join(copies) + "\n</feed>\n", encoding="utf-8")
 
 

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -158,7 +157,7 @@ def test_code_of_a_27_post_feed_matches_the_authors_markdown_source(tmp_path):
     for post in expected:
         blocks = fences(by_link[post["link"]])
         assert len(blocks) == len(post["code_blocks"]), post["title"]
-        for (language, text), block in zip(blocks, post["code_blocks"]):
+        for (language, text), block in zip(blocks, post["code_blocks"], strict=True):
             assert text.rstrip("\n") == block["code"].rstrip("\n"), post["title"]
             compared += 1
             if block["lang"] in {"typescript", "javascript", "python", "rust", "sql", "sh", "bash"}:

@@ -5,14 +5,16 @@
 1. **Sanitise** with nh3 (an explicit allowlist). Its attribute filter resolves every ``href``/``src``
    against the entry's base URL and drops any URL that is not http, https or mailto; in-page
    ``#fragments`` stay for now (footnotes use them).
-2. **Lift out** what a converter would get wrong: each ``<pre>`` (its text taken byte for byte),
-   footnote references and definitions, links and images. Each leaves a placeholder word.
-3. **Convert** the rest with html-to-markdown, then **neutralise** the text: ``<``, ``[``, ``]``,
-   ``{``, ``}`` and entity-like ``&`` outside code spans become character references, so no text
-   from the feed can turn into raw HTML, a link, an attribute list or a snippet include.
+2. **Lift out** what a converter would get wrong: each ``<pre>`` and ``<code>`` (its text taken
+   byte for byte), footnote references and definitions, links and images. Each leaves a
+   placeholder word.
+3. **Convert** the rest with html-to-markdown, then **neutralise** the text: every ``<``, ``[``,
+   ``]``, ``{``, ``}``, backtick and entity-like ``&`` becomes a character reference, so no text
+   from the feed can turn into raw HTML, a link, a code span, an attribute list or a snippet
+   include.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
-   ``[^<slug>-N]``, fenced code blocks (a fence longer than any backtick run in the code, a
-   language from the markup or ``codelang.guess_language``) and the footnote definitions.
+   ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
+   code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
 escaped; attribute values filtered to safe characters), which is what makes pass 2's regular
@@ -34,7 +36,8 @@ import nh3
 from blogtools import codelang
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i", "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small",
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
+    "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small",
     "abbr", "q", "cite", "ul", "ol", "li", "dl", "dt", "dd", "a", "img", "figure", "figcaption",
     "table", "thead", "tbody", "tfoot", "tr", "th", "td", "details", "summary", "div", "section",
 }

@@ -84,14 +84,13 @@ class _Entry:
     base: str
 
 
-def _label(location: str, relative_to: Path | None = None) -> str:
-    if "://" in location:
-        return location
-    path = Path(location) if relative_to is None else relative_to / location
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies below it, else absolute."""
+    path = path.resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return path.relative_to(root.resolve()).as_posix()
     except ValueError:
-        return str(path.resolve())
+        return str(path)
 
 
 def load_sources(feeds_toml: Path) -> list[Source]:
@@ -111,19 +110,23 @@ def load_sources(feeds_toml: Path) -> list[Source]:
         bad = [k for k, v in attribution.items() if v is not None and not isinstance(v, str)]
         if bad:
             raise BlogtoolsError(f"{feeds_toml}: [[source]] #{n}: '{bad[0]}' must be a string")
-        label = _label(location, None if "://" in location else feeds_toml.parent)
-        path = location if "://" in location else str(feeds_toml.parent / location)
-        sources.append(Source(path, label, **attribution))
+        if "://" in location:
+            sources.append(Source(location, location, **attribution))
+        else:  # labelled relative to the project (the folder holding feeds/), whatever the cwd
+            path = feeds_toml.resolve().parent / location
+            sources.append(Source(str(path), _relative(path, feeds_toml.resolve().parent.parent),
+                                  **attribution))
     return sources
 
 
 def source_for(argument: str, configured: Iterable[Source]) -> Source:
     """The source a command-line argument names: its feeds.toml entry if listed, else a bare one."""
-    label = _label(argument)
+    is_url = "://" in argument
     for source in configured:
-        if source.label == label:
+        if source.location == argument or (
+                not is_url and not source.is_url and Path(source.location).resolve() == Path(argument).resolve()):
             return source
-    return Source(argument, label)
+    return Source(argument, argument if is_url else _relative(Path(argument), Path.cwd()))
 
 
 # ---------------------------------------------------------------------------------------- fetch
@@ -410,7 +413,6 @@ def ingest(
             fresh.extend(e for e in entries if e.key in state["entries"])
         else:
             summary.unchanged += len(record["entries"])
-        record["links"] = links
         state["sources"][source.label] = record
     for source in sources:
         state["sources"][source.label]["links"] = links
