@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 from blogtools import __version__
 from blogtools import ingest as ingest_stage
 from blogtools import scaffold
+from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 
 
@@ -29,6 +31,17 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="blogtools")
 def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
+
+
+def _progress(entries):
+    """A progress bar on stderr for long lists, nothing for short ones."""
+    if len(entries) < 50:
+        return nullcontext(entries)
+    return click.progressbar(entries, label="Converting entries", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"blogtools: warning: {message}", err=True)
 
 
 @main.command()
@@ -51,16 +64,42 @@ def ingest(sources, content_dir, feeds_toml, timeout):
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
-    def progress(entries):
-        if len(entries) < 50:
-            return nullcontext(entries)
-        return click.progressbar(entries, label="Converting entries", file=sys.stderr)
-
-    summary = ingest_stage.ingest(
-        chosen, content_dir, timeout=timeout, progress=progress,
-        warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
-    )
+    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress,
+                                  warn=_warn)
     click.echo(summary.line())
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
+def build(config_file, offline):
+    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
+    config = site_stage.load_config(Path(config_file))
+    started = time.monotonic()
+    if not offline:
+        sources = ingest_stage.load_sources(config.feeds_toml)
+        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress, warn=_warn)
+        click.echo(f"ingest: {summary.line()}", err=True)
+    # Extraction (blogtools.extract) runs here, between ingest and render, once it exists.
+    click.echo("render: content/ → build/docs/", err=True)
+    count = site_stage.render_site(config)
+    click.echo("mkdocs build --strict → site/", err=True)
+    site_stage.build(config)
+    click.echo(f"built {count} posts into {config.site_dir} in {time.monotonic() - started:.1f} s")
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
+              help="Address to serve on.")
+def serve(config_file, dev_addr):
+    """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
+    config = site_stage.load_config(Path(config_file))
+    count = site_stage.render_site(config)
+    click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
+    site_stage.serve(config, dev_addr)
 
 
 @main.command()
