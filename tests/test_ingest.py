@@ -553,7 +553,7 @@ def test_new_starts_a_site_ready_to_ingest_and_build(tmp_path):
     assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == [
         "content", "content/posts", "feeds", "feeds/feeds.toml", "feeds/lucumr-2025-12-13.rss", "mkdocs.yml"]
     config = yaml.load((site / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
-    assert config["site_name"] == "Armin Ronacher's Thoughts and Writings"
+    assert config["site_name"] == "Armin Ronacher&#x27;s Thoughts and Writings"  # Material prints it raw
     assert config["site_url"] == "https://essays.example/"
     assert (config["docs_dir"], config["site_dir"]) == ("build/docs", "site")
     assert "repo_url" not in config  # blogtools' own repository is not the new site's
@@ -583,3 +583,22 @@ def test_the_site_template_has_the_projects_own_settings():
 
     assert scaffold.without_identity(scaffold.mkdocs_template()) == \
         scaffold.without_identity(PROJECT_CONFIG.read_text())
+
+
+def test_a_site_started_from_a_hostile_feed_builds_with_nothing_executable(tmp_path):
+    from blogtools import sitecheck
+
+    def build(folder: Path, feed: Path, *flags: str) -> Path:
+        assert run("new", str(folder), "--feed", str(feed)).exit_code == 0
+        proc = subprocess.run([sys.executable, "-m", "blogtools", "build", *flags], cwd=folder,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return folder / "site"
+
+    empty = tmp_path / "empty.atom"
+    empty.write_text(HOSTILE.read_text().split("<entry>")[0] + "</feed>\n")
+    theme_scripts = sitecheck.inline_scripts(build(tmp_path / "empty", empty, "--offline"))
+    site = build(tmp_path / "hostile", HOSTILE)
+    assert len(list(site.glob("2025/12/*/*/index.html"))) == 3
+    assert sitecheck.executable_markup(site, theme_scripts, "/") == []
+    assert "&lt;script&gt;alert(&quot;feed title&quot;)" in (site / "index.html").read_text()

@@ -7,6 +7,7 @@ this project's own mkdocs.yml; a test keeps the two in step); only the site's id
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -29,6 +30,8 @@ def mkdocs_template() -> str:
 def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local) and
     content/; return the site's name. The feed is read once to check it and to name the site."""
+    if not re.match(r"https?://[^\s\"'<>]+$", site_url):
+        raise BlogtoolsError(f"{site_url}: the site URL must be an http(s) URL")
     if folder.exists() and any(folder.iterdir()):
         raise BlogtoolsError(f"{folder}: already exists and is not empty")
     source = Source(feed, feed)
@@ -51,11 +54,13 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
              "[[source]]"]
     lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
     (folder / "feeds" / "feeds.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Material prints these unescaped, so they are escaped here like the pages' front matter.
     identity = {
-        "site_name": title,
-        "site_description": f"Essays from {title}, with every code example extracted and tested.",
+        "site_name": html.escape(title),
+        "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),
         "site_url": site_url,
-        "copyright": f"Essays © {author or 'their authors'}, shown under each post with a link to the original.",
+        "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under each post with a "
+                                 "link to the original."),
     }
     (folder / "mkdocs.yml").write_text(configure(mkdocs_template(), identity), encoding="utf-8")
     return title
