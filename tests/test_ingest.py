@@ -602,3 +602,24 @@ def test_a_site_started_from_a_hostile_feed_builds_with_nothing_executable(tmp_p
     assert len(list(site.glob("2025/12/*/*/index.html"))) == 3
     assert sitecheck.executable_markup(site, theme_scripts, "/") == []
     assert "&lt;script&gt;alert(&quot;feed title&quot;)" in (site / "index.html").read_text()
+
+
+def test_feed_level_rights_and_odd_code_markup(tmp_path):
+    feed = tmp_path / "small.atom"
+    feed.write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Small</title>'
+        '<link href="https://small.example/blog/"/><rights>CC BY 4.0</rights><updated>2025-01-02T00:00:00Z</updated>'
+        '<entry><id>tag:small.example,2025:1</id><title>One</title><link href="https://small.example/blog/one.html"/>'
+        '<published>2025-01-02T10:00:00+02:00</published><category term="rust"/><category term="rust"/>'
+        '<content type="html">&lt;pre&gt;a&lt;br&gt;b&amp;amp;&lt;/pre&gt;'
+        '&lt;pre class="highlight"&gt;&lt;code class="language-rs" data-lang="rust"&gt;fn x() {}&lt;/code&gt;&lt;/pre&gt;'
+        '&lt;p&gt;See &lt;a href="two.html#part"&gt;two&lt;/a&gt; and &lt;a href="#top"&gt;top&lt;/a&gt;.&lt;/p&gt;'
+        '</content></entry></feed>')
+    ingest([Source(str(feed), "small")], tmp_path / "content")
+    ((slug, (meta, body)),) = pages(tmp_path / "content").items()
+    assert slug == "2025-01-02-one"  # published 08:00 UTC that day; ".html" leaves the slug
+    assert meta["rights"] == "CC BY 4.0" and meta["tags"] == ["rust"]
+    assert meta["date"].isoformat() == "2025-01-02T08:00:00+00:00"
+    assert fences(body) == [("text", "a\nb&\n"), ("rust", "fn x() {}\n")]
+    assert "[two](https://small.example/blog/two.html#part)" in body
+    assert "[top](https://small.example/blog/one.html#top)" in body

@@ -70,6 +70,7 @@ _INLINE_CODE = re.compile(r"<code[^>]*>(.*?)</code>", re.S)
 _LINK = re.compile(r'<a(?: href="([^"]*)")?[^>]*>|</a>')
 _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
+_BR = re.compile(r"<br\s*/?>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
 _TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
@@ -213,7 +214,7 @@ class _Converter:
             attrs = _ATTR.findall(" ".join((outer, pre_attrs, code_attrs)))
             classes = [t for name, value in attrs if name == "class" for t in value.split()]
             langs = [value for name, value in attrs if name in ("lang", "data-lang")]
-            code = text_content(inner)
+            code = text_content(_BR.sub("\n", inner))  # a <br> in a <pre> is a line break
             language = codelang.language_from_markup(classes, langs) or codelang.guess_language(code)
             return f"<p>{self.token('C', fence(code, language))}</p>"
 
