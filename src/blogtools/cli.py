@@ -45,9 +45,9 @@ def _warn(message: str) -> None:
 
 
 @main.command()
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
-              show_default=True, help="Where content/posts/<slug>.md pages go.")
+              show_default=True, help="The content folder: pages go to its posts/<slug>.md.")
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("feeds/feeds.toml"), show_default=True,
               help="The list of sources (and their attribution).")
