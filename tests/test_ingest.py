@@ -623,3 +623,12 @@ def test_feed_level_rights_and_odd_code_markup(tmp_path):
     assert fences(body) == [("text", "a\nb&\n"), ("rust", "fn x() {}\n")]
     assert "[two](https://small.example/blog/two.html#part)" in body
     assert "[top](https://small.example/blog/one.html#top)" in body
+
+
+def test_new_with_a_feed_url_lists_the_url(tmp_path, server):
+    site = tmp_path / "remote"
+    assert run("new", str(site), "--feed", f"{server.url}/feed").exit_code == 0
+    assert not list((site / "feeds").glob("*.atom"))  # nothing copied: the URL is the source
+    assert f'location = "{server.url}/feed"' in (site / "feeds/feeds.toml").read_text()
+    assert run("ingest", cwd=site).stdout == "10 added, 0 updated, 0 unchanged\n"
+    assert run("new", str(tmp_path / "x"), "--feed", str(ATOM), "--site-url", "javascript:alert(1)").exit_code == 1
