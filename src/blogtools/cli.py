@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -25,3 +27,75 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="blogtools")
 def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
+
+
+_content_dir = click.option(
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+    show_default=True, help="Folder holding posts/<slug>.md.",
+)
+_snippets_dir = click.option(
+    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
+    show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
+)
+
+
+@main.command("extract")
+@_content_dir
+@_snippets_dir
+@click.option("--accept", "accept", multiple=True, metavar="ID",
+              help="Record block ID's current text as reviewed (repeatable); an ID whose block is gone is dropped.")
+def extract_command(content_dir, snippets_dir, accept):
+    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
+    from blogtools.extract import extract
+
+    summary = extract(content_dir, snippets_dir, accept)
+    for ident in summary.drifted:
+        click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
+                   f"`blogtools extract --accept {ident}`", err=True)
+    for ident in summary.orphaned:
+        click.echo(f"orphaned: {ident} has no block in content any more; `--accept {ident}` drops its entry", err=True)
+    click.echo(f"extract: {summary.line()}")
+
+
+@main.command("snippets")
+@_snippets_dir
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
+def snippets_command(snippets_dir, as_json):
+    """List the manifest: each block's id, language, status and its modules or reason."""
+    from blogtools import manifest
+
+    entries = list(manifest.read(snippets_dir).values())
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
+        return
+    for entry in entries:
+        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == "runnable" else entry.reason
+        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
+    runnable = sum(entry.status == "runnable" for entry in entries)
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
+
+
+@main.command("check")
+@_content_dir
+@_snippets_dir
+def check_command(content_dir, snippets_dir):
+    """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
+    from blogtools.check import check
+
+    report = check(content_dir, snippets_dir, progress=lambda message: click.echo(f"check: {message}", err=True))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"check: {report.line()}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("run")
+@_snippets_dir
+@click.argument("snippet_id")
+def run_command(snippets_dir, snippet_id):
+    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main()."""
+    from blogtools.check import run_snippet
+
+    result = run_snippet(snippets_dir, snippet_id)
+    sys.exit(result if isinstance(result, int) else 0)
