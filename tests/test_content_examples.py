@@ -39,4 +39,11 @@ def pytest_generate_tests(metafunc):
 
 
 def test_runnable_python_block(python_block, eval_example):
-    eval_example.run_print_check(python_block)
+    try:
+        eval_example.run_print_check(python_block)
+    except Exception as exc:
+        # pytest-examples points the traceback at the page with forged frames that pytest cannot
+        # render on Python 3.11 (INTERNALERROR); report the failure by the block's place instead.
+        raise AssertionError(
+            f"{python_block.path.name}:{python_block.start_line}: {type(exc).__name__}: {exc}"
+        ) from None

@@ -301,3 +301,30 @@ def test_bad_inputs_give_one_error_line(project):
     assert result.exit_code == 1 and result.stderr.startswith("blogtools: error: snippets/manifest.toml: not a readable TOML manifest:")
     (project / "snippets/manifest.toml").write_text('["a/01"]\npost = "a"\nordinal = "one"\n')
     assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] ordinal must be an integer\n"
+
+
+def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
+    """The fixture page holds a Python block that states its output correctly and one whose claim
+    is false: marked runnable, the first passes under pytest-examples and the second fails."""
+    shutil.copytree(DATA / "examples", tmp_path / "content")
+    (tmp_path / "tests").mkdir()
+    shutil.copy(Path(__file__).parent / "test_content_examples.py", tmp_path / "tests")
+    assert blogtools("extract", cwd=tmp_path).returncode == 0
+    doc = load_manifest(tmp_path)
+    assert [table["language"] for table in doc.values()] == ["python", "py"]
+    for ident, table in doc.items():
+        table["status"] = "runnable"
+        table["tests"] = [f"tests/test_content_examples.py::test_runnable_python_block[{ident}]"]
+    save_manifest(tmp_path, doc)
+    check = blogtools("check", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.splitlines()[-1] == "check: 2 blocks: 2 runnable, 0 illustrative, 0 problems"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={tmp_path}", "tests"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "FAILED tests/test_content_examples.py::test_runnable_python_block[2025-01-02-python-demo/02]" in done.stdout
+    assert "the essay's arithmetic is off" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed")

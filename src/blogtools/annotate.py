@@ -78,19 +78,20 @@ def _test_line(root: Path, test_id: str) -> int | None:
 
 
 def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> str:
-    """The status line for one block, as one HTML paragraph (reason and labels escaped)."""
+    """The status line for one block: one inline HTML element (a paragraph of its own in the page,
+    valid at top level and inside details or tabs), reason and labels escaped."""
     if entry is None:
-        return '<p class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</p>'
+        return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
     if entry.status != "runnable":
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
-        return f'<p class="snippet-status snippet-illustrative">Illustrative: {reason}</p>'
+        return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
     parts = [_link(module, links.url(f"{links.snippets}/{entry.post}/{module}")) for module in entry.modules]
     parts += [
         _link(test.rpartition("::")[2] or test, links.url(test.partition("::")[0], _test_line(links.root, test)))
         for test in entry.tests
     ]
     stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
-    return f'<p class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{stale}</p>'
+    return f'<span class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{stale}</span>'
 
 
 def _prefix(line: str) -> str:
