@@ -246,6 +246,27 @@ def test_accepting_an_orphan_drops_its_entry(project):
     assert cli("check").exit_code == 0
 
 
+def test_standalone_entries_are_checked_but_never_orphaned(project):
+    """A post's runnable module that no block shows (a figure script) has an entry "<post>/<name>"."""
+    cli("extract")
+    curate(project, runnable=True)
+    doc = load_manifest(project)
+    figure = tomlkit.table()
+    figure.update({"post": POST, "status": "runnable", "modules": ["agent_loop.py", "figure.py"],
+                   "tests": ["tests/test_agent_loop.py::test_figure"], "reason": "", "notes": []})
+    doc[f"{POST}/figure"] = figure
+    save_manifest(project, doc)
+    result = cli("extract")
+    assert "0 orphaned" in result.stdout and f"{POST}/figure" in load_manifest(project)
+    assert cli("extract", "--accept", f"{POST}/figure").exit_code == 1
+    result = cli("check")
+    assert [line for line in result.stdout.splitlines() if line.startswith("problem: ")] == [
+        f"problem: {POST}/figure: module snippets/{POST}/figure.py does not exist",
+        f"problem: {POST}/figure: test tests/test_agent_loop.py::test_figure is not collected by pytest",
+    ]
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 2 illustrative, 2 problems"
+
+
 def test_snippets_json_lists_every_entry(project):
     cli("extract")
     curate(project, runnable=True)

@@ -80,7 +80,7 @@ def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> li
             problems.append(f"module {path} does not exist")
         elif path.suffix != ".py" or not path.stem.isidentifier():
             problems.append(f"module {path} is not an importable Python file (snippets/<post>/<identifier>.py)")
-    if entry.modules and entry.language.lower() not in ("python", "py", "python3") and not entry.notes:
+    if entry.is_block and entry.modules and entry.language.lower() not in ("python", "py", "python3") and not entry.notes:
         problems.append(f"the runnable form is Python but the block is {entry.language or 'untagged'}: notes must say how it differs")
     problems += [f"test {test_id} is not collected by pytest" for test_id in entry.tests if not _test_exists(test_id, collected)]
     return problems
@@ -122,6 +122,9 @@ def check(
                 report.problems.append(f"{where}: {snippet} does not hold the block's text; run `blogtools extract`")
             report.problems += [f"{where}: {problem}" for problem in _entry_problems(entry, snippets_dir, collected)]
     for ident in sorted(set(entries) - present):
+        if not entries[ident].is_block:
+            report.problems += [f"{ident}: {problem}" for problem in _entry_problems(entries[ident], snippets_dir, collected)]
+            continue
         report.problems.append(
             f"{ident}: the manifest has an entry but content has no such block; "
             f"`blogtools extract --accept {ident}` drops it"

@@ -125,7 +125,7 @@ def extract(content_dir: Path, snippets_dir: Path, accept: Iterable[str] = ()) -
     doc = manifest.load(path)
     accept = set(accept)
     present = {block_id(slug, block.ordinal) for slug, blocks in posts.items() for block in blocks}
-    unknown = sorted(accept - present - set(doc.keys()))
+    unknown = sorted(accept - present - {key for key in doc.keys() if manifest.is_block_id(key)})
     if unknown:
         raise BlogtoolsError(f"--accept {unknown[0]}: no such block in {content_dir} or entry in {path}")
 
@@ -148,7 +148,7 @@ def extract(content_dir: Path, snippets_dir: Path, accept: Iterable[str] = ()) -
             if ident in accept:
                 summary.accepted.append(ident)
             summary.written += write_if_changed(snippets_dir / slug / name, block.text.encode("utf-8"))
-    for ident in [key for key in doc.keys() if key not in present]:
+    for ident in [key for key in doc.keys() if key not in present and manifest.is_block_id(key)]:
         if ident in accept:
             del doc[ident]
             summary.accepted.append(ident)

@@ -26,26 +26,37 @@ since; review the runnable form, then `blogtools extract --accept ID`).
 Curated by authors, never overwritten: status ("runnable" or "illustrative"), modules (Python
 files in snippets/<post>/, the first one's main() is what `blogtools run ID` calls), tests (pytest
 node ids), reason (why a block is illustrative), notes (each way the runnable form differs from
-the published block). `blogtools check` verifies all of it."""
+the published block). `blogtools check` verifies all of it.
+An id whose last part is not a number ("<post>/<name>") is a standalone entry: a runnable module
+of the post that no block shows (a figure script, say); it has only the curated fields and post."""
+
+
+def is_block_id(ident: str) -> bool:
+    """Whether an id names a code block (``<post>/NN``) rather than a standalone entry."""
+    return ident.rpartition("/")[2].isdigit()
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One block's manifest entry, as plain values."""
+    """One manifest entry, as plain values; the block fields are empty for a standalone entry."""
 
     id: str
     post: str
-    ordinal: int
-    language: str
-    file: str
-    sha256: str
-    lines: tuple[int, int]
     status: str
     modules: tuple[str, ...]
     tests: tuple[str, ...]
     reason: str
     notes: tuple[str, ...]
+    ordinal: int | None = None
+    language: str = ""
+    file: str = ""
+    sha256: str = ""
+    lines: tuple[int, int] | None = None
     changed_sha256: str | None = None
+
+    @property
+    def is_block(self) -> bool:
+        return self.ordinal is not None
 
     def as_json(self) -> dict:
         """The entry as JSON-ready values (lists for tuples, ``changed_sha256`` null when unchanged)."""
@@ -56,7 +67,7 @@ class Entry:
             "language": self.language,
             "file": self.file,
             "sha256": self.sha256,
-            "lines": list(self.lines),
+            "lines": list(self.lines) if self.lines else None,
             "status": self.status,
             "modules": list(self.modules),
             "tests": list(self.tests),
@@ -132,22 +143,26 @@ def entries(doc: tomlkit.TOMLDocument, path: Path) -> dict[str, Entry]:
     result = {}
     for block, table in doc.items():
         if not isinstance(table, dict):
-            raise BlogtoolsError(f"{path}: {block} is not a table: every top-level key must be a block id")
-        changed = table.get("changed_sha256")
+            raise BlogtoolsError(f"{path}: {block} is not a table: every top-level key must be an entry id")
+        fields = {"post": _field(path, block, table, "post", str)}
+        if is_block_id(block):
+            changed = table.get("changed_sha256")
+            fields.update(
+                ordinal=_field(path, block, table, "ordinal", int),
+                language=_field(path, block, table, "language", str),
+                file=_field(path, block, table, "file", str),
+                sha256=_field(path, block, table, "sha256", str),
+                lines=_lines(path, block, table),
+                changed_sha256=str(changed) if changed is not None else None,
+            )
         result[block] = Entry(
             id=block,
-            post=_field(path, block, table, "post", str),
-            ordinal=_field(path, block, table, "ordinal", int),
-            language=_field(path, block, table, "language", str),
-            file=_field(path, block, table, "file", str),
-            sha256=_field(path, block, table, "sha256", str),
-            lines=_lines(path, block, table),
+            **fields,
             status=_field(path, block, table, "status", str),
             modules=_field(path, block, table, "modules", list),
             tests=_field(path, block, table, "tests", list),
             reason=_field(path, block, table, "reason", str),
             notes=_field(path, block, table, "notes", list),
-            changed_sha256=str(changed) if changed is not None else None,
         )
     return result
 
