@@ -4,7 +4,8 @@ Under every fenced block of a post page goes one line: "Runnable · tested" link
 its tests in the repository, or "Illustrative: <reason>". When the runnable form differs from what
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
 "Runnable (Python)" whose second tab includes the module at build time with pymdownx.snippets
-(``--8<--``), never a copy, followed by the list of differences. The result is plain Markdown, so
+(``--8<--``, with ``base_path: [snippets]`` in mkdocs.yml), never a copy, followed by the list of
+differences. The result is plain Markdown, so
 MkDocs and Zensical render it alike.
 """
 
@@ -16,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from blogtools.blocks import CodeBlock, block_id, find_blocks
 from blogtools.manifest import Entry
 
@@ -28,13 +27,6 @@ LANGUAGE_NAMES = {
 }
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
-
-
-class _ConfigLoader(yaml.SafeLoader):
-    """Reads mkdocs.yml, whose ``!!python/name:`` tags (emoji and fence settings) are not needed here."""
-
-
-_ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
 
 
 @dataclass(frozen=True)
@@ -52,12 +44,10 @@ class SourceLinks:
         return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{path}" + (f"#L{line}" if line else "")
 
     @classmethod
-    def from_mkdocs(cls, mkdocs_yml: Path, snippets: str = "snippets") -> SourceLinks:
-        """Links from mkdocs.yml's ``repo_url`` (branch from ``edit_uri`` when it names one, else main)."""
-        mkdocs_yml = Path(mkdocs_yml)
-        config = yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
-        branch = _EDIT_URI_BRANCH.match(str(config.get("edit_uri") or ""))
-        return cls(mkdocs_yml.parent, config.get("repo_url"), branch.group(1) if branch else "main", snippets)
+    def for_repo(cls, root: Path, repo_url: str | None, edit_uri: str | None = None) -> SourceLinks:
+        """Links from mkdocs.yml's ``repo_url``, on the branch ``edit_uri`` names (else main)."""
+        branch = _EDIT_URI_BRANCH.match(edit_uri or "")
+        return cls(Path(root), repo_url or None, branch.group(1) if branch else "main")
 
 
 def _link(label: str, url: str | None) -> str:
@@ -107,7 +97,7 @@ def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, links: 
     out += ["    " + line[len(prefix) :] for line in fence] + [""]
     for module in entry.modules:
         label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
-        include = f"{links.snippets}/{entry.post}/{module}"
+        include = f"{entry.post}/{module}"  # pymdownx.snippets base_path is the snippets folder
         out += [f'=== "{label}"', "", "    ```python", f'    --8<-- "{include}"', "    ```", ""]
     return out[:-1]
 

@@ -99,3 +99,51 @@ def run_command(snippets_dir, snippet_id):
 
     result = run_snippet(snippets_dir, snippet_id)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _site_config(config_file: str):
+    from blogtools import site
+
+    return site.load_config(Path(config_file))
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
+def build(config_file, offline):
+    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
+    import time
+
+    from blogtools import site
+
+    config = _site_config(config_file)
+    started = time.monotonic()
+    if not offline:
+        from blogtools import ingest
+
+        ingest.ingest_sources(config.feeds_toml, config.content_dir)
+    from blogtools.extract import extract
+
+    summary = extract(config.content_dir, config.snippets_dir)
+    click.echo(f"extract: {summary.line()}", err=True)
+    click.echo("render: content/ → build/docs/", err=True)
+    count = site.render_site(config)
+    click.echo("mkdocs build --strict → site/", err=True)
+    site.build(config)
+    click.echo(f"built {count} posts into {config.site_dir} in {time.monotonic() - started:.1f} s")
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
+              help="Address to serve on.")
+def serve(config_file, dev_addr):
+    """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
+    from blogtools import site
+
+    config = _site_config(config_file)
+    count = site.render_site(config)
+    click.echo(f"rendered {count} posts; serving on http://{dev_addr}/", err=True)
+    site.serve(config, dev_addr)
