@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from blogtools import __version__
+from blogtools import ingest as ingest_stage
 from blogtools.errors import BlogtoolsError
 
 
@@ -120,9 +122,11 @@ def build(config_file, offline):
     config = _site_config(config_file)
     started = time.monotonic()
     if not offline:
-        from blogtools import ingest
-
-        ingest.ingest_sources(config.feeds_toml, config.content_dir)
+        summary = ingest_stage.ingest(
+            ingest_stage.load_sources(config.feeds_toml), config.content_dir,
+            warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
+        )
+        click.echo(f"ingest: {summary.line()}", err=True)
     from blogtools.extract import extract
 
     summary = extract(config.content_dir, config.snippets_dir)
@@ -147,3 +151,35 @@ def serve(config_file, dev_addr):
     count = site.render_site(config)
     click.echo(f"rendered {count} posts; serving on http://{dev_addr}/", err=True)
     site.serve(config, dev_addr)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+              show_default=True, help="Where content/posts/<slug>.md pages go.")
+@click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("feeds/feeds.toml"), show_default=True,
+              help="The list of sources (and their attribution).")
+@click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds to wait for a feed URL.")
+def ingest(sources, content_dir, feeds_toml, timeout):
+    """Turn RSS/Atom feeds into Markdown pages, one per entry.
+
+    SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
+    Pages of entries that left a feed stay; an unchanged feed writes nothing.
+    """
+    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
+    if not chosen:
+        raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
+
+    def progress(entries):
+        if len(entries) < 50:
+            return nullcontext(entries)
+        return click.progressbar(entries, label="Converting entries", file=sys.stderr)
+
+    summary = ingest_stage.ingest(
+        chosen, content_dir, timeout=timeout, progress=progress,
+        warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
+    )
+    click.echo(summary.line())

@@ -1,4 +1,4 @@
-"""Atomic file writes that leave a file alone (mtime included) when its content is already right."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
 
 from __future__ import annotations
 
@@ -7,17 +7,8 @@ import tempfile
 from pathlib import Path
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` atomically (temp file + ``os.replace``) unless it already holds it.
-
-    Returns whether the file was written. Parent folders are created as needed.
-    """
-    path = Path(path)
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -28,4 +19,15 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """``write_atomic`` unless ``path`` already holds ``data`` (its mtime then stays); True if written."""
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
     return True
