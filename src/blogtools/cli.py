@@ -31,6 +31,17 @@ def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
 
 
+def _progress(label: str):
+    """A progress bar on a terminal's stderr for long lists (50 items or more), for the stages' ``progress``."""
+
+    def wrap(items):
+        if len(items) < 50 or not sys.stderr.isatty():
+            return nullcontext(items)
+        return click.progressbar(items, label=label, file=sys.stderr)
+
+    return wrap
+
+
 _content_dir = click.option(
     "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
     show_default=True, help="Folder holding posts/<slug>.md.",
@@ -50,7 +61,7 @@ def extract_command(content_dir, snippets_dir, accept):
     """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
     from blogtools.extract import extract
 
-    summary = extract(content_dir, snippets_dir, accept)
+    summary = extract(content_dir, snippets_dir, accept, progress=_progress("Reading posts"))
     for ident in summary.drifted:
         click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
                    f"`blogtools extract --accept {ident}`", err=True)
@@ -173,13 +184,8 @@ def ingest(sources, content_dir, feeds_toml, timeout):
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
-    def progress(entries):
-        if len(entries) < 50:
-            return nullcontext(entries)
-        return click.progressbar(entries, label="Converting entries", file=sys.stderr)
-
     summary = ingest_stage.ingest(
-        chosen, content_dir, timeout=timeout, progress=progress,
+        chosen, content_dir, timeout=timeout, progress=_progress("Converting entries"),
         warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
     )
     click.echo(summary.line())

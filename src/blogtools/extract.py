@@ -9,12 +9,13 @@ Files whose content is already right are not touched, so an unchanged run writes
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from blogtools import manifest
-from blogtools.blocks import CodeBlock, block_id, content_blocks
+from blogtools.blocks import CodeBlock, block_id, find_blocks, post_pages, read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 
@@ -113,14 +114,19 @@ def _update(table, slug: str, block: CodeBlock, accept: bool) -> tuple[str, bool
     return name, drifted
 
 
-def extract(content_dir: Path, snippets_dir: Path, accept: Iterable[str] = ()) -> ExtractSummary:
+def extract(
+    content_dir: Path, snippets_dir: Path, accept: Iterable[str] = (), progress: Callable[[list], object] | None = None
+) -> ExtractSummary:
     """Extract every block of ``content_dir/posts/*.md`` into ``snippets_dir`` and update its manifest.
 
     ``accept`` lists ids whose current text is recorded as reviewed (an orphaned id, whose block is
-    gone from content, has its entry dropped). Curated fields are never changed.
+    gone from content, has its entry dropped). Curated fields are never changed. ``progress(pages)``
+    may wrap the pages to read in a context manager that yields them (click.progressbar does).
     """
     content_dir, snippets_dir = Path(content_dir), Path(snippets_dir)
-    posts = content_blocks(content_dir)
+    pages = post_pages(content_dir)
+    with (progress or nullcontext)(pages) as reading:
+        posts = {page.stem: find_blocks(read_page(page)) for page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
     accept = set(accept)
