@@ -12,6 +12,7 @@ what produced the page, so an unchanged re-ingest neither converts nor writes.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import html
 import json
@@ -163,12 +164,10 @@ def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, d
 def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_Entry]:
     feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
-    if not feed.entries:
-        if problem is not None:
-            raise BlogtoolsError(f"{source.label}: not a readable feed: {problem}")
-        if not feed.get("version"):
-            raise BlogtoolsError(f"{source.label}: not an RSS or Atom feed")
-    elif problem is not None:
+    if not feed.get("version") and not feed.entries:
+        detail = f" ({problem})" if problem is not None else ""
+        raise BlogtoolsError(f"{source.label}: not an RSS or Atom feed{detail}")
+    if problem is not None:
         warn(f"{source.label}: {problem} (recovered {len(feed.entries)} entries)")
     meta = feed.get("feed", {})
     site = htmlmd.safe_url(source.site or meta.get("link") or "")
@@ -193,8 +192,19 @@ def _plain(detail) -> str:
     return " ".join(value.split())
 
 
-def _when(struct) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc) if struct else None
+def _when(raw, key: str) -> datetime | None:
+    """The entry's ``published``/``updated`` time in UTC; also reads RFC 822 dates without a zone."""
+    parsed = dict.get(raw, f"{key}_parsed")  # dict.get: no feedparser fallback from one to the other
+    if parsed:
+        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+    text = (dict.get(raw, key) or "").strip()
+    for parse in (email.utils.parsedate_to_datetime, datetime.fromisoformat):
+        try:
+            moment = parse(text)
+        except (TypeError, ValueError, IndexError):
+            continue
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+    return None
 
 
 def _body(raw) -> tuple[str, str]:
@@ -210,10 +220,10 @@ def _body(raw) -> tuple[str, str]:
 
 
 def _entry(source: Source, meta, raw, site: str | None) -> _Entry | None:
-    published = _when(raw.get("published_parsed") or raw.get("updated_parsed"))
+    published = _when(raw, "published") or _when(raw, "updated")
     if published is None:
         return None
-    updated = _when(raw.get("updated_parsed")) or published
+    updated = _when(raw, "updated") or published
     link = htmlmd.safe_url(raw.get("link") or "", meta.get("link") or "")
     authors = [a.get("name") for a in raw.get("authors", []) if a.get("name")]
     if not authors:
@@ -356,8 +366,8 @@ def ingest(
     for source in sources:
         known = state["sources"].get(source.label, {})
         data, validators = _fetch(source, known, timeout)
-        record = {"sha256": _sha(data) if data is not None else known.get("sha256"), **validators,
-                  "entries": known.get("entries", [])}
+        record = {"entries": [], **known, **validators,
+                  "sha256": _sha(data) if data is not None else known.get("sha256")}
         ids = record["entries"]
         same = (data is None or record["sha256"] == known.get("sha256")) and known.get("renderer") == RENDERER
         if same and all(i in state["entries"] and _page_intact(content_dir, state["entries"][i]) for i in ids):
