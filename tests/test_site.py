@@ -12,10 +12,12 @@ import json
 import http.server
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
-from datetime import timezone
+import time
+import urllib.request
 from pathlib import Path
 
 import feedparser
@@ -180,7 +182,7 @@ def test_the_real_site_has_no_executable_markup_beyond_the_theme(site, theme_scr
 
 # --- hostile input ------------------------------------------------------------------------------
 
-HOSTILE = DATA / "hostile-site.atom"
+HOSTILE = DATA / "hostile.atom"  # shared with the ingest tests
 
 
 @pytest.fixture(scope="module")
@@ -195,17 +197,28 @@ def hostile_site(tmp_path_factory):
 def test_hostile_feed_builds_every_entry_and_nothing_executable(hostile_site, theme_scripts):
     posts = sorted(hostile_site.glob("20*/*/*/*/index.html"))
     assert len(posts) == 3, posts
+    assert len(feedparser.parse(HOSTILE.read_bytes()).entries) == 3
     assert sitecheck.executable_markup(hostile_site, theme_scripts, SITE_PATH) == []
     assert sitecheck.broken_links(hostile_site, SITE_PATH) == []
 
 
 def test_hostile_plain_text_fields_show_as_text(hostile_site):
-    page = parse(next(hostile_site.glob("2025/06/01/*/index.html")))
-    assert heading_text(page.find("h1")) == "Data & links"
+    page = parse(hostile_site / "2025" / "12" / "01" / "scripts" / "index.html")
+    title = '<script>alert("title")</script> Scripts & "quotes" <b>bold</b>'
+    assert heading_text(page.find("h1")) == title
+    assert page.find("title").text() == f"{title} - {CONFIG['site_name']}"
     credit = page.find("div", cls="blogtools-attribution")
-    assert 'By Eve "the" <Hacker>' in credit.text()
-    assert credit.find("a", cls="blogtools-original") is None  # its link was a data: URL
-    assert page.find_all("link", rel="canonical")[0].attrs["href"].startswith(CONFIG["site_url"])
+    assert 'By <img src=x onerror=alert("author")> Mallory,' in " ".join(credit.text().split())
+    tags = [t.text() for t in page.find_all("a", cls="md-tag")]
+    assert tags == ["<script>alert('tag')</script>", 'xss" onmouseover="alert(1)']
+
+
+def test_hostile_entry_links_are_not_linked(hostile_site):
+    for day in ("02", "03"):  # entry links javascript: and data:
+        page = parse(next((hostile_site / "2025" / "12" / day).glob("*/index.html")))
+        assert page.find("div", cls="blogtools-attribution").find("a", cls="blogtools-original") is None
+        [canonical] = page.find_all("link", rel="canonical")
+        assert canonical.attrs["href"].startswith(CONFIG["site_url"])
 
 
 def test_render_escapes_unescaped_front_matter_once_and_drops_active_urls(tmp_path, theme_scripts):
@@ -305,3 +318,30 @@ def test_chromium_shows_index_and_post_without_console_errors(served, feed, tmp_
         page.screenshot(path=str(tmp_path / "post.png"))
         browser.close()
     assert errors == []
+
+
+def test_serve_renders_and_serves_the_site(built, tmp_path):
+    root = tmp_path / "serve-root"
+    shutil.copytree(built[0], root, ignore=shutil.ignore_patterns("site", "build"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "blogtools", "serve", "-a",
+                               f"127.0.0.1:{port}"], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{SITE_PATH}", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert body is not None, server.stdout.read() if server.poll() is not None else "no answer"
+        assert "Latest essays" in body and "blogtools-attribution" in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

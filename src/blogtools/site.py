@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -33,7 +32,7 @@ import yaml
 from blogtools import manifest
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.errors import BlogtoolsError
-from blogtools.ingest import load_sources
+from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
@@ -47,16 +46,6 @@ INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
 )
 
 
-@dataclass(frozen=True)
-class Attribution:
-    """Who to credit for a feed's posts, from one `[[source]]` entry of feeds/feeds.toml."""
-
-    source: str
-    author: str = ""
-    site: str = ""
-    rights: str = ""
-
-
 @dataclass
 class Post:
     """One post on its way from content/ to build/docs/: front matter and Markdown body."""
@@ -64,7 +53,6 @@ class Post:
     name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment>
     meta: dict
     body: str
-    attribution: Attribution | None = None
 
 
 @dataclass
@@ -73,7 +61,6 @@ class SiteInfo:
 
     site_url: str
     site_name: str
-    attributions: dict[str, Attribution] = field(default_factory=dict)
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
 
@@ -110,25 +97,27 @@ def add_excerpt_mark(post: Post, site: SiteInfo) -> Post:
 
 
 def add_attribution(post: Post, site: SiteInfo) -> Post:
-    """Put a visible block under the title crediting the author and linking the original."""
-    meta, credit = post.meta, post.attribution
-    authors = ", ".join(_html_text(a) for a in meta.get("authors") or []) or _html_text(
-        credit.author if credit else ""
-    )
+    """Put a visible block under the title crediting the author and linking the original.
+
+    Uses the front matter: authors, date, canonical, and `site` and `rights` (ingest copies
+    them from the feed or from its feeds.toml entry).
+    """
+    meta = post.meta
+    authors = ", ".join(_html_text(a) for a in meta.get("authors") or [])
     original = _http_url(meta.get("canonical"))
     published = _parse_date(meta["date"], post.name).strftime("%-d %B %Y")
     parts = []
     if authors:
         parts.append(f"By <strong>{authors}</strong>,")
     parts.append(f"first published on {published}")
-    home = _http_url(credit.site) if credit else None
+    home = _http_url(meta.get("site"))
     if home:
         parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
     text = " ".join(parts) + "."
     if original:
         text += f' <a class="blogtools-original" href="{_attr(original)}">Read the original</a>.'
-    if credit and credit.rights:
-        text += f" <span class=\"blogtools-rights\">{_html_text(credit.rights)}</span>"
+    if meta.get("rights"):
+        text += f' <span class="blogtools-rights">{_html_text(meta["rights"])}</span>'
     block = (
         '<div class="admonition quote blogtools-attribution">\n'
         '<p class="admonition-title">Original post</p>\n'
@@ -162,7 +151,6 @@ def render(
     *,
     site_url: str,
     site_name: str,
-    feeds_toml: Path | None = None,
     transforms: list[PageTransform] | None = None,
     snippets_dir: Path | None = None,
     source_links: SourceLinks | None = None,
@@ -177,32 +165,21 @@ def render(
         site.snippets = manifest.read(snippets_dir)
     if source_links is not None:
         site.source_links = source_links
-    if feeds_toml is not None and feeds_toml.exists():
-        site.attributions = load_attributions(feeds_toml)
     posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
-        post.attribution = site.attributions.get(str(post.meta.get("source", "")))
         for transform in PAGE_TRANSFORMS if transforms is None else transforms:
             post = transform(post, site)
-        _write_atomic(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
+        _write(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
     wanted = {docs_dir / POSTS_DIR / f"{p.name}.md" for p in posts}
     for stale in (docs_dir / POSTS_DIR).glob("*.md"):
         if stale not in wanted:
             stale.unlink()
-    _write_atomic(docs_dir / "index.md", INDEX_PAGE)
-    _write_atomic(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
-    _write_atomic(docs_dir / FEED_FILE, atom_feed(posts, site))
+    _write(docs_dir / "index.md", INDEX_PAGE)
+    _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
+    _write(docs_dir / FEED_FILE, atom_feed(posts, site))
     _write_theme(resources.files("blogtools") / "theme", docs_dir.parent / OVERRIDES_DIR)
     return len(posts)
-
-
-def load_attributions(feeds_toml: Path) -> dict[str, Attribution]:
-    """The attribution of each `[[source]]` of feeds.toml, keyed by the `source` label its pages carry."""
-    return {
-        source.label: Attribution(source.label, source.author or "", source.site or "", source.rights or "")
-        for source in load_sources(feeds_toml)
-    }
 
 
 def post_url(post: Post, site: SiteInfo) -> str:
@@ -303,7 +280,6 @@ def render_site(config: SiteConfig) -> int:
         config.docs_dir,
         site_url=config.site_url,
         site_name=config.site_name,
-        feeds_toml=config.feeds_toml,
         snippets_dir=config.snippets_dir,
         source_links=config.source_links,
     )
@@ -381,7 +357,7 @@ def _write_theme(source, target: Path) -> None:
         if item.is_dir():
             _write_theme(item, target / item.name)
         elif item.name.endswith(".html"):
-            _write_atomic(target / item.name, item.read_text("utf-8"))
+            _write(target / item.name, item.read_text("utf-8"))
 
 
 def _url_slug(post: Post) -> str:
@@ -435,16 +411,6 @@ def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file and rename; leave an unchanged file untouched."""
-    if path.exists() and path.read_text("utf-8") == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _write(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, leaving an unchanged file untouched."""
+    write_if_changed(path, text.encode("utf-8"))
