@@ -37,10 +37,10 @@ def main():
 
 
 def _progress(label: str):
-    """For a stage's ``progress``: a bar on a terminal's stderr for long lists, nothing otherwise."""
+    """For a stage's ``progress``: a bar on stderr for long lists (50 or more), nothing for short ones."""
 
     def wrap(items):
-        if len(items) < 50 or not sys.stderr.isatty():
+        if len(items) < 50:
             return nullcontext(items)
         return click.progressbar(items, label=label, file=sys.stderr)
 
