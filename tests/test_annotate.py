@@ -18,7 +18,7 @@ from blogtools.extract import extract
 
 DATA = Path(__file__).parent / "data"
 POST = "2025-11-03-durable"
-MODULE = 'def main():\n    return "<durable & done>"\n'
+MODULE = '"""Usage:\n\n```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "<durable & done>"\n'
 TEST_FILE = "import sys\n\n\ndef helper():\n    pass\n\n\ndef test_durable_main():\n    assert True\n"
 
 
@@ -65,7 +65,8 @@ def test_status_lines_and_tabs(curated):
     assert "absurd.registerTask" in html
     # the module is included at build time, not copied into the page
     assert f'--8<-- "{POST}/durable_task.py"' in out and "def main()" not in out
-    assert 'def main():\n    return "&lt;durable &amp; done&gt;"' in html
+    # the whole module, its own ``` included, inside the Runnable tab
+    assert '```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "&lt;durable &amp; done&gt;"' in html
     assert (
         '<p><span class="snippet-status snippet-runnable">Runnable · tested: '
         f'<a href="https://github.com/example/essays/blob/trunk/snippets/{POST}/durable_task.py"><code>durable_task.py</code></a> · '

@@ -98,7 +98,8 @@ def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, links: 
     for module in entry.modules:
         label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
         include = f"{entry.post}/{module}"  # pymdownx.snippets base_path is the snippets folder
-        out += [f'=== "{label}"', "", "    ```python", f'    --8<-- "{include}"', "    ```", ""]
+        # four backticks: a module may hold ``` (in a docstring, say) without closing the fence
+        out += [f'=== "{label}"', "", "    ````python", f'    --8<-- "{include}"', "    ````", ""]
     return out[:-1]
 
 
