@@ -67,7 +67,7 @@ def main() -> None:
         (root / "feeds" / "bench.atom").write_bytes(
             scaled_feed(REPO / "feeds" / "lucumr-2025-12-13.atom", args.entries))
         (root / "feeds" / "feeds.toml").write_text(
-            '[[feeds]]\nsource = "feeds/bench.atom"\nauthor = "Armin Ronacher"\n'
+            '[[source]]\nlocation = "bench.atom"\nauthor = "Armin Ronacher"\n'
             'site = "https://lucumr.pocoo.org/"\n')
         build = timed([str(bin_dir / "blogtools"), "build"], root)
         posts = len(list((root / "build" / "docs" / "posts").glob("*.md")))

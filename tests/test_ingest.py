@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -158,7 +157,7 @@ def test_code_of_a_27_post_feed_matches_the_authors_markdown_source(tmp_path):
     for post in expected:
         blocks = fences(by_link[post["link"]])
         assert len(blocks) == len(post["code_blocks"]), post["title"]
-        for (language, text), block in zip(blocks, post["code_blocks"]):
+        for (language, text), block in zip(blocks, post["code_blocks"], strict=True):
             assert text.rstrip("\n") == block["code"].rstrip("\n"), post["title"]
             compared += 1
             if block["lang"] in {"typescript", "javascript", "python", "rust", "sql", "sh", "bash"}:
@@ -542,3 +541,85 @@ def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():
     assert htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;") == \
         "&lt;b>&#91;x&#93;(y) &#123;: a&#125; &#96;c&#96; &amp;amp;"
     assert html.unescape(htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
+
+
+# ------------------------------------------------------------------------------ blogtools new
+
+
+def test_new_starts_a_site_ready_to_ingest_and_build(tmp_path):
+    site = tmp_path / "essays"
+    result = run("new", str(site), "--feed", str(RSS), "--site-url", "https://essays.example/")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == [
+        "content", "content/posts", "feeds", "feeds/feeds.toml", "feeds/lucumr-2025-12-13.rss", "mkdocs.yml"]
+    config = yaml.load((site / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    assert config["site_name"] == "Armin Ronacher&#x27;s Thoughts and Writings"  # Material prints it raw
+    assert config["site_url"] == "https://essays.example/"
+    assert (config["docs_dir"], config["site_dir"]) == ("build/docs", "site")
+    assert "repo_url" not in config  # blogtools' own repository is not the new site's
+    assert run("ingest", cwd=site).stdout == "10 added, 0 updated, 0 unchanged\n"
+    meta, _ = pages(site / "content")["2025-12-13-skills-vs-mcp"]
+    assert meta["site"] == "https://lucumr.pocoo.org/"
+    assert meta["source"] == "feeds/lucumr-2025-12-13.rss"
+
+
+def test_new_refuses_a_bad_feed_and_a_folder_in_use(tmp_path):
+    result = run("new", str(tmp_path / "a"), "--feed", str(tmp_path / "missing.xml"))
+    assert result.exit_code == 1 and "cannot read" in result.stderr
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "notes.txt").write_text("mine")
+    result = run("new", str(tmp_path / "b"), "--feed", str(ATOM))
+    assert result.exit_code == 1 and "not empty" in result.stderr
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["notes.txt"]
+
+
+PROJECT_CONFIG = Path(__file__).parents[1] / "mkdocs.yml"
+
+
+@pytest.mark.skipif(not PROJECT_CONFIG.exists(), reason="this checkout has no mkdocs.yml yet (site branch)")
+def test_the_site_template_has_the_projects_own_settings():
+    from blogtools import scaffold
+
+    assert scaffold.without_identity(scaffold.mkdocs_template()) == \
+        scaffold.without_identity(PROJECT_CONFIG.read_text())
+
+
+def test_a_site_started_from_a_hostile_feed_builds_with_nothing_executable(tmp_path):
+    from blogtools import sitecheck
+
+    def build(folder: Path, feed: Path, *flags: str) -> Path:
+        assert run("new", str(folder), "--feed", str(feed)).exit_code == 0
+        proc = subprocess.run([sys.executable, "-m", "blogtools", "build", *flags], cwd=folder,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return folder / "site"
+
+    empty = tmp_path / "empty.atom"
+    empty.write_text(HOSTILE.read_text().split("<entry>")[0] + "</feed>\n")
+    theme_scripts = sitecheck.inline_scripts(build(tmp_path / "empty", empty, "--offline"))
+    site = build(tmp_path / "hostile", HOSTILE)
+    assert len(list(site.glob("2025/12/*/*/index.html"))) == 3
+    assert sitecheck.executable_markup(site, theme_scripts, "/") == []
+    assert "&lt;script&gt;alert(&quot;feed title&quot;)" in (site / "index.html").read_text()
+
+
+def test_feed_level_rights_and_odd_code_markup(tmp_path):
+    feed = tmp_path / "small.atom"
+    feed.write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Small</title>'
+        '<link href="https://small.example/blog/"/><rights>CC BY 4.0</rights><updated>2025-01-02T00:00:00Z</updated>'
+        '<entry><id>tag:small.example,2025:1</id><title>One</title><link href="https://small.example/blog/one.html"/>'
+        '<published>2025-01-02T10:00:00+02:00</published><category term="rust"/><category term="rust"/>'
+        '<content type="html">&lt;pre&gt;a&lt;br&gt;b&amp;amp;&lt;/pre&gt;'
+        '&lt;pre class="highlight"&gt;&lt;code class="language-rs" data-lang="rust"&gt;fn x() {}&lt;/code&gt;&lt;/pre&gt;'
+        '&lt;p&gt;See &lt;a href="two.html#part"&gt;two&lt;/a&gt; and &lt;a href="#top"&gt;top&lt;/a&gt;.&lt;/p&gt;'
+        '</content></entry></feed>')
+    ingest([Source(str(feed), "small")], tmp_path / "content")
+    ((slug, (meta, body)),) = pages(tmp_path / "content").items()
+    assert slug == "2025-01-02-one"  # published 08:00 UTC that day; ".html" leaves the slug
+    assert meta["rights"] == "CC BY 4.0" and meta["tags"] == ["rust"]
+    assert meta["date"].isoformat() == "2025-01-02T08:00:00+00:00"
+    assert fences(body) == [("text", "a\nb&\n"), ("rust", "fn x() {}\n")]
+    assert "[two](https://small.example/blog/two.html#part)" in body
+    assert "[top](https://small.example/blog/one.html#top)" in body

@@ -14,7 +14,7 @@ from blogtools import __version__
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import manifest
+from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 
@@ -108,6 +108,20 @@ def serve(config_file, dev_addr):
     count = site_stage.render_site(config)
     click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
     site_stage.serve(config, dev_addr)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--feed", "feed", required=True, help="The feed to publish: a file or an http(s) URL.")
+@click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
+              help="Where the site will be published (its own feed links use it).")
+def new(folder, feed, site_url):
+    """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/.
+
+    Then run `blogtools build` in FOLDER.
+    """
+    name = scaffold.new_site(folder, feed, site_url=site_url)
+    click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
 
 _content_dir = click.option(

@@ -84,14 +84,13 @@ class _Entry:
     base: str
 
 
-def _label(location: str, relative_to: Path | None = None) -> str:
-    if "://" in location:
-        return location
-    path = Path(location) if relative_to is None else relative_to / location
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies below it, else absolute."""
+    path = path.resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return path.relative_to(root.resolve()).as_posix()
     except ValueError:
-        return str(path.resolve())
+        return str(path)
 
 
 def load_sources(feeds_toml: Path) -> list[Source]:
@@ -111,25 +110,29 @@ def load_sources(feeds_toml: Path) -> list[Source]:
         bad = [k for k, v in attribution.items() if v is not None and not isinstance(v, str)]
         if bad:
             raise BlogtoolsError(f"{feeds_toml}: [[source]] #{n}: '{bad[0]}' must be a string")
-        label = _label(location, None if "://" in location else feeds_toml.parent)
-        path = location if "://" in location else str(feeds_toml.parent / location)
-        sources.append(Source(path, label, **attribution))
+        if "://" in location:
+            sources.append(Source(location, location, **attribution))
+        else:  # labelled relative to the project (the folder holding feeds/), whatever the cwd
+            path = feeds_toml.resolve().parent / location
+            sources.append(Source(str(path), _relative(path, feeds_toml.resolve().parent.parent),
+                                  **attribution))
     return sources
 
 
 def source_for(argument: str, configured: Iterable[Source]) -> Source:
     """The source a command-line argument names: its feeds.toml entry if listed, else a bare one."""
-    label = _label(argument)
+    is_url = "://" in argument
     for source in configured:
-        if source.label == label:
+        if source.location == argument or (
+                not is_url and not source.is_url and Path(source.location).resolve() == Path(argument).resolve()):
             return source
-    return Source(argument, label)
+    return Source(argument, argument if is_url else _relative(Path(argument), Path.cwd()))
 
 
 # ---------------------------------------------------------------------------------------- fetch
 
 
-def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
+def fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
     """The source's bytes (None when the server answers 304) and the validators to remember."""
     if not source.is_url:
         try:
@@ -161,7 +164,8 @@ def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, d
 # ---------------------------------------------------------------------------------------- parse
 
 
-def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_Entry]:
+def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dict, list[_Entry]]:
+    """The feed's own metadata and its entries; BlogtoolsError when ``data`` is not a feed."""
     feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
     if not feed.get("version") and not feed.entries:
@@ -175,14 +179,14 @@ def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_En
     for n, raw in enumerate(feed.entries, 1):
         entry = _entry(source, meta, raw, site)
         if entry is None:
-            warn(f"{source.label}: entry {n} ({_plain(raw.get('title_detail')) or 'untitled'}) "
+            warn(f"{source.label}: entry {n} ({plain_text(raw.get('title_detail')) or 'untitled'}) "
                  "has no date; skipped")
         else:
             entries.append(entry)
-    return entries
+    return meta, entries
 
 
-def _plain(detail) -> str:
+def plain_text(detail) -> str:
     """A feed text construct as plain text (markup in html-typed values dropped)."""
     if not detail:
         return ""
@@ -232,15 +236,15 @@ def _entry(source: Source, meta, raw, site: str | None) -> _Entry | None:
         authors = [source.author]
     tags = [t.get("term") or t.get("label") for t in raw.get("tags", [])]
     body, xml_base = _body(raw)
-    entry_id = raw.get("id") or link or _plain(raw.get("title_detail"))
+    entry_id = raw.get("id") or link or plain_text(raw.get("title_detail"))
     fields = {
-        "title": _plain(raw.get("title_detail")) or "Untitled",
+        "title": plain_text(raw.get("title_detail")) or "Untitled",
         "date": published.isoformat(),
         "updated": updated.isoformat(),
         "authors": list(dict.fromkeys(" ".join(a.split()) for a in authors)),
         "canonical": link,
         "site": site,
-        "rights": _plain(raw.get("rights_detail")) or _plain(meta.get("rights_detail")) or source.rights,
+        "rights": plain_text(raw.get("rights_detail")) or plain_text(meta.get("rights_detail")) or source.rights,
         "source": source.label,
         "entry_id": entry_id,
         "tags": list(dict.fromkeys(" ".join(t.split()) for t in tags if t and t.strip())),
@@ -365,7 +369,7 @@ def ingest(
     skipped: list[tuple[Source, bytes | None, dict]] = []
     for source in sources:
         known = state["sources"].get(source.label, {})
-        data, validators = _fetch(source, known, timeout)
+        data, validators = fetch(source, known, timeout)
         record = {"entries": [], **known, **validators,
                   "sha256": _sha(data) if data is not None else known.get("sha256")}
         ids = record["entries"]
@@ -374,9 +378,9 @@ def ingest(
             skipped.append((source, data, record))
             continue
         if data is None:  # 304 but pages were touched: fetch the full body again.
-            data, validators = _fetch(source, {}, timeout)
+            data, validators = fetch(source, {}, timeout)
             record.update(sha256=_sha(data), **validators)
-        entries = _parse(source, data, warn)
+        _, entries = parse(source, data, warn)
         record["entries"] = list(dict.fromkeys(e.key for e in entries))
         record["renderer"] = RENDERER
         state["sources"][source.label] = record
@@ -404,12 +408,11 @@ def ingest(
     # Sources skipped above still re-render when the set of posts (internal links) changed.
     for source, data, record in skipped:
         if data is not None and record.get("links") != links:
-            entries = _parse(source, data, warn)
+            _, entries = parse(source, data, warn)
             record["entries"] = list(dict.fromkeys(e.key for e in entries))
             fresh.extend(e for e in entries if e.key in state["entries"])
         else:
             summary.unchanged += len(record["entries"])
-        record["links"] = links
         state["sources"][source.label] = record
     for source in sources:
         state["sources"][source.label]["links"] = links
