@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from contextlib import nullcontext
@@ -10,8 +11,10 @@ from pathlib import Path
 import click
 
 from blogtools import __version__
+from blogtools import check as check_stage
+from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import scaffold
+from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 
@@ -33,11 +36,15 @@ def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
 
 
-def _progress(entries):
-    """A progress bar on stderr for long lists, nothing for short ones."""
-    if len(entries) < 50:
-        return nullcontext(entries)
-    return click.progressbar(entries, label="Converting entries", file=sys.stderr)
+def _progress(label: str):
+    """For a stage's ``progress``: a bar on stderr for long lists (50 or more), nothing for short ones."""
+
+    def wrap(items):
+        if len(items) < 50:
+            return nullcontext(items)
+        return click.progressbar(items, label=label, file=sys.stderr)
+
+    return wrap
 
 
 def _warn(message: str) -> None:
@@ -64,7 +71,7 @@ def ingest(sources, content_dir, feeds_toml, timeout):
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
-    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress,
+    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress("Converting entries"),
                                   warn=_warn)
     click.echo(summary.line())
 
@@ -79,9 +86,10 @@ def build(config_file, offline):
     started = time.monotonic()
     if not offline:
         sources = ingest_stage.load_sources(config.feeds_toml)
-        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress, warn=_warn)
+        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
-    # Extraction (blogtools.extract) runs here, between ingest and render, once it exists.
+    extracted = extract_stage.extract(config.content_dir, config.snippets_dir, progress=_progress("Reading posts"))
+    click.echo(f"extract: {extracted.line()}", err=True)
     click.echo("render: content/ → build/docs/", err=True)
     count = site_stage.render_site(config)
     click.echo("mkdocs build --strict → site/", err=True)
@@ -114,3 +122,67 @@ def new(folder, feed, site_url):
     """
     name = scaffold.new_site(folder, feed, site_url=site_url)
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
+
+
+_content_dir = click.option(
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+    show_default=True, help="Folder holding posts/<slug>.md.",
+)
+_snippets_dir = click.option(
+    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
+    show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
+)
+
+
+@main.command("extract")
+@_content_dir
+@_snippets_dir
+@click.option("--accept", "accept", multiple=True, metavar="ID",
+              help="Record block ID's current text as reviewed (repeatable); an ID whose block is gone is dropped.")
+def extract_command(content_dir, snippets_dir, accept):
+    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
+    summary = extract_stage.extract(content_dir, snippets_dir, accept, progress=_progress("Reading posts"))
+    for ident in summary.drifted:
+        click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
+                   f"`blogtools extract --accept {ident}`", err=True)
+    for ident in summary.orphaned:
+        click.echo(f"orphaned: {ident} has no block in content any more; `--accept {ident}` drops its entry", err=True)
+    click.echo(f"extract: {summary.line()}")
+
+
+@main.command("snippets")
+@_snippets_dir
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
+def snippets_command(snippets_dir, as_json):
+    """List the manifest: each block's id, language, status and its modules or reason."""
+    entries = list(manifest.read(snippets_dir).values())
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
+        return
+    for entry in entries:
+        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == "runnable" else entry.reason
+        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
+    runnable = sum(entry.status == "runnable" for entry in entries)
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
+
+
+@main.command("check")
+@_content_dir
+@_snippets_dir
+def check_command(content_dir, snippets_dir):
+    """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
+    report = check_stage.check(content_dir, snippets_dir, progress=lambda message: click.echo(f"check: {message}", err=True))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"check: {report.line()}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("run")
+@_snippets_dir
+@click.argument("snippet_id")
+def run_command(snippets_dir, snippet_id):
+    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main()."""
+    result = check_stage.run_snippet(snippets_dir, snippet_id)
+    sys.exit(result if isinstance(result, int) else 0)
