@@ -1,0 +1,1 @@
+"""Real services for the runnable snippets' tests: Postgres (``postgres``) and a Messages-API server."""
