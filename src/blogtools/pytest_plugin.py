@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from blogtools.harness.llm_fixtures import messages_server  # noqa: F401  (exported fixture)
+
 MARKERS = {
     "postgres": "needs a PostgreSQL server (BLOGTOOLS_DATABASE_URL, DATABASE_URL or the embedded one)",
     "browser": "drives headless Chromium (/usr/bin/chromium); skipped when it is absent",

@@ -1,0 +1,1 @@
+"""Test harnesses the essay snippets run against: real services started locally."""
