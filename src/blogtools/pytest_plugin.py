@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from blogtools.harness import postgres_fixtures
+from blogtools.harness.llm_fixtures import messages_server  # noqa: F401  (exported fixture)
+from blogtools.harness.postgres_fixtures import absurd_dsn, pg_dsn, pg_server_dsn  # noqa: F401  (exported)
 
 MARKERS = {
     "postgres": "needs a PostgreSQL server (BLOGTOOLS_DATABASE_URL, DATABASE_URL or the embedded one)",
@@ -12,9 +14,6 @@ MARKERS = {
     "gpu": "needs a CUDA GPU; skipped on machines without one",
 }
 
-# Tests using these fixtures get the `postgres` marker without saying so (`-m "not postgres"` works).
-POSTGRES_FIXTURES = {"pg_server_dsn", "pg_dsn", "absurd_dsn"}
-
 
 def pytest_configure(config):
     for name, help_text in MARKERS.items():
@@ -23,31 +22,5 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if postgres_fixtures.FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("postgres")
-
-
-@pytest.fixture(scope="session")
-def pg_server_dsn() -> str:
-    """DSN of the server's maintenance database (configured, or the embedded server started for this run)."""
-    from blogtools.harness import postgres
-
-    return postgres.server_url()
-
-
-@pytest.fixture
-def pg_dsn(pg_server_dsn):
-    """DSN of a fresh, empty database for this test alone, dropped afterwards."""
-    from blogtools.harness import postgres
-
-    with postgres.temporary_database(pg_server_dsn) as dsn:
-        yield dsn
-
-
-@pytest.fixture
-def absurd_dsn(pg_server_dsn):
-    """DSN of a fresh database with the pinned Absurd 0.5.1 schema installed, dropped afterwards."""
-    from blogtools.harness import postgres
-
-    with postgres.temporary_database(pg_server_dsn, absurd=True) as dsn:
-        yield dsn

@@ -1,1 +1,1 @@
-"""Real services for the runnable snippets' tests: Postgres (``postgres``) and a Messages-API server."""
+"""Real services the essay snippets and their tests run against: Postgres (``postgres``), a Messages API server (``llm``)."""
