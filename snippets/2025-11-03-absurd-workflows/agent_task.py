@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import anthropic
 import psycopg
@@ -57,11 +58,14 @@ def run_worker(dsn: str, base_url: str, worker_id: str, *, claim_timeout: int = 
     print(f"worker {worker_id} ready", flush=True)
     while True:
         app.work_batch(worker_id=worker_id, claim_timeout=claim_timeout)
-        busy = conn.execute(
-            f"SELECT count(*) FROM absurd.t_{QUEUE} WHERE state IN ('pending', 'running')"
-        ).fetchone()[0]
-        if until_idle and not busy:
+        pending, running = conn.execute(
+            f"SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'running')"
+            f" FROM absurd.t_{QUEUE}"
+        ).fetchone()
+        if until_idle and not pending and not running:
             break
+        if not pending:
+            time.sleep(0.05)  # nothing to claim now: another worker holds the rest
     conn.close()
 
 
