@@ -367,14 +367,16 @@ def test_plain_sql_life_cycle(db):
 
 
 @pytest.mark.parametrize("module, expected", [
-    (single_step, "finish_reason=tool_use, 2 new messages"),
-    (spawn_agent, "max_attempts=3 state=pending"),
-    (agent_task, "task completed after 2 iterations and 2 model requests"),
-    (sleep_week, "clock at +7 days"),
-    (await_confirmation, "five minutes later: task ('completed', {'confirmed': False})"),
-    (emit_confirmation, "stored payload unchanged"),
-    (absurd_sql, "absurd.c_plain_sql: {'checkpoint_name': 'compose'"),
-], ids=lambda value: getattr(value, "__name__", ""))
+    pytest.param(module, expected, id=module.__name__) for module, expected in [
+        (single_step, "finish_reason=tool_use, 2 new messages"),
+        (spawn_agent, "max_attempts=3 state=pending"),
+        (agent_task, "task completed after 2 iterations and 2 model requests"),
+        (sleep_week, "clock at +7 days"),
+        (await_confirmation, "five minutes later: task ('completed', {'confirmed': False})"),
+        (emit_confirmation, "stored payload unchanged"),
+        (absurd_sql, "absurd.c_plain_sql: {'checkpoint_name': 'compose'"),
+    ]
+])
 def test_main_runs_against_the_harness_database(module, expected, capsys, pg_server_dsn):
     assert module.main() == 0
     assert expected in capsys.readouterr().out
