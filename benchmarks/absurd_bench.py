@@ -13,6 +13,7 @@ Uses BLOGTOOLS_DATABASE_URL / DATABASE_URL when set, else the embedded server.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import subprocess
@@ -29,9 +30,9 @@ from blogtools.harness.postgres import absurd_database
 SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-03-absurd-workflows"
 sys.path.insert(0, str(SNIPPETS))
 
-import agent_task  # noqa: E402
-import single_step  # noqa: E402
-import spawn_agent  # noqa: E402
+import agent_task
+import single_step
+import spawn_agent
 
 WORKER = "import sys, agent_task; agent_task.run_worker(sys.argv[1], sys.argv[2], sys.argv[3], until_idle=False)"
 CITIES = ["Boston", "Paris", "Tokyo", "Cairo", "Lima", "Oslo", "Rome", "Kyiv", "Accra", "Perth"]
@@ -48,10 +49,11 @@ def step_cost(steps: int) -> tuple[float, float]:
         def loop(params, ctx):
             start = time.perf_counter()
             for i in range(steps):
+                work = functools.partial(dict, i=i)
                 if params["durable"]:
-                    ctx.step("iteration", lambda: {"i": i})
+                    ctx.step("iteration", work)
                 else:
-                    (lambda: {"i": i})()
+                    work()
             timings[params["durable"]] = (time.perf_counter() - start) / steps
 
         for durable in (True, False):
@@ -78,7 +80,8 @@ def agent_throughput(workers: int, tasks: int) -> float:
             start = time.perf_counter()
             for n in range(tasks):
                 spawn_agent.spawn_agent(app, single_step.weather_prompt([CITIES[n % len(CITIES)]]))
-            while db.execute(f"SELECT count(*) FROM absurd.t_{agent_task.QUEUE} WHERE state = 'completed'").fetchone()[0] < tasks:
+            done = f"SELECT count(*) FROM absurd.t_{agent_task.QUEUE} WHERE state = 'completed'"
+            while db.execute(done).fetchone()[0] < tasks:
                 time.sleep(0.01)
             elapsed = time.perf_counter() - start
         finally:

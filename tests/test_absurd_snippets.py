@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anthropic
@@ -23,13 +23,13 @@ from blogtools.harness.llm import BackendError, MessagesServer, ScriptedBackend
 SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-03-absurd-workflows"
 sys.path.insert(0, str(SNIPPETS))
 
-import absurd_sql  # noqa: E402
-import agent_task  # noqa: E402
-import await_confirmation  # noqa: E402
-import emit_confirmation  # noqa: E402
-import single_step  # noqa: E402
-import sleep_week  # noqa: E402
-import spawn_agent  # noqa: E402
+import absurd_sql
+import agent_task
+import await_confirmation
+import emit_confirmation
+import single_step
+import sleep_week
+import spawn_agent
 
 pytestmark = pytest.mark.postgres
 Q = agent_task.QUEUE
@@ -201,7 +201,7 @@ def test_worker_killed_in_iteration_5_resumes_from_checkpoints(absurd_dsn, db, m
     assert rows(db, f"SELECT state FROM absurd.t_{Q}") == [{"state": "running"}]
 
     # The dead worker's lease (60 s) must run out before another worker may take the task over.
-    later = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     second = start_worker(absurd_dsn, messages_server.base_url, "worker-2", fake_now=later)
     assert second.wait(60) == 0
 
@@ -258,7 +258,7 @@ def test_sleeper_is_not_woken_before_its_time_and_is_after(db):
     app = Absurd(db, queue_name=sleep_week.QUEUE)
     app.create_queue()
     sleep_week.register_follow_up(app, sent)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     task_id = app.spawn("weekly-follow-up", {"email": "a@example.org"})["task_id"]
     app.work_batch()
 
@@ -295,7 +295,7 @@ def confirmation_app(db):
 
 def test_event_emitted_while_the_task_waits_wakes_it(db):
     app = confirmation_app(db)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     task_id = app.spawn("await-confirmation", {"user_id": 7})["task_id"]
     app.work_batch()
     wait = rows(db, f"SELECT event_name, timeout_at FROM absurd.w_{EQ}")

@@ -1,10 +1,12 @@
 """The Postgres harness: per-test databases, the Absurd template, the embedded server's life cycle."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -74,6 +76,20 @@ def test_configured_url_wins_and_is_not_managed(monkeypatch):
     assert "BLOGTOOLS_DATABASE_URL is set" in result.output
 
 
+@pytest.fixture
+def private_env():
+    """Environment for a private embedded server in a fresh data directory under /tmp.
+
+    Not under tmp_path: every pytest session resets /tmp/pytest-of-<user> to mode 0700, which locks
+    the server's unprivileged user (when running as root) out of its own data directory.
+    """
+    base = Path(tempfile.mkdtemp(prefix="blogtools-pg-"))
+    env = {k: v for k, v in os.environ.items() if k not in postgres.URL_VARIABLES}
+    env["BLOGTOOLS_PGDATA"] = str(base / "pgdata")
+    yield env
+    shutil.rmtree(base, ignore_errors=True)
+
+
 HOLDER = """
 import sys, time
 from blogtools.harness import postgres
@@ -83,44 +99,46 @@ time.sleep(float(sys.argv[1]))
 
 
 @pytest.mark.postgres
-def test_embedded_server_stops_when_its_last_live_holder_exits(tmp_path):
+def test_embedded_server_stops_when_its_last_live_holder_exits(private_env):
     """A private embedded server: shared by processes, kept while one holds it, SIGKILLed holders forgotten."""
-    env = {k: v for k, v in os.environ.items() if k not in postgres.URL_VARIABLES}
-    env["BLOGTOOLS_PGDATA"] = str(tmp_path / "pgdata")
+    env = private_env
 
     def hold(seconds):
         return subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], env=env, stdout=subprocess.PIPE, text=True)
 
     def running():
-        out = subprocess.run([sys.executable, "-m", "blogtools", "db", "url"], env=env, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-m", "blogtools", "db", "url"], env=env, capture_output=True, check=False)
         return out.returncode == 0
 
     killed = hold(600)
-    url = killed.stdout.readline().strip()
-    assert url.startswith("postgresql://")
-    brief = hold(0)
-    assert brief.stdout.readline().strip() == url
-    assert brief.wait(30) == 0
-    assert running(), "the server stopped while another process still held it"
-    with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT 1").fetchone() == (1,)
+    try:
+        url = killed.stdout.readline().strip()
+        assert url.startswith("postgresql://")
+        brief = hold(0)
+        assert brief.stdout.readline().strip() == url
+        assert brief.wait(30) == 0
+        assert running(), "the server stopped while another process still held it"
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
 
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert running(), "a SIGKILLed holder cannot stop the server"
-    last = hold(0)
-    assert last.stdout.readline().strip() == url
-    assert last.wait(30) == 0
-    assert not running(), "the last live holder left the server running"
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert running(), "a SIGKILLed holder cannot stop the server"
+        last = hold(0)
+        assert last.stdout.readline().strip() == url
+        assert last.wait(30) == 0
+        assert not running(), "the last live holder left the server running"
+    finally:
+        killed.kill()
 
 
 @pytest.mark.postgres
-def test_db_start_keeps_the_server_until_db_stop(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in postgres.URL_VARIABLES}
-    env["BLOGTOOLS_PGDATA"] = str(tmp_path / "pgdata")
+def test_db_start_keeps_the_server_until_db_stop(private_env):
+    env = private_env
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "blogtools", "db", *args], env=env, capture_output=True, text=True)
+        command = [sys.executable, "-m", "blogtools", "db", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
     started = cli("start")
     assert started.returncode == 0, started.stderr

@@ -17,11 +17,11 @@ import time
 import anthropic
 import psycopg
 from absurd_sdk import Absurd
+from single_step import model_client, single_step, weather_prompt
+from spawn_agent import spawn_agent
 
 from blogtools.harness.llm import add_llm_arguments
 from blogtools.harness.postgres import absurd_database
-from single_step import model_client, single_step, weather_prompt
-from spawn_agent import spawn_agent
 
 MAX_ITERATIONS = 20
 QUEUE = "agents"

@@ -13,14 +13,14 @@ sleeps until the event is emitted or the timeout passes; then the task runs agai
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import absurd_sdk
 import psycopg
 from absurd_sdk import Absurd
+from emit_confirmation import confirm_email
 
 from blogtools.harness.postgres import absurd_database
-from emit_confirmation import confirm_email
 
 TIMEOUT = 60 * 5
 QUEUE = "signups"
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         app.work_batch(batch_size=2)
         print(f"user 7 confirmed: task {task_outcome(db, confirmed)}")
         print(f"user 8 silent: task {task_outcome(db, silent)[0]}")
-        later = datetime.now(timezone.utc) + timedelta(seconds=TIMEOUT + 1)
+        later = datetime.now(UTC) + timedelta(seconds=TIMEOUT + 1)
         db.execute("SELECT set_config('absurd.fake_now', %s, false)", (later.isoformat(),))
         app.work_batch()
         print(f"five minutes later: task {task_outcome(db, silent)}")

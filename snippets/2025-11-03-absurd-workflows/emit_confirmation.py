@@ -11,7 +11,7 @@ after the emit gets the stored payload at once.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from absurd_sdk import Absurd
@@ -22,7 +22,7 @@ from blogtools.harness.postgres import absurd_database
 def confirm_email(app: Absurd, user_id) -> None:
     """Tell whoever waits (or will wait) that ``user_id`` confirmed their address, now."""
     event_name = f"email-confirmation-{user_id}"
-    app.emit_event(event_name, {"confirmedAt": datetime.now(timezone.utc).isoformat()})
+    app.emit_event(event_name, {"confirmedAt": datetime.now(UTC).isoformat()})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,16 @@ from collections.abc import Iterator
 
 import anthropic
 
-from blogtools.harness.llm import MessagesServer, Turn, add_llm_arguments, complete_message, make_backend
-from blogtools.harness.llm import text, tool_result, tool_use
+from blogtools.harness.llm import (
+    MessagesServer,
+    Turn,
+    add_llm_arguments,
+    complete_message,
+    make_backend,
+    text,
+    tool_result,
+    tool_use,
+)
 
 MODEL = "claude-haiku-4-5"
 SYSTEM = "You are a helpful agent"

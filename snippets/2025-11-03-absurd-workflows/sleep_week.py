@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import absurd_sdk
 import psycopg
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         app.create_queue()
         register_follow_up(app, sent)
         task_id = app.spawn("weekly-follow-up", {"email": "reader@example.org"})["task_id"]
-        start = datetime.now(timezone.utc)
+        start = datetime.now(UTC)
         app.work_batch()
         state, wake_at = run_state(db, task_id)
         print(f"after the first run: {sent}; run {state} until {wake_at:%Y-%m-%d %H:%M} UTC")
