@@ -228,9 +228,20 @@ def test_worker_killed_in_iteration_5_resumes_from_checkpoints(absurd_dsn, db, m
     messages_server.errors.clear()
 
 
+class Gate:
+    """Holds every request until ``opened`` is set, so the first worker up cannot finish alone."""
+
+    def __init__(self, inner):
+        self.inner, self.opened = inner, threading.Event()
+
+    def respond(self, request):
+        self.opened.wait(60)
+        return self.inner.respond(request)
+
+
 def test_two_workers_on_one_queue_never_run_a_task_twice(absurd_dsn, db, messages_server):
     cities = ["Boston", "Paris", "Tokyo", "Cairo", "Lima", "Oslo", "Rome", "Kyiv", "Accra", "Perth", "Quito", "Hanoi"]
-    messages_server.backend = single_step.WeatherModel(cities, delay=0.1)
+    messages_server.backend = gate = Gate(single_step.WeatherModel(cities, delay=0.05))
     app = Absurd(db, queue_name=Q)
     app.create_queue()
     app.register_task(name="my-agent")(lambda params, ctx: None)
@@ -239,6 +250,7 @@ def test_two_workers_on_one_queue_never_run_a_task_twice(absurd_dsn, db, message
     workers = [start_worker(absurd_dsn, messages_server.base_url, f"w{n}", wait_ready=False) for n in (1, 2)]
     for number, worker in enumerate(workers, 1):
         assert_ready(worker, f"w{number}")
+    gate.opened.set()
     assert [w.wait(120) for w in workers] == [0, 0]
 
     runs = rows(db, f"SELECT task_id, attempt, state, claimed_by FROM absurd.r_{Q}")
