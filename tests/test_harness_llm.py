@@ -228,3 +228,11 @@ def test_live_api_through_the_harness():
     assert reply.stop_reason == "tool_use" and reply.content[-1].name == "get_weather"
     assert streamed.content[0].type == "text" and streamed.usage.output_tokens > 0
     assert len(server.requests) == 2 and server.errors == []
+
+
+def test_llm_serve_refuses_a_local_backend_without_a_model():
+    from blogtools.cli import main
+
+    result = CliRunner().invoke(main, ["llm", "serve", "--llm", "local"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "blogtools: error: --llm local needs --model PATH (a local transformers model directory)"
