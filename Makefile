@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	touch $@
 
 site: $(STAMP)
+	$(BIN)/python snippets/2025-11-22-llm-apis/sync_cost.py --out build/figures/2025-11-22-llm-apis
 	$(BIN)/blogtools build
 
 serve: $(STAMP)

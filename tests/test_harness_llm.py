@@ -85,6 +85,7 @@ def test_every_request_is_recorded_as_sent(messages_server):
     client.messages.create(**first_request(messages=second_messages(first.content)))
 
     assert len(messages_server.requests) == 2
+    assert messages_server.request_sizes[1] > messages_server.request_sizes[0] > 200
     sent = messages_server.requests[1]
     assert sent["model"] == MODEL and sent["max_tokens"] == 256 and sent["system"] == "Be brief."
     assert sent["tools"] == [WEATHER_TOOL]
