@@ -106,8 +106,13 @@ def _panel(left: int, title: str, unit: str, series: list[tuple[str, str, list[i
     width, height, top, bottom = 330, 220, 50, 270
     peak = max(max(values) for _, _, values in series)
     count = len(series[0][2])
-    x = lambda i: left + width * (i / max(count - 1, 1))  # noqa: E731
-    y = lambda v: bottom - height * (v / peak)  # noqa: E731
+
+    def x(index: int) -> float:
+        return left + width * (index / max(count - 1, 1))
+
+    def y(value: float) -> float:
+        return bottom - height * (value / peak)
+
     parts = [f'<text x="{left + width / 2}" y="30" text-anchor="middle" font-weight="bold">{escape(title)}</text>',
              f'<line x1="{left}" y1="{bottom}" x2="{left + width}" y2="{bottom}" stroke="#444"/>',
              f'<line x1="{left}" y1="{top - 5}" x2="{left}" y2="{bottom}" stroke="#444"/>',
@@ -128,8 +133,8 @@ def _panel(left: int, title: str, unit: str, series: list[tuple[str, str, list[i
 
 def figure(result: Measurement) -> str:
     """An SVG with two panels: cumulative bytes sent, and cumulative prompt tokens computed."""
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="820" height="320" viewBox="0 0 820 320" '
-             'font-family="sans-serif" font-size="13" role="img">',
+    parts = [('<svg xmlns="http://www.w3.org/2000/svg" width="820" height="320" viewBox="0 0 820 320" '
+              'font-family="sans-serif" font-size="13" role="img">'),
              '<title>Resending the whole history grows quadratically; appending grows linearly</title>',
              '<rect width="820" height="320" fill="white"/>']
     parts += _panel(70, "Bytes sent, total", "bytes", [
@@ -146,13 +151,12 @@ def summary(result: Measurement, image: str) -> str:
     """The Markdown section for the essay's page: the figure and a table of the numbers."""
     turns = len(result.resend_bytes)
     rows = sorted({1, 10, 25, turns} & set(range(1, turns + 1)))
-    total = lambda values: sum(values)  # noqa: E731
     lines = [
         "## Measured: resending against appending",
         "",
-        f"A {turns}-turn conversation through the anthropic SDK with the local backend (a tiny random "
-        "model on CPU, so the replies are noise but the bytes and tokens are real). "
-        "Regenerate with `python snippets/2025-11-22-llm-apis/sync_cost.py`.",
+        (f"A {turns}-turn conversation through the anthropic SDK with the local backend (a tiny random "
+         "model on CPU, so the replies are noise but the bytes and tokens are real). "
+         "Regenerate with `python snippets/2025-11-22-llm-apis/sync_cost.py`."),
         "",
         f"![Cumulative bytes sent and prompt tokens computed over {turns} turns]({image})",
         "",
@@ -163,8 +167,8 @@ def summary(result: Measurement, image: str) -> str:
         i = turn - 1
         lines.append(f"| {turn} | {result.resend_bytes[i]:,} | {result.append_bytes[i]:,} | "
                      f"{result.computed_without_reuse[i]:,} | {result.computed_with_reuse[i]:,} |")
-    lines.append(f"| **total** | **{total(result.resend_bytes):,}** | **{total(result.append_bytes):,}** | "
-                 f"**{total(result.computed_without_reuse):,}** | **{total(result.computed_with_reuse):,}** |")
+    lines.append(f"| **total** | **{sum(result.resend_bytes):,}** | **{sum(result.append_bytes):,}** | "
+                 f"**{sum(result.computed_without_reuse):,}** | **{sum(result.computed_with_reuse):,}** |")
     return "\n".join(lines) + "\n"
 
 
