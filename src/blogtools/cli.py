@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,6 +18,7 @@ from blogtools import ingest as ingest_stage
 from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
+from blogtools.harness.llm import llm_options
 
 
 class _Group(click.Group):
@@ -234,3 +236,24 @@ def _refuse_when_configured(postgres, verb: str) -> None:
     name = postgres.configured_variable()
     if name:
         raise BlogtoolsError(f"{name} is set: blogtools does not {verb} that server, only the embedded one")
+
+
+@main.group()
+def llm():
+    """The local Anthropic Messages API harness."""
+
+
+@llm.command("serve")
+@llm_options
+@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
+def llm_serve(llm, model, port):
+    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
+    from blogtools.harness.llm import MessagesServer, make_backend
+
+    with MessagesServer(make_backend(llm, model=model), port=port) as server:
+        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)
