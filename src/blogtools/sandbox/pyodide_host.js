@@ -195,6 +195,9 @@ async function sandbox() {
   }
 
   parentPort.on("message", ({ code, output }) => {
+    network.mode = 0o40755; // every run reads /network afresh: drop what the last one fetched
+    clear("/network");
+    network.mode = 0o40555;
     clear("/output");
     for (const [path, data] of Object.entries(output)) {
       FS.mkdirTree(("/output/" + path).replace(/\/[^/]*$/, ""));
