@@ -20,6 +20,7 @@ serve: $(STAMP)
 	$(BIN)/blogtools serve
 
 test: $(STAMP)
+	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

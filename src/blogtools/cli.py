@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from blogtools import __version__
+from blogtools import ingest as ingest_stage
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm import llm_options
 
@@ -122,3 +125,157 @@ def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir
                                          time_limit, echo=click.echo)
     click.echo(f"\nblogtools agent: task {task_id}: {summary.steps} steps ({summary.cached_steps} from the cache), "
                f"{summary.model_requests} model requests, {len(summary.files)} file(s) in {output_dir}")
+
+
+_content_dir = click.option(
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+    show_default=True, help="Folder holding posts/<slug>.md.",
+)
+_snippets_dir = click.option(
+    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
+    show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
+)
+
+
+@main.command("extract")
+@_content_dir
+@_snippets_dir
+@click.option("--accept", "accept", multiple=True, metavar="ID",
+              help="Record block ID's current text as reviewed (repeatable); an ID whose block is gone is dropped.")
+def extract_command(content_dir, snippets_dir, accept):
+    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
+    from blogtools.extract import extract
+
+    summary = extract(content_dir, snippets_dir, accept)
+    for ident in summary.drifted:
+        click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
+                   f"`blogtools extract --accept {ident}`", err=True)
+    for ident in summary.orphaned:
+        click.echo(f"orphaned: {ident} has no block in content any more; `--accept {ident}` drops its entry", err=True)
+    click.echo(f"extract: {summary.line()}")
+
+
+@main.command("snippets")
+@_snippets_dir
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
+def snippets_command(snippets_dir, as_json):
+    """List the manifest: each block's id, language, status and its modules or reason."""
+    from blogtools import manifest
+
+    entries = list(manifest.read(snippets_dir).values())
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
+        return
+    for entry in entries:
+        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == "runnable" else entry.reason
+        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
+    runnable = sum(entry.status == "runnable" for entry in entries)
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
+
+
+@main.command("check")
+@_content_dir
+@_snippets_dir
+def check_command(content_dir, snippets_dir):
+    """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
+    from blogtools.check import check
+
+    report = check(content_dir, snippets_dir, progress=lambda message: click.echo(f"check: {message}", err=True))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"check: {report.line()}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("run")
+@_snippets_dir
+@click.argument("snippet_id")
+def run_command(snippets_dir, snippet_id):
+    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main()."""
+    from blogtools.check import run_snippet
+
+    result = run_snippet(snippets_dir, snippet_id)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _site_config(config_file: str):
+    from blogtools import site
+
+    return site.load_config(Path(config_file))
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
+def build(config_file, offline):
+    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
+    import time
+
+    from blogtools import site
+
+    config = _site_config(config_file)
+    started = time.monotonic()
+    if not offline:
+        summary = ingest_stage.ingest(
+            ingest_stage.load_sources(config.feeds_toml), config.content_dir,
+            warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
+        )
+        click.echo(f"ingest: {summary.line()}", err=True)
+    from blogtools.extract import extract
+
+    summary = extract(config.content_dir, config.snippets_dir)
+    click.echo(f"extract: {summary.line()}", err=True)
+    click.echo("render: content/ → build/docs/", err=True)
+    count = site.render_site(config)
+    click.echo("mkdocs build --strict → site/", err=True)
+    site.build(config)
+    click.echo(f"built {count} posts into {config.site_dir} in {time.monotonic() - started:.1f} s")
+
+
+@main.command()
+@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
+              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
+              help="Address to serve on.")
+def serve(config_file, dev_addr):
+    """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
+    from blogtools import site
+
+    config = _site_config(config_file)
+    count = site.render_site(config)
+    click.echo(f"rendered {count} posts; serving on http://{dev_addr}/", err=True)
+    site.serve(config, dev_addr)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+              show_default=True, help="Where content/posts/<slug>.md pages go.")
+@click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("feeds/feeds.toml"), show_default=True,
+              help="The list of sources (and their attribution).")
+@click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds to wait for a feed URL.")
+def ingest(sources, content_dir, feeds_toml, timeout):
+    """Turn RSS/Atom feeds into Markdown pages, one per entry.
+
+    SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
+    Pages of entries that left a feed stay; an unchanged feed writes nothing.
+    """
+    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
+    if not chosen:
+        raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
+
+    def progress(entries):
+        if len(entries) < 50:
+            return nullcontext(entries)
+        return click.progressbar(entries, label="Converting entries", file=sys.stderr)
+
+    summary = ingest_stage.ingest(
+        chosen, content_dir, timeout=timeout, progress=progress,
+        warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
+    )
+    click.echo(summary.line())

@@ -1,0 +1,461 @@
+"""Render stage: content/posts/*.md → finished Markdown in build/docs/ → the site via MkDocs.
+
+`render()` reads each content page, runs it through `PAGE_TRANSFORMS` (a plain list of
+functions, applied in order) and writes the result where Material's blog plugin expects posts.
+It also writes the blog index, the tags page, the site's own Atom feed (a static file, so
+`zensical build` publishes it too) and the theme override that points `<link rel="canonical">`
+at the original post. All processing happens here, before MkDocs runs: the Markdown in
+build/docs/ needs no hooks or custom plugins.
+
+Plain-text front-matter values in content/ are HTML-escaped (Material prints them unescaped);
+every value this module writes into a page is normalised with `_html_text()` so that it is
+escaped exactly once, whatever the input.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
+
+import yaml
+
+from blogtools import manifest
+from blogtools.annotate import SourceLinks, annotate
+from blogtools.errors import BlogtoolsError
+from blogtools.manifest import Entry
+
+POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
+FEED_FILE = "feed.xml"
+OVERRIDES_DIR = "overrides"  # under build/, named by theme.custom_dir in mkdocs.yml
+EXCERPT_MARK = "<!-- more -->"
+INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
+    "# Latest essays\n\n"
+    "Each post links to its original and credits its author; the code in it is extracted and "
+    f'tested. The site has an <a href="{FEED_FILE}">Atom feed</a>.\n'
+)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who to credit for a feed's posts, from one `[[feeds]]` entry of feeds/feeds.toml."""
+
+    source: str
+    author: str = ""
+    site: str = ""
+    rights: str = ""
+
+
+@dataclass
+class Post:
+    """One post on its way from content/ to build/docs/: front matter and Markdown body."""
+
+    name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment>
+    meta: dict
+    body: str
+    attribution: Attribution | None = None
+
+
+@dataclass
+class SiteInfo:
+    """What the transforms and the site-level files need to know about the site."""
+
+    site_url: str
+    site_name: str
+    attributions: dict[str, Attribution] = field(default_factory=dict)
+    snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
+    source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
+
+
+# --- page transforms: each takes a Post and returns the Post to write -------------------------
+
+
+def add_title(post: Post, site: SiteInfo) -> Post:
+    """Start the body with the title as its h1 (the blog index links it; the toc lists it)."""
+    post.body = f"# {_markdown_text(post.meta['title'])}\n\n{post.body.lstrip()}"
+    return post
+
+
+def add_excerpt_mark(post: Post, site: SiteInfo) -> Post:
+    """Mark the end of the first paragraph of text as the excerpt shown on the index."""
+    lines = post.body.splitlines()
+    fence, in_paragraph, cut = None, False, len(lines)
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = None
+            continue
+        if opening := re.match(r"`{3,}|~{3,}", stripped):
+            fence = opening.group()
+        elif in_paragraph and not stripped:
+            cut = i
+            break
+        elif stripped and not stripped.startswith(("#", "<")):
+            in_paragraph = True
+    lines[cut:cut] = ["", EXCERPT_MARK, ""]
+    post.body = "\n".join(lines) + "\n"
+    return post
+
+
+def add_attribution(post: Post, site: SiteInfo) -> Post:
+    """Put a visible block under the title crediting the author and linking the original."""
+    meta, credit = post.meta, post.attribution
+    authors = ", ".join(_html_text(a) for a in meta.get("authors") or []) or _html_text(
+        credit.author if credit else ""
+    )
+    original = _http_url(meta.get("canonical"))
+    published = _parse_date(meta["date"], post.name).strftime("%-d %B %Y")
+    parts = []
+    if authors:
+        parts.append(f"By <strong>{authors}</strong>,")
+    parts.append(f"first published on {published}")
+    home = _http_url(credit.site) if credit else None
+    if home:
+        parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
+    text = " ".join(parts) + "."
+    if original:
+        text += f' <a class="blogtools-original" href="{_attr(original)}">Read the original</a>.'
+    if credit and credit.rights:
+        text += f" <span class=\"blogtools-rights\">{_html_text(credit.rights)}</span>"
+    block = (
+        '<div class="admonition quote blogtools-attribution">\n'
+        '<p class="admonition-title">Original post</p>\n'
+        f"<p>{text}</p>\n"
+        "</div>\n"
+    )
+    head, sep, rest = post.body.partition("\n\n")
+    post.body = f"{head}{sep}{block}\n{rest}"
+    return post
+
+
+def add_snippet_status(post: Post, site: SiteInfo) -> Post:
+    """Under each code block its status from the manifest: runnable (links, tabs) or illustrative."""
+    post.body = annotate(post.body, post.name, site.snippets, site.source_links)
+    return post
+
+
+PageTransform = Callable[[Post, SiteInfo], Post]
+
+#: The render pipeline, in order. A later stage adds its transform here (e.g. status lines
+#: under code blocks) so that every page goes through it.
+PAGE_TRANSFORMS: list[PageTransform] = [add_title, add_attribution, add_excerpt_mark, add_snippet_status]
+
+
+# --- render -----------------------------------------------------------------------------------
+
+
+def render(
+    content_dir: Path,
+    docs_dir: Path,
+    *,
+    site_url: str,
+    site_name: str,
+    feeds_toml: Path | None = None,
+    transforms: list[PageTransform] | None = None,
+    snippets_dir: Path | None = None,
+    source_links: SourceLinks | None = None,
+) -> int:
+    """Write finished Markdown for every post in `content_dir` into `docs_dir`; return the count.
+
+    `docs_dir` is regenerated: stale pages from an earlier render are removed. The code blocks'
+    statuses come from `snippets_dir`'s manifest (none: every block shows as unchecked).
+    """
+    site = SiteInfo(site_url=_with_slash(site_url), site_name=site_name)
+    if snippets_dir is not None and (snippets_dir / manifest.NAME).exists():
+        site.snippets = manifest.read(snippets_dir)
+    if source_links is not None:
+        site.source_links = source_links
+    if feeds_toml is not None and feeds_toml.exists():
+        site.attributions = load_attributions(feeds_toml)
+    posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
+    posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
+    for post in posts:
+        post.attribution = site.attributions.get(str(post.meta.get("source", "")))
+        for transform in PAGE_TRANSFORMS if transforms is None else transforms:
+            post = transform(post, site)
+        _write_atomic(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
+    wanted = {docs_dir / POSTS_DIR / f"{p.name}.md" for p in posts}
+    for stale in (docs_dir / POSTS_DIR).glob("*.md"):
+        if stale not in wanted:
+            stale.unlink()
+    _write_atomic(docs_dir / "index.md", INDEX_PAGE)
+    _write_atomic(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
+    _write_atomic(docs_dir / FEED_FILE, atom_feed(posts, site))
+    _write_theme(resources.files("blogtools") / "theme", docs_dir.parent / OVERRIDES_DIR)
+    return len(posts)
+
+
+def load_attributions(feeds_toml: Path) -> dict[str, Attribution]:
+    """Read the `[[feeds]]` entries of feeds.toml, keyed by their `source` (as in front matter)."""
+    try:
+        data = tomllib.loads(feeds_toml.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BlogtoolsError(f"{feeds_toml}: cannot read: {exc}") from exc
+    out = {}
+    for entry in data.get("feeds", []):
+        if "source" not in entry:
+            raise BlogtoolsError(f"{feeds_toml}: a [[feeds]] entry has no 'source'")
+        out[entry["source"]] = Attribution(
+            source=entry["source"],
+            author=entry.get("author", ""),
+            site=entry.get("site", ""),
+            rights=entry.get("rights", ""),
+        )
+    return out
+
+
+def post_url(post: Post, site: SiteInfo) -> str:
+    """The post's address on the site (Material blog: post_url_format "{date}/{slug}")."""
+    date = _parse_date(post.meta["date"], post.name)
+    return f"{site.site_url}{date:%Y/%m/%d}/{_url_slug(post)}/"
+
+
+def atom_feed(posts: list[Post], site: SiteInfo) -> str:
+    """The site's own Atom feed: one entry per post, newest first, linking page and original."""
+    now = max((_parse_date(p.meta.get("updated") or p.meta["date"], p.name) for p in posts),
+              default=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"  <id>{xml_escape(site.site_url)}</id>",
+        f"  <title>{xml_escape(site.site_name)}</title>",
+        f'  <link href="{_xml_attr(site.site_url)}"/>',
+        f'  <link rel="self" href="{_xml_attr(site.site_url + FEED_FILE)}"/>',
+        f"  <updated>{now.isoformat()}</updated>",
+    ]
+    for post in posts:
+        url = post_url(post, site)
+        published = _parse_date(post.meta["date"], post.name)
+        updated = _parse_date(post.meta.get("updated") or post.meta["date"], post.name)
+        out += [
+            "  <entry>",
+            f"    <id>{xml_escape(url)}</id>",
+            f'    <title type="html">{xml_escape(_html_text(post.meta["title"]))}</title>',
+            f'    <link href="{_xml_attr(url)}"/>',
+        ]
+        original = _http_url(post.meta.get("canonical"))
+        if original:
+            out.append(f'    <link rel="related" href="{_xml_attr(original)}"/>')
+        out += [f"    <published>{published.isoformat()}</published>",
+                f"    <updated>{updated.isoformat()}</updated>"]
+        for author in post.meta.get("authors") or []:
+            out.append(f"    <author><name>{xml_escape(html.unescape(str(author)))}</name></author>")
+        for tag in post.meta.get("tags") or []:
+            out.append(f'    <category term="{_xml_attr(html.unescape(str(tag)))}"/>')
+        out.append("  </entry>")
+    out.append("</feed>")
+    return "\n".join(out) + "\n"
+
+
+# --- mkdocs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The paths and names a build needs, read from mkdocs.yml."""
+
+    root: Path
+    config_file: Path
+    docs_dir: Path
+    site_dir: Path
+    site_url: str
+    site_name: str
+    source_links: SourceLinks
+
+    @property
+    def content_dir(self) -> Path:
+        return self.root / "content"
+
+    @property
+    def snippets_dir(self) -> Path:
+        return self.root / "snippets"
+
+    @property
+    def feeds_toml(self) -> Path:
+        return self.root / "feeds" / "feeds.toml"
+
+
+def load_config(config_file: Path) -> SiteConfig:
+    """Read the settings blogtools uses from `config_file` (mkdocs.yml)."""
+    try:
+        data = yaml.load(config_file.read_text("utf-8"), Loader=_ConfigLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise BlogtoolsError(f"{config_file}: cannot read: {exc}") from exc
+    if not isinstance(data, dict) or not data.get("site_url"):
+        raise BlogtoolsError(f"{config_file}: needs a site_url (the site's feed links use it)")
+    root = config_file.resolve().parent
+    return SiteConfig(
+        root=root,
+        config_file=config_file.resolve(),
+        docs_dir=root / data.get("docs_dir", "docs"),
+        site_dir=root / data.get("site_dir", "site"),
+        site_url=data["site_url"],
+        site_name=data.get("site_name", ""),
+        source_links=SourceLinks.for_repo(root, data.get("repo_url"), data.get("edit_uri")),
+    )
+
+
+def render_site(config: SiteConfig) -> int:
+    """Render content/ of the site described by `config` into its docs_dir."""
+    return render(
+        config.content_dir,
+        config.docs_dir,
+        site_url=config.site_url,
+        site_name=config.site_name,
+        feeds_toml=config.feeds_toml,
+        snippets_dir=config.snippets_dir,
+        source_links=config.source_links,
+    )
+
+
+def build(config: SiteConfig, site_dir: Path | None = None) -> None:
+    """Run `mkdocs build --strict` over the rendered docs; any warning is a BlogtoolsError."""
+    args = ["build", "--strict", "--clean"]
+    if site_dir is not None:
+        args += ["--site-dir", str(site_dir)]
+    result = _mkdocs(config, args, capture=True)
+    if result.returncode != 0:
+        problems = [ln for ln in result.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
+        detail = "; ".join(problems[:5]) or result.stderr.strip()[-500:]
+        raise BlogtoolsError(f"mkdocs build --strict failed for {config.config_file}: {detail}")
+
+
+def serve(config: SiteConfig, dev_addr: str) -> None:
+    """Run `mkdocs serve` (live reload of build/docs) until interrupted."""
+    _mkdocs(config, ["serve", "--dev-addr", dev_addr], capture=False)
+
+
+def _mkdocs(config: SiteConfig, args: list[str], *, capture: bool):
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    cmd = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(config.config_file)]
+    return subprocess.run(cmd, cwd=config.root, env=env, capture_output=capture, text=True)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """A safe loader that reads mkdocs.yml's `!!python/name:` and `!ENV` tags as plain strings."""
+
+
+_ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _read_post(path: Path) -> Post:
+    text = path.read_text("utf-8")
+    match = re.match(r"---\n(.*?)\n---\n?(.*)", text, re.S)
+    if not match:
+        raise BlogtoolsError(f"{path}: no YAML front matter")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise BlogtoolsError(f"{path}: bad front matter: {exc}") from exc
+    if not isinstance(meta, dict) or not meta.get("title") or not meta.get("date"):
+        raise BlogtoolsError(f"{path}: front matter needs a title and a date")
+    return Post(name=path.stem, meta=meta, body=match.group(2))
+
+
+def _page_text(post: Post) -> str:
+    """Front matter for Material's blog plugin, then the transformed body."""
+    meta = post.meta
+    created = _parse_date(meta["date"], post.name)
+    updated = _parse_date(meta.get("updated") or meta["date"], post.name)
+    out = {
+        "title": _html_text(meta["title"]),
+        "date": {"created": created, **({"updated": updated} if updated != created else {})},
+        "slug": _url_slug(post),
+    }
+    if meta.get("tags"):
+        out["tags"] = [_html_text(t) for t in meta["tags"]]
+    canonical = _http_url(meta.get("canonical"))
+    if canonical:
+        out["canonical"] = canonical
+    front = yaml.safe_dump(out, allow_unicode=True, sort_keys=False)
+    return f"---\n{front}---\n\n{post.body}"
+
+
+def _write_theme(source, target: Path) -> None:
+    """Copy the theme overrides shipped in the package (templates only) to `target`."""
+    for item in source.iterdir():
+        if item.is_dir():
+            _write_theme(item, target / item.name)
+        elif item.name.endswith(".html"):
+            _write_atomic(target / item.name, item.read_text("utf-8"))
+
+
+def _url_slug(post: Post) -> str:
+    raw = str(post.meta.get("slug") or post.name[11:] or post.name)
+    return re.sub(r"[^a-z0-9._-]+", "-", html.unescape(raw).lower()).strip("-") or post.name
+
+
+def _parse_date(value, name: str) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise BlogtoolsError(f"{name}: date {value!r} is not ISO 8601") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _html_text(value) -> str:
+    """A plain-text value as HTML text escaped exactly once (input may be escaped or not)."""
+    return html.escape(html.unescape(str(value)), quote=True)
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~:&<>\"'")
+
+
+def _markdown_text(value) -> str:
+    """A plain-text value as Markdown that renders as that literal text (specials as entities)."""
+    text = html.unescape(str(value))
+    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+def _http_url(value) -> str | None:
+    """`value` as a URL if it is an absolute http(s) URL, else None (nothing else is linked)."""
+    if not value:
+        return None
+    url = html.unescape(str(value)).strip()
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _attr(url: str) -> str:
+    return html.escape(url, quote=True)
+
+
+def _xml_attr(value: str) -> str:
+    return xml_escape(value, {'"': "&quot;"})
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temp file and rename; leave an unchanged file untouched."""
+    if path.exists() and path.read_text("utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,307 @@
+"""The built site: every post from the feed as a page, attributed, linked, and nothing executable.
+
+The sites are built the way a user builds them, with the `blogtools` command in a copy of this
+repository's site files (mkdocs.yml, feeds/) in a temp dir.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import timezone
+from pathlib import Path
+
+import feedparser
+import pytest
+import yaml
+
+from blogtools import sitecheck
+from site_html import heading_text, parse, parse_fragment
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+FEED = REPO / "feeds" / "lucumr-2025-12-13.atom"
+CONFIG = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+SITE_PATH = sitecheck.site_path(CONFIG["site_url"])
+
+
+def blogtools(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "blogtools", *args], cwd=cwd,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"blogtools {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def new_site(root: Path, with_feeds: bool = True) -> Path:
+    """A site directory like this repository's: mkdocs.yml, feeds/, an empty content/."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    if with_feeds:
+        shutil.copytree(REPO / "feeds", root / "feeds")
+    (root / "content" / "posts").mkdir(parents=True)
+    return root
+
+
+def page_path(site: Path, entry) -> Path:
+    """Where the contract puts an entry's page: YYYY/MM/DD/<last segment of its link>/."""
+    day = entry.published_parsed
+    segment = entry.link.rstrip("/").rsplit("/", 1)[-1]
+    return site / f"{day.tm_year:04}/{day.tm_mon:02}/{day.tm_mday:02}/{segment}/index.html"
+
+
+def pre_texts(root) -> list[str]:
+    """The text of every <pre> under a parsed node, as a reader would copy it."""
+    return [pre.text().rstrip("\n") for pre in root.find_all("pre")]
+
+
+@pytest.fixture(scope="module")
+def feed():
+    return feedparser.parse(FEED.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The repository's site, built with `blogtools build` (ingest → render → mkdocs --strict)."""
+    root = new_site(tmp_path_factory.mktemp("lucumr") / "site-root")
+    result = blogtools("build", cwd=root)
+    return root, result
+
+
+@pytest.fixture(scope="module")
+def site(built):
+    return built[0] / "site"
+
+
+@pytest.fixture(scope="module")
+def theme_scripts(tmp_path_factory):
+    """The inline scripts Material itself writes: a build of a site with no posts at all."""
+    root = new_site(tmp_path_factory.mktemp("empty") / "site-root", with_feeds=False)
+    blogtools("build", "--offline", cwd=root)
+    scripts = sitecheck.inline_scripts(root / "site")
+    assert scripts, "Material writes inline scripts; finding none means the parser is broken"
+    return scripts
+
+
+def test_build_prints_a_summary_line(built):
+    _, result = built
+    assert re.search(r"^built 10 posts into .*site in [\d.]+ s$", result.stdout, re.M)
+
+
+def test_every_entry_has_a_page_with_its_exact_title_and_date(site, feed):
+    assert len(feed.entries) == 10
+    for entry in feed.entries:
+        page = parse(page_path(site, entry))
+        h1 = page.find("h1")
+        assert heading_text(h1) == entry.title
+        assert page.find("title").text() == f"{entry.title} - {CONFIG['site_name']}"
+        day = entry.published_parsed
+        assert page.find("time").attrs["datetime"].startswith(f"{day.tm_year:04}-{day.tm_mon:02}-{day.tm_mday:02}")
+
+
+def test_each_post_credits_the_author_and_links_the_original(site, feed):
+    for entry in feed.entries:
+        page = parse(page_path(site, entry))
+        block = page.find("div", cls="blogtools-attribution")
+        assert block is not None, entry.link
+        text = " ".join(block.text().split())
+        assert "By Armin Ronacher" in text
+        assert "lucumr.pocoo.org" in text
+        published = entry.published_parsed
+        assert f"first published on {published.tm_mday} " in text
+        assert block.find("a", cls="blogtools-original").attrs["href"] == entry.link
+        canonical = page.find_all("link", rel="canonical")
+        assert [c.attrs["href"] for c in canonical] == [entry.link]
+
+
+def test_code_blocks_on_the_pages_equal_the_feed(site, feed):
+    total = 0
+    for entry in feed.entries:
+        expected = pre_texts(parse_fragment(entry.content[0].value))
+        got = pre_texts(parse(page_path(site, entry)))
+        assert got == expected, entry.link
+        total += len(got)
+    assert total == 10
+
+
+def test_index_lists_the_posts_newest_first_with_archive_and_tags(site, feed):
+    index = parse(site / "index.html")
+    links = [a.attrs["href"] for h2 in index.find_all("h2") for a in h2.find_all("a", cls="toclink")]
+    newest_first = sorted(feed.entries, key=lambda e: e.published_parsed, reverse=True)
+    assert links == [str(page_path(Path("."), e).parent) + "/" for e in newest_first]
+    assert (site / "archive" / "2025" / "index.html").is_file()
+    assert (site / "tags" / "index.html").is_file()
+    assert len(index.find_all("input", name="__palette")) == 2  # light and dark
+    search = json.loads((site / "search" / "search_index.json").read_text())
+    searchable = {html.unescape(doc["title"]) for doc in search["docs"]}
+    assert {e.title for e in feed.entries} <= searchable
+
+
+def test_site_feed_lists_every_post_with_links_to_its_pages(site, feed):
+    ours = feedparser.parse((site / "feed.xml").read_bytes())
+    assert not ours.bozo, ours.get("bozo_exception")
+    assert [e.title for e in ours.entries] == [
+        e.title for e in sorted(feed.entries, key=lambda e: e.published_parsed, reverse=True)
+    ]
+    for entry in ours.entries:
+        local = entry.link.removeprefix(CONFIG["site_url"])
+        assert local != entry.link and (site / local / "index.html").is_file(), entry.link
+    head = parse(site / "index.html").find("link", type="application/atom+xml")
+    assert head is not None and (site / head.attrs["href"]).is_file()
+
+
+def test_no_link_in_the_site_points_at_a_missing_page_or_anchor(site):
+    assert sitecheck.broken_links(site, SITE_PATH) == []
+
+
+def test_link_checker_reports_a_missing_page_and_anchor(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text('<p id="here"><a href="#here">ok</a></p>')
+    (tmp_path / "index.html").write_text(
+        '<a href="a/">ok</a><a href="a/#here">ok</a><a href="b/">gone</a><a href="a/#gone">gone</a>'
+        '<a href="https://example.org/nowhere">external</a><img src="missing.png">'
+    )
+    problems = sitecheck.broken_links(tmp_path)
+    assert len(problems) == 3, problems
+    assert any("'b/'" in p for p in problems)
+    assert any("'gone'" in p for p in problems)
+    assert any("missing.png" in p for p in problems)
+
+
+def test_the_real_site_has_no_executable_markup_beyond_the_theme(site, theme_scripts):
+    assert sitecheck.executable_markup(site, theme_scripts, SITE_PATH) == []
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+HOSTILE = DATA / "hostile-site.atom"
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory):
+    """A site built from a feed full of scripts, handlers and javascript:/data: URLs."""
+    root = new_site(tmp_path_factory.mktemp("hostile") / "site-root", with_feeds=False)
+    blogtools("ingest", str(HOSTILE), "--content-dir", str(root / "content"), cwd=root)
+    blogtools("build", "--offline", cwd=root)
+    return root / "site"
+
+
+def test_hostile_feed_builds_every_entry_and_nothing_executable(hostile_site, theme_scripts):
+    posts = sorted(hostile_site.glob("20*/*/*/*/index.html"))
+    assert len(posts) == 3, posts
+    assert sitecheck.executable_markup(hostile_site, theme_scripts, SITE_PATH) == []
+    assert sitecheck.broken_links(hostile_site, SITE_PATH) == []
+
+
+def test_hostile_plain_text_fields_show_as_text(hostile_site):
+    page = parse(next(hostile_site.glob("2025/06/01/*/index.html")))
+    assert heading_text(page.find("h1")) == "Data & links"
+    credit = page.find("div", cls="blogtools-attribution")
+    assert 'By Eve "the" <Hacker>' in credit.text()
+    assert credit.find("a", cls="blogtools-original") is None  # its link was a data: URL
+    assert page.find_all("link", rel="canonical")[0].attrs["href"].startswith(CONFIG["site_url"])
+
+
+def test_render_escapes_unescaped_front_matter_once_and_drops_active_urls(tmp_path, theme_scripts):
+    """Defence in depth: a content page that is not escaped as the contract says still builds safe."""
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    (root / "content" / "posts" / "2025-01-02-raw.md").write_text(
+        "---\n"
+        "title: '<script>alert(1)</script> & <b>bold</b> [x](y) *z*'\n"
+        "date: '2025-01-02T00:00:00+00:00'\n"
+        "authors: ['<img src=x onerror=alert(2)>']\n"
+        "canonical: 'javascript:alert(3)'\n"
+        "tags: ['<svg onload=alert(4)>', 'a &amp; b']\n"
+        "slug: raw\n"
+        "---\n\nBody text.\n"
+    )
+    blogtools("build", "--offline", cwd=root)
+    page = parse(root / "site" / "2025" / "01" / "02" / "raw" / "index.html")
+    title = "<script>alert(1)</script> & <b>bold</b> [x](y) *z*"
+    assert heading_text(page.find("h1")) == title
+    assert page.find("title").text() == f"{title} - {CONFIG['site_name']}"
+    assert "By <img src=x onerror=alert(2)>" in page.find("div", cls="blogtools-attribution").text()
+    assert [t.text() for t in page.find_all("a", cls="md-tag")] == ["<svg onload=alert(4)>", "a & b"]
+    assert sitecheck.executable_markup(root / "site", theme_scripts, SITE_PATH) == []
+
+
+# --- Zensical -----------------------------------------------------------------------------------
+
+ZENSICAL = shutil.which("zensical", path=str(Path(sys.executable).parent)) or shutil.which("zensical")
+
+
+@pytest.mark.skipif(ZENSICAL is None, reason="zensical is not installed (pip install '.[test]')")
+def test_zensical_renders_the_same_posts(built, feed, tmp_path):
+    root = tmp_path / "zensical-root"
+    shutil.copytree(built[0], root, ignore=shutil.ignore_patterns("site"))
+    result = subprocess.run([ZENSICAL, "build", "--config-file", "mkdocs.yml"], cwd=root,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for entry in feed.entries:
+        page = parse(page_path(root / "site", entry))
+        assert heading_text(page.find("h1")) == entry.title
+        assert pre_texts(page) == pre_texts(parse_fragment(entry.content[0].value))
+        assert page.find("div", cls="blogtools-attribution") is not None
+        assert [c.attrs["href"] for c in page.find_all("link", rel="canonical")] == [entry.link]
+    assert (root / "site" / "feed.xml").read_bytes() == (built[0] / "site" / "feed.xml").read_bytes()
+
+
+# --- the browser --------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """site/ over a local HTTP server on 127.0.0.1; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)")
+def test_chromium_shows_index_and_post_without_console_errors(served, feed, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    absurd = next(e for e in feed.entries if "absurd-workflows" in e.link)
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(served, wait_until="networkidle")
+        assert page.title() == CONFIG["site_name"]
+        titles = page.locator("article.md-post h2 a.toclink").all_inner_texts()
+        assert titles[0] == max(feed.entries, key=lambda e: e.published_parsed).title
+        assert len(titles) == 10
+        page.get_by_role("link", name=absurd.title).first.click()
+        page.wait_for_load_state("networkidle")
+        assert page.url == served + str(page_path(Path("."), absurd).parent) + "/"
+        assert page.locator("h1").first.inner_text().removesuffix("¶").strip() == absurd.title
+        assert page.locator(".md-content pre").count() == 6
+        assert page.locator(".md-content pre button.md-code__button, .md-content .md-clipboard").count() >= 6
+        credit = page.locator(".blogtools-attribution")
+        assert credit.is_visible() and "Armin Ronacher" in credit.inner_text()
+        assert credit.locator("a.blogtools-original").get_attribute("href") == absurd.link
+        page.screenshot(path=str(tmp_path / "post.png"))
+        browser.close()
+    assert errors == []
