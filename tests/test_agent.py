@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+SNIPPETS = Path(__file__).resolve().parents[1] / "snippets"
+sys.path.insert(0, str(SNIPPETS / "2025-10-17-code"))
+from agentic_loop import Interrupted, toy_step  # noqa: E402  (snippets/<post> on sys.path, as `blogtools run` does)
+
 from blogtools.agent import FileStore, PostgresStore, agent_loop, initial_state
 from blogtools.agent_script import PROMPT, ReplayBackend, essay_turns
 from blogtools.errors import BlogtoolsError
@@ -20,20 +24,6 @@ from local_http import LocalServer
 from pngcheck import decode_png
 
 # --- the loop and its stores ----------------------------------------------------------------------
-
-
-def counting_step(calls: list[int], crash_at: int | None = None):
-    """A deterministic agentic step: appends its number; 'crashes' (raises) at ``crash_at``."""
-
-    def step(state: dict) -> dict:
-        number = len(state["messages"])
-        if number == crash_at:
-            raise RuntimeError(f"crashed in step {number}")
-        calls.append(number)
-        return {**state, "messages": state["messages"] + [{"role": "assistant", "content": f"step {number}"}],
-                "done": number == 4}
-
-    return step
 
 
 @pytest.fixture(params=["file", "postgres"])
@@ -49,25 +39,25 @@ def store(request, tmp_path):
 
 def test_the_loop_caches_every_step_and_resumes_after_a_crash(store):
     calls: list[int] = []
-    with pytest.raises(RuntimeError, match="crashed in step 3"):
-        agent_loop("t1", initial_state("p"), counting_step(calls, crash_at=3), store)
+    with pytest.raises(Interrupted, match="interrupted in step 3"):
+        agent_loop("t1", initial_state("p"), toy_step(calls, interrupt_at=3), store)
     assert calls == [1, 2]
     assert store.load("t1:3") is None and len(store.load("t1:2")["messages"]) == 3
 
     calls.clear()
-    final = agent_loop("t1", initial_state("p"), counting_step(calls), store)
+    final = agent_loop("t1", initial_state("p"), toy_step(calls), store)
     assert calls == [3, 4]  # steps 1 and 2 came from the cache
     assert final["done"] and [m["content"] for m in final["messages"][1:]] == [f"step {n}" for n in range(1, 5)]
 
     calls.clear()
-    assert agent_loop("t1", initial_state("p"), counting_step(calls), store) == final
+    assert agent_loop("t1", initial_state("p"), toy_step(calls), store) == final
     assert calls == []
 
 
 def test_a_cache_entry_for_another_prompt_is_refused(store):
-    agent_loop("t2", initial_state("first prompt"), counting_step([]), store, max_steps=1)
+    agent_loop("t2", initial_state("first prompt"), toy_step([]), store, max_steps=1)
     with pytest.raises(BlogtoolsError, match="step cache t2:1: saved for another prompt .'first prompt'."):
-        agent_loop("t2", initial_state("second prompt"), counting_step([]), store)
+        agent_loop("t2", initial_state("second prompt"), toy_step([]), store)
 
 
 def test_file_store_names_files_as_the_transcript_does(tmp_path):
@@ -185,12 +175,22 @@ def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_ds
 
 
 @pytest.mark.node
-def test_the_default_scripted_run_works_offline(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "agent", PROMPT], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180)
+def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
+    """`blogtools run 2025-10-17-code/03`: the default scripted run, with nothing but this machine."""
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS),
+                           "2025-10-17-code/03"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert "Your IP Address: 255.255.255.255" in proc.stdout
+    assert "Your IP Address: 255.255.255.255" in proc.stdout and "Total steps: 4" in proc.stdout
     assert decode_png((tmp_path / "output" / "ip_address.png").read_bytes())[:2] == (640, 320)
+    assert len(list((tmp_path / "agent-cache").glob("task-0-step-*.json"))) == 4
+
+
+def test_blogtools_run_shows_the_loop_resuming(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS),
+                           "2025-10-17-code/02"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "first run: ran steps [1, 2], then interrupted in step 3" in proc.stdout
+    assert "second run: ran steps [3, 4]; done=True" in proc.stdout
 
 
 def test_a_prompt_the_script_does_not_know_is_one_clear_error(tmp_path):

@@ -4,20 +4,19 @@ worker_threads, against a local HTTP server: body, HTTP errors, a server that ne
 
 from __future__ import annotations
 
-import json
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from blogtools.node import run_node_tool
 from blogtools.syncfetch import FetchError, SyncFetcher
 from local_http import LocalServer
 
-ROOT = Path(__file__).resolve().parents[1]
-SNIPPETS = ROOT / "snippets" / "2025-10-17-code"
-PUBLISHED = Path(__file__).parent / "data" / "2025-10-17-code" / "published-01.txt"
+SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-10-17-code"
+sys.path.insert(0, str(SNIPPETS))
+from sync_fetch import published_fetch  # noqa: E402  (snippets/<post> on sys.path, as `blogtools run` does)
 
 
 @pytest.fixture
@@ -93,34 +92,25 @@ def test_js_wrappers_hold_the_published_block_verbatim():
 
     main = published_region(SNIPPETS / "sync_fetch.mjs")
     worker = published_region(SNIPPETS / "sync_fetch_worker.mjs")
-    assert main.rstrip("\n") + "\n\n" + worker == PUBLISHED.read_text()
-
-
-def run_js(*urls: str, timeout_ms: int = 10000) -> list[dict]:
-    proc = run_node_tool(
-        "node", str(SNIPPETS / "sync_fetch_cli.mjs"), "--timeout-ms", str(timeout_ms), *urls,
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+    assert main.rstrip("\n") + "\n\n" + worker == (SNIPPETS / "01-fetch.js").read_text()
 
 
 @pytest.mark.node
 def test_js_fetch_returns_the_body(server):
     url = f"{server.url}/body/hello"
-    assert run_js(url) == [{"url": url, "ok": True, "body": "body hello"}]
+    assert published_fetch(url) == [{"url": url, "ok": True, "body": "body hello"}]
 
 
 @pytest.mark.node
 def test_js_fetch_raises_with_the_status(server):
-    results = run_js(f"{server.url}/status/404", f"{server.url}/status/500")
+    results = published_fetch(f"{server.url}/status/404", f"{server.url}/status/500")
     assert [(r["ok"], r["error"]) for r in results] == [(False, "HTTP 404"), (False, "HTTP 500")]
 
 
 @pytest.mark.node
 def test_js_fetch_times_out_on_a_server_that_never_answers(server):
     started = time.monotonic()
-    [result] = run_js(f"{server.url}/hang", timeout_ms=500)
+    [result] = published_fetch(f"{server.url}/hang", timeout_ms=500)
     assert result["ok"] is False
     assert "timeout" in result["error"]
     assert time.monotonic() - started < 20
@@ -129,5 +119,18 @@ def test_js_fetch_times_out_on_a_server_that_never_answers(server):
 @pytest.mark.node
 def test_js_fetch_serves_20_callers_at_once(server):
     urls = [f"{server.url}/barrier/{i}" for i in range(20)]
-    results = run_js(*urls)
+    results = published_fetch(*urls)
     assert [r["body"] for r in results] == [f"body {i}" for i in range(20)]
+
+
+@pytest.mark.node
+def test_blogtools_run_fetches_with_both_forms(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS.parent),
+                           "2025-10-17-code/01"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["python", "python", "javascript", "javascript"]
+    assert '"body": "hello from the host"' in lines[0] and '"body": "hello from the host"' in lines[2]
+    assert lines[1].endswith('/missing: HTTP 404"}') and lines[3].endswith('"error": "HTTP 404"}')
