@@ -106,13 +106,17 @@ class Sandbox:
         self._stderr: list[str] = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
-        self._send({
-            "type": "init", "pyodideDir": str(pyodide), "timeLimitMs": int(time_limit * 1000),
-            "memoryLimitMb": memory_limit_mb,
-            "data": {path: _b64(content) for path, content in (data or {}).items()},
-            "wheels": [_b64(Path(w).read_bytes()) for w in (default_wheels() if wheels is None else wheels)],
-        })
-        self._expect_ready()
+        try:
+            self._send({
+                "type": "init", "pyodideDir": str(pyodide), "timeLimitMs": int(time_limit * 1000),
+                "memoryLimitMb": memory_limit_mb,
+                "data": {path: _b64(content) for path, content in (data or {}).items()},
+                "wheels": [_b64(Path(w).read_bytes()) for w in (default_wheels() if wheels is None else wheels)],
+            })
+            self._expect_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def _read_stdout(self) -> None:
         for line in self._proc.stdout:
