@@ -9,9 +9,11 @@ from pathlib import Path
 
 import markdown
 import pytest
+import yaml
 
 from blogtools import manifest, site
 from blogtools.annotate import SourceLinks, annotate
+from blogtools.blocks import block_id, find_blocks
 from blogtools.extract import extract
 
 DATA = Path(__file__).parent / "data"
@@ -143,3 +145,28 @@ def assert_statuses_and_tabs(page: str) -> None:
     assert "&lt;durable &amp; done&gt;" in page  # the module's text, included at build time
     assert 'href="https://github.com/blogtools/blogtools/blob/main/snippets/2025-11-03-durable/durable_task.py"' in page
     assert "Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account" in page
+
+
+def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
+    """This repository's content/ and snippets/, built: one status line per code block, none unchecked."""
+    repo = Path(__file__).parent.parent
+    for name in ("content", "snippets"):
+        shutil.copytree(repo / name, tmp_path / name)
+    shutil.copy(repo / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    entries = manifest.read(tmp_path / "snippets")
+    counted = 0
+    for page in (tmp_path / "content/posts").glob("*.md"):
+        blocks = find_blocks(page.read_text())
+        slug = page.stem
+        url_slug = yaml.safe_load(page.read_text().split("---\n", 2)[1])["slug"]
+        html = (tmp_path / f"site/{slug[:4]}/{slug[5:7]}/{slug[8:10]}/{url_slug}/index.html").read_text()
+        assert html.count('class="snippet-status') == len(blocks), slug
+        for block in blocks:
+            entry = entries[block_id(slug, block.ordinal)]
+            expected = "Runnable · tested" if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"
+            assert expected in html.replace("&amp;", "&"), (slug, block.ordinal)
+        counted += len(blocks)
+    assert "Unchecked" not in "".join(p.read_text() for p in (tmp_path / "site").rglob("*.html"))
+    assert counted == len([e for e in entries.values() if e.is_block])

@@ -35,7 +35,10 @@ def runnable_python_blocks(root: Path) -> list:
 
 def pytest_generate_tests(metafunc):
     if "python_block" in metafunc.fixturenames:
-        metafunc.parametrize("python_block", runnable_python_blocks(metafunc.config.rootpath))
+        blocks = runnable_python_blocks(metafunc.config.rootpath) or [pytest.param(None, id="none", marks=pytest.mark.skip(
+            reason="content/ has no runnable Python block; test_extract.py runs a fixture page's through this file"
+        ))]
+        metafunc.parametrize("python_block", blocks)
 
 
 def test_runnable_python_block(python_block, eval_example):

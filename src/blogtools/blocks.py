@@ -22,7 +22,7 @@ _CONTAINER_OPENER = re.compile(r"^\s*(\?\?\?\+?|!!!|===)\s")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?^(---|\.\.\.)[ \t]*\n", re.S | re.M)
 _FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 _BRACE_CLASS = re.compile(r"\.([\w+#-]+)")
-_PARSER = MarkdownIt("commonmark")
+_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # fences are block-level
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -34,6 +33,7 @@ import yaml
 from blogtools import manifest
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.errors import BlogtoolsError
+from blogtools.ingest import load_sources
 from blogtools.manifest import Entry
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
@@ -49,7 +49,7 @@ INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
 
 @dataclass(frozen=True)
 class Attribution:
-    """Who to credit for a feed's posts, from one `[[feeds]]` entry of feeds/feeds.toml."""
+    """Who to credit for a feed's posts, from one `[[source]]` entry of feeds/feeds.toml."""
 
     source: str
     author: str = ""
@@ -198,22 +198,11 @@ def render(
 
 
 def load_attributions(feeds_toml: Path) -> dict[str, Attribution]:
-    """Read the `[[feeds]]` entries of feeds.toml, keyed by their `source` (as in front matter)."""
-    try:
-        data = tomllib.loads(feeds_toml.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BlogtoolsError(f"{feeds_toml}: cannot read: {exc}") from exc
-    out = {}
-    for entry in data.get("feeds", []):
-        if "source" not in entry:
-            raise BlogtoolsError(f"{feeds_toml}: a [[feeds]] entry has no 'source'")
-        out[entry["source"]] = Attribution(
-            source=entry["source"],
-            author=entry.get("author", ""),
-            site=entry.get("site", ""),
-            rights=entry.get("rights", ""),
-        )
-    return out
+    """The attribution of each `[[source]]` of feeds.toml, keyed by the `source` label its pages carry."""
+    return {
+        source.label: Attribution(source.label, source.author or "", source.site or "", source.rights or "")
+        for source in load_sources(feeds_toml)
+    }
 
 
 def post_url(post: Post, site: SiteInfo) -> str:
