@@ -10,7 +10,7 @@ WHEELS := .cache/wheels/.downloaded
 $(STAMP): pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,local]'
 	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	touch $@
 
@@ -20,6 +20,7 @@ $(WHEELS): sandbox-wheels.txt | $(STAMP)
 	touch $@
 
 site: $(STAMP)
+	$(BIN)/python snippets/2025-11-22-llm-apis/sync_cost.py --out build/figures/2025-11-22-llm-apis
 	$(BIN)/blogtools build
 
 serve: $(STAMP)

@@ -2,6 +2,8 @@
 
 import argparse
 import os
+import subprocess
+import sys
 
 import anthropic
 import click
@@ -85,6 +87,7 @@ def test_every_request_is_recorded_as_sent(messages_server):
     client.messages.create(**first_request(messages=second_messages(first.content)))
 
     assert len(messages_server.requests) == 2
+    assert messages_server.request_sizes[1] > messages_server.request_sizes[0] > 200
     sent = messages_server.requests[1]
     assert sent["model"] == MODEL and sent["max_tokens"] == 256 and sent["system"] == "Be brief."
     assert sent["tools"] == [WEATHER_TOOL]
@@ -228,3 +231,31 @@ def test_live_api_through_the_harness():
     assert reply.stop_reason == "tool_use" and reply.content[-1].name == "get_weather"
     assert streamed.content[0].type == "text" and streamed.usage.output_tokens > 0
     assert len(server.requests) == 2 and server.errors == []
+
+
+def test_llm_serve_refuses_a_local_backend_without_a_model():
+    from blogtools.cli import main
+
+    result = CliRunner().invoke(main, ["llm", "serve", "--llm", "local"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "blogtools: error: --llm local needs --model PATH (a local transformers model directory)"
+
+
+def test_the_fixture_fails_a_test_whose_code_swallowed_a_mismatch(tmp_path):
+    test_file = tmp_path / "test_swallowed.py"
+    test_file.write_text(
+        "import anthropic\n"
+        "from blogtools.harness.llm import Turn\n"
+        "def test_swallows(messages_server):\n"
+        "    messages_server.script([Turn(last_message='expected', reply='hi')])\n"
+        "    client = anthropic.Anthropic(base_url=messages_server.base_url, api_key='t', max_retries=0)\n"
+        "    try:\n"
+        "        client.messages.create(model='m', max_tokens=5, messages=[{'role': 'user', 'content': 'other'}])\n"
+        "    except anthropic.APIError:\n"
+        "        pass\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    assert "1 passed, 1 error" in done.stdout
+    assert "request.messages[-1].content[0].text: expected 'expected', got 'other'" in done.stdout

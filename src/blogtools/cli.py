@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from contextlib import nullcontext
+import threading
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import click
@@ -110,7 +110,7 @@ def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir
 
     resources = agent_module.parse_resources(resources)
     task_id = task_id or agent_module.default_task_id(prompt)
-    with contextlib.ExitStack() as stack:
+    with ExitStack() as stack:
         if "current-ip" not in resources:
             if llm == "scripted" and not base_url:
                 resources["current-ip"] = stack.enter_context(agent_module.essay_ip_server())
@@ -279,3 +279,24 @@ def ingest(sources, content_dir, feeds_toml, timeout):
         warn=lambda message: click.echo(f"blogtools: warning: {message}", err=True),
     )
     click.echo(summary.line())
+
+
+@main.group()
+def llm():
+    """The local Anthropic Messages API harness."""
+
+
+@llm.command("serve")
+@llm_options
+@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
+def llm_serve(llm, model, port):
+    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
+    from blogtools.harness.llm import MessagesServer, make_backend
+
+    with MessagesServer(make_backend(llm, model=model), port=port) as server:
+        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)

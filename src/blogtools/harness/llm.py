@@ -352,13 +352,15 @@ class MessagesServer:
     """``POST /v1/messages`` on 127.0.0.1 at an ephemeral port, answered by ``backend``.
 
     Use as a context manager (or call :meth:`start` / :meth:`close`). ``base_url`` is what the SDK
-    takes; ``requests`` holds every request body received, in order; ``errors`` the message of
-    every request that failed. ``backend`` may be replaced between requests.
+    takes; ``requests`` holds every request body received, in order, and ``request_sizes`` their
+    sizes in bytes as sent; ``errors`` the message of every request that failed. ``backend`` may
+    be replaced between requests.
     """
 
     def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 0):
         self.backend = backend
         self.requests: list[dict] = []
+        self.request_sizes: list[int] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -394,10 +396,12 @@ class MessagesServer:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def answer(self, request: dict) -> dict:
-        """Record ``request`` and return the backend's checked response (raises on failure)."""
+    def answer(self, request: dict, size: int) -> dict:
+        """Record ``request`` (``size`` bytes on the wire) and return the backend's checked
+        response; raises on failure."""
         with self._lock:
             self.requests.append(copy.deepcopy(request))
+            self.request_sizes.append(size)
         missing = [key for key in ("model", "max_tokens", "messages") if key not in request]
         if missing:
             raise BackendError(f"request lacks {', '.join(missing)}")
@@ -429,7 +433,7 @@ def _handler_for(server: MessagesServer) -> type[BaseHTTPRequestHandler]:
             except ValueError as exc:
                 return self._error(400, "invalid_request_error", f"request body is not JSON: {exc}")
             try:
-                response = server.answer(request)
+                response = server.answer(request, len(raw))
             except BackendError as exc:
                 return self._error(exc.status, exc.error_type, str(exc))
             except Exception as exc:  # a broken backend: answer, and keep the message for the test
