@@ -232,3 +232,10 @@ def temporary_database(server: str, *, absurd: bool = False) -> Iterator[str]:
         yield dsn
     finally:
         drop_database(server, dsn)
+
+
+@contextlib.contextmanager
+def absurd_database() -> Iterator[str]:
+    """A scratch database with the Absurd schema on the harness server, for a snippet's ``main()``."""
+    with temporary_database(server_url(), absurd=True) as dsn:
+        yield dsn
