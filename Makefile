@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WHEELS := .cache/wheels/.downloaded
 
 .PHONY: site test serve bench clean
 
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	touch $@
 
+# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
+$(WHEELS): sandbox-wheels.txt | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d $(@D)
+	touch $@
+
 site: $(STAMP)
 	$(BIN)/python snippets/2025-11-22-llm-apis/sync_cost.py --out build/figures/2025-11-22-llm-apis
 	$(BIN)/blogtools build
@@ -20,7 +26,7 @@ site: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/blogtools serve
 
-test: $(STAMP)
+test: $(STAMP) $(WHEELS)
 	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 

@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import click
@@ -126,6 +126,52 @@ def new(folder, feed, site_url):
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
 
+@main.command()
+@click.argument("prompt")
+@llm_options
+@click.option("--base-url", help="Send model requests to this Messages API server (overrides --llm).")
+@click.option("--model-id", default="claude-sonnet-4-5", show_default=True, help="Model name in each request.")
+@click.option("--task-id", help="Cache key prefix (default: derived from the prompt); reuse it to resume.")
+@click.option("--store", "store_kind", type=click.Choice(["file", "postgres"]), default="file", show_default=True,
+              help="Where each step's state is cached.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("agent-cache"),
+              show_default=True, help="Directory of the file store.")
+@click.option("--database-url", help="Postgres DSN for --store postgres (default: the blogtools db server).")
+@click.option("--resource", "resources", multiple=True, metavar="NAME=URL",
+              help="Allow /network/NAME in the sandbox, fetched from URL (repeatable).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
+              show_default=True, help="Where the sandbox's /output files are copied at the end.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds per code run.")
+def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir, database_url, resources,
+          output_dir, time_limit):
+    """Run the code-interpreter agent of the 2025-10-17 essay on PROMPT.
+
+    The model writes Python that runs in a Pyodide sandbox; every step is cached, so a run that
+    was interrupted resumes where it stopped. By default a local server replays the essay's
+    conversation (the prompt must be the essay's) and /network/current-ip answers the essay's
+    redacted address; --llm anthropic uses the live API (ANTHROPIC_API_KEY).
+    """
+    from blogtools import agent as agent_module
+
+    resources = agent_module.parse_resources(resources)
+    task_id = task_id or agent_module.default_task_id(prompt)
+    with ExitStack() as stack:
+        if "current-ip" not in resources:
+            if llm == "scripted" and not base_url:
+                resources["current-ip"] = stack.enter_context(agent_module.essay_ip_server())
+            else:
+                resources.update(agent_module.LIVE_RESOURCES)
+        if store_kind == "postgres":
+            store = stack.enter_context(agent_module.postgres_store(database_url))
+        else:
+            store = agent_module.FileStore(cache_dir)
+        client = stack.enter_context(agent_module.model_client(llm, model, base_url))
+        summary = agent_module.run_agent(prompt, client, store, resources, task_id, output_dir, model_id,
+                                         time_limit, echo=click.echo)
+    click.echo(f"\nblogtools agent: task {task_id}: {summary.steps} steps ({summary.cached_steps} from the cache), "
+               f"{summary.model_requests} model requests, {len(summary.files)} file(s) in {output_dir}")
+
+
 _content_dir = click.option(
     "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
     show_default=True, help="Folder holding posts/<slug>.md.",
@@ -191,6 +237,27 @@ def run_command(snippets_dir, snippet_id):
 
 
 @main.group()
+def llm():
+    """The local Anthropic Messages API harness."""
+
+
+@llm.command("serve")
+@llm_options
+@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
+def llm_serve(llm, model, port):
+    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
+    from blogtools.harness.llm import MessagesServer, make_backend
+
+    with MessagesServer(make_backend(llm, model=model), port=port) as server:
+        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)
+
+
+@main.group()
 def db():
     """The PostgreSQL server the runnable snippets and their tests use.
 
@@ -236,24 +303,3 @@ def _refuse_when_configured(postgres, verb: str) -> None:
     name = postgres.configured_variable()
     if name:
         raise BlogtoolsError(f"{name} is set: blogtools does not {verb} that server, only the embedded one")
-
-
-@main.group()
-def llm():
-    """The local Anthropic Messages API harness."""
-
-
-@llm.command("serve")
-@llm_options
-@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
-def llm_serve(llm, model, port):
-    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
-    from blogtools.harness.llm import MessagesServer, make_backend
-
-    with MessagesServer(make_backend(llm, model=model), port=port) as server:
-        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)
