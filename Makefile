@@ -31,7 +31,7 @@ test: $(STAMP) $(WHEELS)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done
 
 clean:
 	rm -rf site build .cache

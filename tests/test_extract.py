@@ -294,6 +294,23 @@ def test_run_calls_the_module_main(project):
     assert (project / "ran.txt").read_text() == "main ran"
 
 
+def test_run_passes_extra_arguments_to_main(project):
+    cli("extract")
+    curate(project, runnable=True)
+    done = blogtools("run", f"{POST}/01", "--llm", "anthropic", cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1, f"blogtools: error: {POST}/01: agent_loop.py's main() takes no arguments, got --llm anthropic\n"
+    )
+    module = project / f"snippets/{POST}/agent_loop.py"
+    module.write_text(
+        "from pathlib import Path\n\n\ndef main(argv=None):\n"
+        "    Path('ran.txt').write_text(' '.join(argv or []))\n    return 0\n"
+    )
+    done = blogtools("run", f"{POST}/01", "--llm", "anthropic", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "ran.txt").read_text() == "--llm anthropic"
+
+
 def test_run_refuses_illustrative_entries_and_entries_without_module(project):
     cli("extract")
     curate(project)

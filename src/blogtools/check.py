@@ -9,9 +9,10 @@ entry without a reason. Test ids are collected with one ``pytest --collect-only 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,8 +133,11 @@ def check(
     return report
 
 
-def run_snippet(snippets_dir: Path, ident: str):
-    """Import the first module of a runnable entry with ``snippets/<post>`` on sys.path; return its ``main()``."""
+def run_snippet(snippets_dir: Path, ident: str, argv: Sequence[str] = ()):
+    """Import the first module of a runnable entry with ``snippets/<post>`` on sys.path; return its ``main()``.
+
+    ``argv``, when given, is passed to ``main(argv)`` (e.g. ``--llm anthropic``).
+    """
     entry = manifest.read(snippets_dir).get(ident)
     if entry is None:
         raise BlogtoolsError(f"{ident}: no such entry in {Path(snippets_dir) / manifest.NAME}")
@@ -152,4 +156,8 @@ def run_snippet(snippets_dir: Path, ident: str):
     main = getattr(module, "main", None)
     if not callable(main):
         raise BlogtoolsError(f"{ident}: module {path} has no main()")
-    return main()
+    if not argv:
+        return main()
+    if not inspect.signature(main).parameters:
+        raise BlogtoolsError(f"{ident}: {path.name}'s main() takes no arguments, got {' '.join(argv)}")
+    return main(list(argv))

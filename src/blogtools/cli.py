@@ -227,12 +227,16 @@ def check_command(content_dir, snippets_dir):
         sys.exit(1)
 
 
-@main.command("run")
+@main.command("run", context_settings={"ignore_unknown_options": True})
 @_snippets_dir
 @click.argument("snippet_id")
-def run_command(snippets_dir, snippet_id):
-    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main()."""
-    result = check_stage.run_snippet(snippets_dir, snippet_id)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run_command(snippets_dir, snippet_id, args):
+    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main().
+
+    ARGS go to main(argv), e.g. `blogtools run 2025-11-03-absurd-workflows/01 --llm anthropic`.
+    """
+    result = check_stage.run_snippet(snippets_dir, snippet_id, args)
     sys.exit(result if isinstance(result, int) else 0)
 
 
