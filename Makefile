@@ -3,27 +3,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WHEELS := .cache/wheels/.downloaded
 
 .PHONY: site test serve bench clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,local]'
 	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	touch $@
 
+# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
+$(WHEELS): sandbox-wheels.txt | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d $(@D)
+	touch $@
+
 site: $(STAMP)
+	$(BIN)/python snippets/2025-11-22-llm-apis/sync_cost.py --out build/figures/2025-11-22-llm-apis
 	$(BIN)/blogtools build
 
 serve: $(STAMP)
 	$(BIN)/blogtools serve
 
-test: $(STAMP)
+test: $(STAMP) $(WHEELS)
+	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done
 
 clean:
 	rm -rf site build .cache

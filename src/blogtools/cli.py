@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import click
 
 from blogtools import __version__
+from blogtools import check as check_stage
+from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
+from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
+from blogtools.harness.llm import llm_options
 
 
 class _Group(click.Group):
@@ -32,11 +38,15 @@ def main():
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
 
 
-def _progress(entries):
-    """A progress bar on stderr for long lists, nothing for short ones."""
-    if len(entries) < 50:
-        return nullcontext(entries)
-    return click.progressbar(entries, label="Converting entries", file=sys.stderr)
+def _progress(label: str):
+    """For a stage's ``progress``: a bar on stderr for long lists (50 or more), nothing for short ones."""
+
+    def wrap(items):
+        if len(items) < 50:
+            return nullcontext(items)
+        return click.progressbar(items, label=label, file=sys.stderr)
+
+    return wrap
 
 
 def _warn(message: str) -> None:
@@ -44,9 +54,9 @@ def _warn(message: str) -> None:
 
 
 @main.command()
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
-              show_default=True, help="Where content/posts/<slug>.md pages go.")
+              show_default=True, help="The content folder: pages go to its posts/<slug>.md.")
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("feeds/feeds.toml"), show_default=True,
               help="The list of sources (and their attribution).")
@@ -63,7 +73,7 @@ def ingest(sources, content_dir, feeds_toml, timeout):
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
-    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress,
+    summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress("Converting entries"),
                                   warn=_warn)
     click.echo(summary.line())
 
@@ -78,9 +88,10 @@ def build(config_file, offline):
     started = time.monotonic()
     if not offline:
         sources = ingest_stage.load_sources(config.feeds_toml)
-        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress, warn=_warn)
+        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
-    # Extraction (blogtools.extract) runs here, between ingest and render, once it exists.
+    extracted = extract_stage.extract(config.content_dir, config.snippets_dir, progress=_progress("Reading posts"))
+    click.echo(f"extract: {extracted.line()}", err=True)
     click.echo("render: content/ → build/docs/", err=True)
     count = site_stage.render_site(config)
     click.echo("mkdocs build --strict → site/", err=True)
@@ -99,3 +110,200 @@ def serve(config_file, dev_addr):
     count = site_stage.render_site(config)
     click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
     site_stage.serve(config, dev_addr)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--feed", "feed", required=True, help="The feed to publish: a file or an http(s) URL.")
+@click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
+              help="Where the site will be published (its own feed links use it).")
+def new(folder, feed, site_url):
+    """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/.
+
+    Then run `blogtools build` in FOLDER.
+    """
+    name = scaffold.new_site(folder, feed, site_url=site_url)
+    click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
+
+
+@main.command()
+@click.argument("prompt")
+@llm_options
+@click.option("--base-url", help="Send model requests to this Messages API server (overrides --llm).")
+@click.option("--model-id", default="claude-sonnet-4-5", show_default=True, help="Model name in each request.")
+@click.option("--task-id", help="Cache key prefix (default: derived from the prompt); reuse it to resume.")
+@click.option("--store", "store_kind", type=click.Choice(["file", "postgres"]), default="file", show_default=True,
+              help="Where each step's state is cached.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("agent-cache"),
+              show_default=True, help="Directory of the file store.")
+@click.option("--database-url", help="Postgres DSN for --store postgres (default: the blogtools db server).")
+@click.option("--resource", "resources", multiple=True, metavar="NAME=URL",
+              help="Allow /network/NAME in the sandbox, fetched from URL (repeatable).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
+              show_default=True, help="Where the sandbox's /output files are copied at the end.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds per code run.")
+def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir, database_url, resources,
+          output_dir, time_limit):
+    """Run the code-interpreter agent of the 2025-10-17 essay on PROMPT.
+
+    The model writes Python that runs in a Pyodide sandbox; every step is cached, so a run that
+    was interrupted resumes where it stopped. By default a local server replays the essay's
+    conversation (the prompt must be the essay's) and /network/current-ip answers the essay's
+    redacted address; --llm anthropic uses the live API (ANTHROPIC_API_KEY).
+    """
+    from blogtools import agent as agent_module
+
+    resources = agent_module.parse_resources(resources)
+    task_id = task_id or agent_module.default_task_id(prompt)
+    with ExitStack() as stack:
+        if "current-ip" not in resources:
+            if llm == "scripted" and not base_url:
+                resources["current-ip"] = stack.enter_context(agent_module.essay_ip_server())
+            else:
+                resources.update(agent_module.LIVE_RESOURCES)
+        if store_kind == "postgres":
+            store = stack.enter_context(agent_module.postgres_store(database_url))
+        else:
+            store = agent_module.FileStore(cache_dir)
+        client = stack.enter_context(agent_module.model_client(llm, model, base_url))
+        summary = agent_module.run_agent(prompt, client, store, resources, task_id, output_dir, model_id,
+                                         time_limit, echo=click.echo)
+    click.echo(f"\nblogtools agent: task {task_id}: {summary.steps} steps ({summary.cached_steps} from the cache), "
+               f"{summary.model_requests} model requests, {len(summary.files)} file(s) in {output_dir}")
+
+
+_content_dir = click.option(
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+    show_default=True, help="Folder holding posts/<slug>.md.",
+)
+_snippets_dir = click.option(
+    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
+    show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
+)
+
+
+@main.command("extract")
+@_content_dir
+@_snippets_dir
+@click.option("--accept", "accept", multiple=True, metavar="ID",
+              help="Record block ID's current text as reviewed (repeatable); an ID whose block is gone is dropped.")
+def extract_command(content_dir, snippets_dir, accept):
+    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
+    summary = extract_stage.extract(content_dir, snippets_dir, accept, progress=_progress("Reading posts"))
+    for ident in summary.drifted:
+        click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
+                   f"`blogtools extract --accept {ident}`", err=True)
+    for ident in summary.orphaned:
+        click.echo(f"orphaned: {ident} has no block in content any more; `--accept {ident}` drops its entry", err=True)
+    click.echo(f"extract: {summary.line()}")
+
+
+@main.command("snippets")
+@_snippets_dir
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
+def snippets_command(snippets_dir, as_json):
+    """List the manifest: each block's id, language, status and its modules or reason."""
+    entries = list(manifest.read(snippets_dir).values())
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
+        return
+    for entry in entries:
+        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == "runnable" else entry.reason
+        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
+    runnable = sum(entry.status == "runnable" for entry in entries)
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
+
+
+@main.command("check")
+@_content_dir
+@_snippets_dir
+def check_command(content_dir, snippets_dir):
+    """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
+    report = check_stage.check(content_dir, snippets_dir, progress=lambda message: click.echo(f"check: {message}", err=True))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"check: {report.line()}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("run", context_settings={"ignore_unknown_options": True})
+@_snippets_dir
+@click.argument("snippet_id")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run_command(snippets_dir, snippet_id, args):
+    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main().
+
+    ARGS go to main(argv), e.g. `blogtools run 2025-11-03-absurd-workflows/01 --llm anthropic`.
+    """
+    result = check_stage.run_snippet(snippets_dir, snippet_id, args)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+@main.group()
+def llm():
+    """The local Anthropic Messages API harness."""
+
+
+@llm.command("serve")
+@llm_options
+@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
+def llm_serve(llm, model, port):
+    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
+    from blogtools.harness.llm import MessagesServer, make_backend
+
+    with MessagesServer(make_backend(llm, model=model), port=port) as server:
+        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)
+
+
+@main.group()
+def db():
+    """The PostgreSQL server the runnable snippets and their tests use.
+
+    BLOGTOOLS_DATABASE_URL (or DATABASE_URL) names an existing server; without one, blogtools runs
+    an embedded PostgreSQL 18 whose data lives in a cache directory.
+    """
+
+
+@db.command("url")
+def db_url():
+    """Print the DSN of the server in use (the embedded one must be running: `blogtools db start`)."""
+    from blogtools.harness import postgres
+
+    url = postgres.configured_url() or postgres.running_embedded_url()
+    if url is None:
+        raise BlogtoolsError(
+            f"embedded PostgreSQL ({postgres.data_dir()}) is not running: run `blogtools db start`"
+        )
+    click.echo(url)
+
+
+@db.command("start")
+def db_start():
+    """Start the embedded server and keep it running until `blogtools db stop`; print its DSN."""
+    from blogtools.harness import postgres
+
+    _refuse_when_configured(postgres, "start")
+    click.echo(f"starting embedded PostgreSQL in {postgres.data_dir()} ...", err=True)
+    click.echo(postgres.start_pinned())
+
+
+@db.command("stop")
+def db_stop():
+    """Stop the embedded server (for every process using it)."""
+    from blogtools.harness import postgres
+
+    _refuse_when_configured(postgres, "stop")
+    stopped = postgres.stop_embedded()
+    click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({postgres.data_dir()})")
+
+
+def _refuse_when_configured(postgres, verb: str) -> None:
+    name = postgres.configured_variable()
+    if name:
+        raise BlogtoolsError(f"{name} is set: blogtools does not {verb} that server, only the embedded one")

@@ -5,14 +5,16 @@
 1. **Sanitise** with nh3 (an explicit allowlist). Its attribute filter resolves every ``href``/``src``
    against the entry's base URL and drops any URL that is not http, https or mailto; in-page
    ``#fragments`` stay for now (footnotes use them).
-2. **Lift out** what a converter would get wrong: each ``<pre>`` (its text taken byte for byte),
-   footnote references and definitions, links and images. Each leaves a placeholder word.
-3. **Convert** the rest with html-to-markdown, then **neutralise** the text: ``<``, ``[``, ``]``,
-   ``{``, ``}`` and entity-like ``&`` outside code spans become character references, so no text
-   from the feed can turn into raw HTML, a link, an attribute list or a snippet include.
+2. **Lift out** what a converter would get wrong: each ``<pre>`` and ``<code>`` (its text taken
+   byte for byte), footnote references and definitions, links and images. Each leaves a
+   placeholder word.
+3. **Convert** the rest with html-to-markdown, then **neutralise** the text: every ``<``, ``[``,
+   ``]``, ``{``, ``}``, backtick and entity-like ``&`` becomes a character reference, so no text
+   from the feed can turn into raw HTML, a link, a code span, an attribute list or a snippet
+   include.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
-   ``[^<slug>-N]``, fenced code blocks (a fence longer than any backtick run in the code, a
-   language from the markup or ``codelang.guess_language``) and the footnote definitions.
+   ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
+   code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
 escaped; attribute values filtered to safe characters), which is what makes pass 2's regular
@@ -34,7 +36,8 @@ import nh3
 from blogtools import codelang
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i", "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small",
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
+    "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small",
     "abbr", "q", "cite", "ul", "ol", "li", "dl", "dt", "dd", "a", "img", "figure", "figcaption",
     "table", "thead", "tbody", "tfoot", "tr", "th", "td", "details", "summary", "div", "section",
 }
@@ -67,6 +70,7 @@ _INLINE_CODE = re.compile(r"<code[^>]*>(.*?)</code>", re.S)
 _LINK = re.compile(r'<a(?: href="([^"]*)")?[^>]*>|</a>')
 _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
+_BR = re.compile(r"<br\s*/?>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
 _TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
@@ -210,7 +214,7 @@ class _Converter:
             attrs = _ATTR.findall(" ".join((outer, pre_attrs, code_attrs)))
             classes = [t for name, value in attrs if name == "class" for t in value.split()]
             langs = [value for name, value in attrs if name in ("lang", "data-lang")]
-            code = text_content(inner)
+            code = text_content(_BR.sub("\n", inner))  # a <br> in a <pre> is a line break
             language = codelang.language_from_markup(classes, langs) or codelang.guess_language(code)
             return f"<p>{self.token('C', fence(code, language))}</p>"
 

@@ -12,6 +12,7 @@ what produced the page, so an unchanged re-ingest neither converts nor writes.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import html
 import json
@@ -83,14 +84,13 @@ class _Entry:
     base: str
 
 
-def _label(location: str, relative_to: Path | None = None) -> str:
-    if "://" in location:
-        return location
-    path = Path(location) if relative_to is None else relative_to / location
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies below it, else absolute."""
+    path = path.resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return path.relative_to(root.resolve()).as_posix()
     except ValueError:
-        return str(path.resolve())
+        return str(path)
 
 
 def load_sources(feeds_toml: Path) -> list[Source]:
@@ -110,25 +110,29 @@ def load_sources(feeds_toml: Path) -> list[Source]:
         bad = [k for k, v in attribution.items() if v is not None and not isinstance(v, str)]
         if bad:
             raise BlogtoolsError(f"{feeds_toml}: [[source]] #{n}: '{bad[0]}' must be a string")
-        label = _label(location, None if "://" in location else feeds_toml.parent)
-        path = location if "://" in location else str(feeds_toml.parent / location)
-        sources.append(Source(path, label, **attribution))
+        if "://" in location:
+            sources.append(Source(location, location, **attribution))
+        else:  # labelled relative to the project (the folder holding feeds/), whatever the cwd
+            path = feeds_toml.resolve().parent / location
+            sources.append(Source(str(path), _relative(path, feeds_toml.resolve().parent.parent),
+                                  **attribution))
     return sources
 
 
 def source_for(argument: str, configured: Iterable[Source]) -> Source:
     """The source a command-line argument names: its feeds.toml entry if listed, else a bare one."""
-    label = _label(argument)
+    is_url = "://" in argument
     for source in configured:
-        if source.label == label:
+        if source.location == argument or (
+                not is_url and not source.is_url and Path(source.location).resolve() == Path(argument).resolve()):
             return source
-    return Source(argument, label)
+    return Source(argument, argument if is_url else _relative(Path(argument), Path.cwd()))
 
 
 # ---------------------------------------------------------------------------------------- fetch
 
 
-def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
+def fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, dict]:
     """The source's bytes (None when the server answers 304) and the validators to remember."""
     if not source.is_url:
         try:
@@ -160,15 +164,14 @@ def _fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, d
 # ---------------------------------------------------------------------------------------- parse
 
 
-def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_Entry]:
+def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dict, list[_Entry]]:
+    """The feed's own metadata and its entries; BlogtoolsError when ``data`` is not a feed."""
     feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
-    if not feed.entries:
-        if problem is not None:
-            raise BlogtoolsError(f"{source.label}: not a readable feed: {problem}")
-        if not feed.get("version"):
-            raise BlogtoolsError(f"{source.label}: not an RSS or Atom feed")
-    elif problem is not None:
+    if not feed.get("version") and not feed.entries:
+        detail = f" ({problem})" if problem is not None else ""
+        raise BlogtoolsError(f"{source.label}: not an RSS or Atom feed{detail}")
+    if problem is not None:
         warn(f"{source.label}: {problem} (recovered {len(feed.entries)} entries)")
     meta = feed.get("feed", {})
     site = htmlmd.safe_url(source.site or meta.get("link") or "")
@@ -176,14 +179,14 @@ def _parse(source: Source, data: bytes, warn: Callable[[str], None]) -> list[_En
     for n, raw in enumerate(feed.entries, 1):
         entry = _entry(source, meta, raw, site)
         if entry is None:
-            warn(f"{source.label}: entry {n} ({_plain(raw.get('title_detail')) or 'untitled'}) "
+            warn(f"{source.label}: entry {n} ({plain_text(raw.get('title_detail')) or 'untitled'}) "
                  "has no date; skipped")
         else:
             entries.append(entry)
-    return entries
+    return meta, entries
 
 
-def _plain(detail) -> str:
+def plain_text(detail) -> str:
     """A feed text construct as plain text (markup in html-typed values dropped)."""
     if not detail:
         return ""
@@ -193,8 +196,19 @@ def _plain(detail) -> str:
     return " ".join(value.split())
 
 
-def _when(struct) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc) if struct else None
+def _when(raw, key: str) -> datetime | None:
+    """The entry's ``published``/``updated`` time in UTC; also reads RFC 822 dates without a zone."""
+    parsed = dict.get(raw, f"{key}_parsed")  # dict.get: no feedparser fallback from one to the other
+    if parsed:
+        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+    text = (dict.get(raw, key) or "").strip()
+    for parse in (email.utils.parsedate_to_datetime, datetime.fromisoformat):
+        try:
+            moment = parse(text)
+        except (TypeError, ValueError, IndexError):
+            continue
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+    return None
 
 
 def _body(raw) -> tuple[str, str]:
@@ -210,10 +224,10 @@ def _body(raw) -> tuple[str, str]:
 
 
 def _entry(source: Source, meta, raw, site: str | None) -> _Entry | None:
-    published = _when(raw.get("published_parsed") or raw.get("updated_parsed"))
+    published = _when(raw, "published") or _when(raw, "updated")
     if published is None:
         return None
-    updated = _when(raw.get("updated_parsed")) or published
+    updated = _when(raw, "updated") or published
     link = htmlmd.safe_url(raw.get("link") or "", meta.get("link") or "")
     authors = [a.get("name") for a in raw.get("authors", []) if a.get("name")]
     if not authors:
@@ -222,15 +236,15 @@ def _entry(source: Source, meta, raw, site: str | None) -> _Entry | None:
         authors = [source.author]
     tags = [t.get("term") or t.get("label") for t in raw.get("tags", [])]
     body, xml_base = _body(raw)
-    entry_id = raw.get("id") or link or _plain(raw.get("title_detail"))
+    entry_id = raw.get("id") or link or plain_text(raw.get("title_detail"))
     fields = {
-        "title": _plain(raw.get("title_detail")) or "Untitled",
+        "title": plain_text(raw.get("title_detail")) or "Untitled",
         "date": published.isoformat(),
         "updated": updated.isoformat(),
         "authors": list(dict.fromkeys(" ".join(a.split()) for a in authors)),
         "canonical": link,
         "site": site,
-        "rights": _plain(raw.get("rights_detail")) or _plain(meta.get("rights_detail")) or source.rights,
+        "rights": plain_text(raw.get("rights_detail")) or plain_text(meta.get("rights_detail")) or source.rights,
         "source": source.label,
         "entry_id": entry_id,
         "tags": list(dict.fromkeys(" ".join(t.split()) for t in tags if t and t.strip())),
@@ -355,18 +369,18 @@ def ingest(
     skipped: list[tuple[Source, bytes | None, dict]] = []
     for source in sources:
         known = state["sources"].get(source.label, {})
-        data, validators = _fetch(source, known, timeout)
-        record = {"sha256": _sha(data) if data is not None else known.get("sha256"), **validators,
-                  "entries": known.get("entries", [])}
+        data, validators = fetch(source, known, timeout)
+        record = {"entries": [], **known, **validators,
+                  "sha256": _sha(data) if data is not None else known.get("sha256")}
         ids = record["entries"]
         same = (data is None or record["sha256"] == known.get("sha256")) and known.get("renderer") == RENDERER
         if same and all(i in state["entries"] and _page_intact(content_dir, state["entries"][i]) for i in ids):
             skipped.append((source, data, record))
             continue
         if data is None:  # 304 but pages were touched: fetch the full body again.
-            data, validators = _fetch(source, {}, timeout)
+            data, validators = fetch(source, {}, timeout)
             record.update(sha256=_sha(data), **validators)
-        entries = _parse(source, data, warn)
+        _, entries = parse(source, data, warn)
         record["entries"] = list(dict.fromkeys(e.key for e in entries))
         record["renderer"] = RENDERER
         state["sources"][source.label] = record
@@ -394,12 +408,11 @@ def ingest(
     # Sources skipped above still re-render when the set of posts (internal links) changed.
     for source, data, record in skipped:
         if data is not None and record.get("links") != links:
-            entries = _parse(source, data, warn)
+            _, entries = parse(source, data, warn)
             record["entries"] = list(dict.fromkeys(e.key for e in entries))
             fresh.extend(e for e in entries if e.key in state["entries"])
         else:
             summary.unchanged += len(record["entries"])
-        record["links"] = links
         state["sources"][source.label] = record
     for source in sources:
         state["sources"][source.label]["links"] = links

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from blogtools.harness import postgres_fixtures
+from blogtools.harness.llm_fixtures import messages_server  # noqa: F401  (exported fixture)
+from blogtools.harness.postgres_fixtures import absurd_dsn, pg_dsn, pg_server_dsn  # noqa: F401  (exported)
+
 MARKERS = {
     "postgres": "needs a PostgreSQL server (BLOGTOOLS_DATABASE_URL, DATABASE_URL or the embedded one)",
     "browser": "drives headless Chromium (/usr/bin/chromium); skipped when it is absent",
@@ -14,3 +18,9 @@ MARKERS = {
 def pytest_configure(config):
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if postgres_fixtures.FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("postgres")

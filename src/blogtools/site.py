@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -31,8 +31,11 @@ from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
+from blogtools import manifest
+from blogtools.annotate import SourceLinks, annotate
 from blogtools.errors import BlogtoolsError
-from blogtools.files import write_atomic
+from blogtools.files import write_if_changed
+from blogtools.manifest import Entry
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
@@ -60,6 +63,8 @@ class SiteInfo:
 
     site_url: str
     site_name: str
+    snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
+    source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
 
 
 # --- page transforms: each takes a Post and returns the Post to write -------------------------
@@ -126,11 +131,17 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+def add_snippet_status(post: Post, site: SiteInfo) -> Post:
+    """Under each code block its status from the manifest: runnable (links, tabs) or illustrative."""
+    post.body = annotate(post.body, post.name, site.snippets, site.source_links)
+    return post
+
+
 PageTransform = Callable[[Post, SiteInfo], Post]
 
 #: The render pipeline, in order. A later stage adds its transform here (e.g. status lines
 #: under code blocks) so that every page goes through it.
-PAGE_TRANSFORMS: list[PageTransform] = [add_title, add_attribution, add_excerpt_mark]
+PAGE_TRANSFORMS: list[PageTransform] = [add_title, add_attribution, add_excerpt_mark, add_snippet_status]
 
 
 # --- render -----------------------------------------------------------------------------------
@@ -142,12 +153,19 @@ def render(
     *,
     site_url: str,
     site_name: str,
+    snippets_dir: Path | None = None,
+    source_links: SourceLinks | None = None,
 ) -> int:
     """Write finished Markdown for every post in `content_dir` into `docs_dir`; return the count.
 
-    `docs_dir` is regenerated: stale pages from an earlier render are removed.
+    `docs_dir` is regenerated: stale pages from an earlier render are removed. The code blocks'
+    statuses come from `snippets_dir`'s manifest (none: every block shows as unchecked).
     """
     site = SiteInfo(site_url=_with_slash(site_url), site_name=site_name)
+    if snippets_dir is not None and (snippets_dir / manifest.NAME).exists():
+        site.snippets = manifest.read(snippets_dir)
+    if source_links is not None:
+        site.source_links = source_links
     posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
@@ -221,10 +239,15 @@ class SiteConfig:
     site_dir: Path
     site_url: str
     site_name: str
+    source_links: SourceLinks
 
     @property
     def content_dir(self) -> Path:
         return self.root / "content"
+
+    @property
+    def snippets_dir(self) -> Path:
+        return self.root / "snippets"
 
     @property
     def feeds_toml(self) -> Path:
@@ -247,6 +270,7 @@ def load_config(config_file: Path) -> SiteConfig:
         site_dir=root / data.get("site_dir", "site"),
         site_url=data["site_url"],
         site_name=data.get("site_name", ""),
+        source_links=SourceLinks.for_repo(root, data.get("repo_url"), data.get("edit_uri")),
     )
 
 
@@ -257,6 +281,8 @@ def render_site(config: SiteConfig) -> int:
         config.docs_dir,
         site_url=config.site_url,
         site_name=config.site_name,
+        snippets_dir=config.snippets_dir,
+        source_links=config.source_links,
     )
 
 
@@ -403,6 +429,4 @@ def _with_slash(url: str) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write `text` to `path` atomically, leaving an unchanged file untouched."""
-    data = text.encode("utf-8")
-    if not (path.is_file() and path.read_bytes() == data):
-        write_atomic(path, data)
+    write_if_changed(path, text.encode("utf-8"))

@@ -1,0 +1,70 @@
+"""The essay's sync fetch (2025-10-17-code/01), both forms, against a local server.
+
+The published JavaScript runs as published on Node's worker_threads (sync_fetch.mjs holds the
+main-thread half in the class it needs, sync_fetch_worker.mjs the worker half with the
+``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them). The Python form is
+``blogtools.syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
+``main()`` fetches a body, a 404 and a URL outside the server with each form and prints the results.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from blogtools.errors import BlogtoolsError
+from blogtools.node import run_node_tool
+from blogtools.syncfetch import FetchError, fetch
+
+HERE = Path(__file__).resolve().parent
+
+
+def published_fetch(*urls: str, timeout_ms: int = 10000) -> list[dict]:
+    """Fetch ``urls`` with the published JavaScript: one URL on Node's main thread, several at once
+    from one caller thread each. Returns ``{"url", "ok", "body"|"error"}`` per URL, in order."""
+    done = run_node_tool("node", str(HERE / "sync_fetch_cli.mjs"), "--timeout-ms", str(timeout_ms), *urls,
+                         capture_output=True, text=True, timeout=60 + timeout_ms / 1000)
+    if done.returncode != 0:
+        raise BlogtoolsError(f"sync_fetch_cli.mjs exited {done.returncode}: {done.stderr.strip()}")
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def python_fetch(url: str, timeout: float = 10.0) -> dict:
+    """The same result shape from the Python form, ``blogtools.syncfetch.fetch``."""
+    try:
+        return {"url": url, "ok": True, "body": fetch(url, timeout).decode()}
+    except FetchError as exc:
+        return {"url": url, "ok": False, "error": str(exc)}
+
+
+class _Demo(BaseHTTPRequestHandler):
+    def do_GET(self):
+        status, body = (200, b"hello from the host") if self.path == "/hello" else (404, b"not here")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Demo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    urls = [f"{base}/hello", f"{base}/missing"]
+    try:
+        for url in urls:
+            print("python     ", json.dumps(python_fetch(url)))
+        for result in published_fetch(*urls):
+            print("javascript ", json.dumps(result))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+await absurd.spawn("my-agent", {
+  prompt: "What's the weather like in Boston?"
+}, {
+  maxAttempts: 3,
+});

@@ -1,0 +1,1 @@
+npx mcporter call 'linear.create_comment(issueId: "ENG-123", body: "Looks good!")'

@@ -1,0 +1,398 @@
+"""The 2025-10-17 essay's agent: a model that writes throwaway Python, run in the Pyodide sandbox,
+in a loop whose every step is cached under ``<task id>:<step>`` so a crashed run resumes.
+
+``agent_loop`` is the essay's ``myAgenticLoop``; a step (``AgentStep``) is one model request plus
+the ``execute_python`` calls it asks for. The state after each step — the conversation, the
+/output files, whether the model ended its turn, a record of the step for printing — is what the
+store keeps: ``FileStore`` (``agent-cache/task-<id>-step-<n>.json``, as in the essay's transcript)
+or ``PostgresStore`` (one row per key).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Protocol
+
+import anthropic
+
+from blogtools.agent_script import ESSAY_IP_ADDRESS, ReplayBackend, essay_turns
+from blogtools.errors import BlogtoolsError
+from blogtools.harness.llm import MessagesServer, make_backend
+from blogtools.sandbox import Sandbox, write_output
+
+MAX_STEPS = 10
+DEFAULT_MODEL = "claude-sonnet-4-5"
+MAX_TOKENS = 8192
+
+SYSTEM_PROMPT = """\
+You solve the user's task by writing Python and running it with the execute_python tool. The code \
+runs in a sandbox (Pyodide, CPython on WebAssembly) with the standard library and pypng, and no \
+network. Files: /network/<name> are read-only resources fetched for you when read \
+(/network/current-ip holds the machine's current IP address); /data holds read-only inputs; files \
+written to /output are handed to the user. Each call starts with fresh globals."""
+
+EXECUTE_PYTHON_TOOL = {
+    "name": "execute_python",
+    "description": "Run Python code in the sandbox; returns its stdout, stderr and success.",
+    "input_schema": {
+        "type": "object",
+        "properties": {"code": {"type": "string", "description": "the Python source to run"}},
+        "required": ["code"],
+    },
+}
+
+
+# --- the step cache -------------------------------------------------------------------------------
+
+
+class StepStore(Protocol):
+    """Where step states live, by cache key ``<task id>:<step>``."""
+
+    def load(self, key: str) -> dict | None:
+        """The state saved under ``key``, or None."""
+
+    def save(self, key: str, state: dict) -> None:
+        """Save ``state`` under ``key``."""
+
+    def locate(self, key: str) -> str:
+        """Where the state for ``key`` lives, for the log line."""
+
+
+def _split_key(key: str) -> tuple[str, int]:
+    task_id, _, step = key.rpartition(":")
+    if not task_id or not step.isdigit():
+        raise BlogtoolsError(f"cache key {key!r}: expected '<task id>:<step number>'")
+    return task_id, int(step)
+
+
+class FileStore:
+    """One JSON file per step: ``<directory>/task-<id>-step-<n>.json``, written atomically."""
+
+    def __init__(self, directory: Path | str = "agent-cache"):
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        task_id, step = _split_key(key)
+        if not task_id.replace("-", "").replace("_", "").isalnum():
+            raise BlogtoolsError(f"task id {task_id!r}: use letters, digits, '-' and '_' only")
+        return self.directory / f"task-{task_id}-step-{step}.json"
+
+    def load(self, key: str) -> dict | None:
+        path = self.path(key)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise BlogtoolsError(f"{path}: not a JSON step state ({exc})") from None
+
+    def save(self, key: str, state: dict) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def locate(self, key: str) -> str:
+        return str(self.path(key))
+
+
+class PostgresStore:
+    """One row per step in ``agent_step_cache (cache_key, state jsonb, saved_at)``."""
+
+    TABLE_SQL = """
+        CREATE TABLE IF NOT EXISTS agent_step_cache (
+            cache_key text PRIMARY KEY,
+            state jsonb NOT NULL,
+            saved_at timestamptz NOT NULL DEFAULT now()
+        )"""
+
+    def __init__(self, dsn: str):
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise BlogtoolsError(f"agent cache database: cannot connect: {exc}") from None
+        self._conn.execute(self.TABLE_SQL)
+
+    def load(self, key: str) -> dict | None:
+        _split_key(key)
+        row = self._conn.execute("SELECT state FROM agent_step_cache WHERE cache_key = %s", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def save(self, key: str, state: dict) -> None:
+        from psycopg.types.json import Jsonb
+
+        _split_key(key)
+        self._conn.execute(
+            "INSERT INTO agent_step_cache (cache_key, state) VALUES (%s, %s) ON CONFLICT (cache_key) "
+            "DO UPDATE SET state = EXCLUDED.state, saved_at = now()",
+            (key, Jsonb(state)),
+        )
+
+    def locate(self, key: str) -> str:
+        return f"postgres agent_step_cache[{key}]"
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepReport:
+    """What ``agent_loop`` tells its caller after each step."""
+
+    step: int
+    state: dict
+    cached: bool
+    where: str
+
+
+def initial_state(prompt: str) -> dict:
+    """The state before step 1: the prompt as the first user message."""
+    return {"prompt": prompt, "messages": [{"role": "user", "content": prompt}], "output": {},
+            "done": False, "record": None}
+
+
+def agent_loop(
+    task_id: str,
+    state: dict,
+    run_step: Callable[[dict], dict],
+    store: StepStore,
+    max_steps: int = MAX_STEPS,
+    report: Callable[[StepReport], None] = lambda report: None,
+) -> dict:
+    """Run ``run_step`` until the state says done or ``max_steps``; each step's result is cached
+    under ``f"{task_id}:{step}"`` and taken from the cache when present (steps count from 1)."""
+    for step in range(1, max_steps + 1):
+        key = f"{task_id}:{step}"
+        cached = store.load(key)
+        if cached is not None:
+            if cached.get("prompt") != state.get("prompt"):
+                raise BlogtoolsError(f"step cache {key}: saved for another prompt ({cached.get('prompt')!r})")
+            state = cached
+        else:
+            state = run_step(state)
+            store.save(key, state)
+        report(StepReport(step, state, cached is not None, store.locate(key)))
+        if state["done"]:
+            break
+    return state
+
+
+@dataclass
+class AgentStep:
+    """One agentic step: ask the model, run the ``execute_python`` calls it makes in the sandbox.
+
+    The sandbox starts on the first tool call (a run answered from the cache never starts it);
+    its /output is set from the state before each step, so a resumed run sees earlier files.
+    """
+
+    client: anthropic.Anthropic
+    make_sandbox: Callable[[], Sandbox]
+    model: str = DEFAULT_MODEL
+    requests: int = 0
+    _sandbox: Sandbox | None = field(default=None, repr=False)
+
+    def __call__(self, state: dict) -> dict:
+        state = copy.deepcopy(state)
+        self.requests += 1
+        try:
+            response = self.client.messages.create(
+                model=self.model, max_tokens=MAX_TOKENS, system=SYSTEM_PROMPT,
+                tools=[EXECUTE_PYTHON_TOOL], messages=state["messages"],
+            )
+        except anthropic.APIError as exc:
+            raise BlogtoolsError(f"model request for step {len(state['messages']) // 2 + 1} failed: {exc}") from None
+        content = [block.to_dict() for block in response.content]
+        state["messages"].append({"role": "assistant", "content": content})
+        record = {"stop_reason": response.stop_reason, "tool_calls": [], "text": ""}
+        results = []
+        for block in content:
+            if block["type"] == "text":
+                record["text"] += block["text"]
+            elif block["type"] == "tool_use":
+                result = self._execute(block, state)
+                record["tool_calls"].append({"name": block["name"], "input": block["input"], "result": result})
+                results.append({"type": "tool_result", "tool_use_id": block["id"],
+                                "content": json.dumps(result, ensure_ascii=False), "is_error": not result["success"]})
+        if results:
+            state["messages"].append({"role": "user", "content": results})
+        state["record"] = record
+        state["done"] = response.stop_reason != "tool_use"
+        return state
+
+    def _execute(self, block: dict, state: dict) -> dict:
+        code = block["input"].get("code") if isinstance(block["input"], dict) else None
+        if block["name"] != EXECUTE_PYTHON_TOOL["name"] or not isinstance(code, str):
+            return {"stdout": "", "stderr": f"unknown tool call {block['name']} {block['input']!r}", "success": False}
+        if self._sandbox is None:
+            self._sandbox = self.make_sandbox()
+        self._sandbox.output = decode_files(state["output"])
+        result = self._sandbox.execute_python(code)
+        state["output"] = encode_files(self._sandbox.output)
+        return result.as_tool_result()
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+
+def encode_files(files: dict[str, bytes]) -> dict[str, str]:
+    """/output files as JSON-safe base64 text."""
+    return {path: base64.b64encode(data).decode("ascii") for path, data in sorted(files.items())}
+
+
+def decode_files(files: dict[str, str]) -> dict[str, bytes]:
+    """The inverse of ``encode_files``."""
+    return {path: base64.b64decode(data) for path, data in files.items()}
+
+
+# --- printing, as in the essay's transcript ---------------------------------------------------------
+
+
+def format_step(report: StepReport) -> str:
+    """The transcript lines for one step (``[Cache] Saved`` or ``[Cache] Loaded``)."""
+    record = report.state["record"]
+    lines = [f"Step {report.step}:", f"Stop reason: {record['stop_reason']}"]
+    for call in record["tool_calls"]:
+        lines.append(f"Tool call: {call['name']} {json.dumps(call['input'], ensure_ascii=False, indent=2)}")
+        lines.append(f"Tool result: {json.dumps(call['result'], ensure_ascii=False, indent=2)}")
+    if report.state["done"]:
+        lines += ["", f"Final result: {record['text']}"]
+    verb = "Loaded state from" if report.cached else "Saved state to"
+    lines.append(f"[Cache] {verb}: {report.where}")
+    return "\n".join(lines) + "\n"
+
+
+# --- a whole run, for the CLI ------------------------------------------------------------------------
+
+LIVE_RESOURCES = {"current-ip": "https://api.ipify.org"}
+
+
+def default_task_id(prompt: str) -> str:
+    """A task id derived from the prompt, so the same prompt resumes the same cache."""
+    return hashlib.sha256(prompt.encode()).hexdigest()[:8]
+
+
+def parse_resources(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=URL`` options as the /network allowlist."""
+    resources = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or not name or "/" in name or not url.startswith(("http://", "https://")):
+            raise BlogtoolsError(f"--resource {pair!r}: expected NAME=http(s)://URL (NAME without '/')")
+        resources[name] = url
+    return resources
+
+
+@contextlib.contextmanager
+def essay_ip_server() -> Iterator[str]:
+    """A local stand-in for the IP lookup of a scripted run: answers the essay's redacted address."""
+    body = ESSAY_IP_ADDRESS.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/ip"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def model_client(llm: str, local_model: str | None, base_url: str | None) -> Iterator[anthropic.Anthropic]:
+    """The anthropic SDK client for ``--llm``: the essay's conversation replayed by a local Messages
+    server (scripted), the live API (anthropic), a local transformers model, or ``base_url``."""
+    if base_url:
+        yield anthropic.Anthropic(base_url=base_url, api_key=os.environ.get("ANTHROPIC_API_KEY", "local"))
+    elif llm == "anthropic":
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise BlogtoolsError("--llm anthropic: ANTHROPIC_API_KEY is not set")
+        yield anthropic.Anthropic()
+    else:
+        backend = ReplayBackend(essay_turns()) if llm == "scripted" else make_backend(llm, model=local_model)
+        with MessagesServer(backend) as server:
+            yield anthropic.Anthropic(base_url=server.base_url, api_key="local", max_retries=0)
+
+
+@contextlib.contextmanager
+def postgres_store(dsn: str | None) -> Iterator[PostgresStore]:
+    """A PostgresStore on ``dsn``, or on the blogtools Postgres server (configured or embedded)."""
+    if dsn is None:
+        from blogtools.harness import postgres
+
+        dsn = postgres.server_url()
+    store = PostgresStore(dsn)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@dataclass
+class RunSummary:
+    steps: int
+    cached_steps: int
+    model_requests: int
+    files: list[Path]
+
+
+def run_agent(
+    prompt: str,
+    client: anthropic.Anthropic,
+    store: StepStore,
+    resources: dict[str, str],
+    task_id: str,
+    output_dir: Path = Path("output"),
+    model: str = DEFAULT_MODEL,
+    time_limit: float = 30.0,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    """Run the agent on ``prompt``, printing each step as the essay's transcript does, then copy
+    the final /output files into ``output_dir``."""
+    echo(f"Prompt: {prompt}\n")
+    step = AgentStep(client, lambda: Sandbox(resources, time_limit=time_limit), model)
+    reports: list[StepReport] = []
+
+    def report(item: StepReport) -> None:
+        reports.append(item)
+        echo(format_step(item))
+
+    try:
+        state = agent_loop(task_id, initial_state(prompt), step, store, report=report)
+    finally:
+        step.close()
+    echo(f"Total steps: {len(reports)}\n")
+    files = write_output(decode_files(state["output"]), output_dir)
+    echo(f"Making {len(files)} file(s) available in ./{output_dir}:")
+    for path in files:
+        echo(f"  ✓ {path.relative_to(output_dir).as_posix()}")
+    if not state["done"]:
+        raise BlogtoolsError(f"task {task_id}: no final answer within {MAX_STEPS} steps")
+    return RunSummary(len(reports), sum(r.cached for r in reports), step.requests, files)

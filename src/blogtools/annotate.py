@@ -1,0 +1,125 @@
+"""The render transform that shows each code block's status right under it.
+
+Under every fenced block of a post page goes one line: "Runnable · tested" linking the module and
+its tests in the repository, or "Illustrative: <reason>". When the runnable form differs from what
+was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
+"Runnable (Python)" whose second tab includes the module at build time with pymdownx.snippets
+(``--8<--``, with ``base_path: [snippets]`` in mkdocs.yml), never a copy, followed by the list of
+differences. The result is plain Markdown, so
+MkDocs and Zensical render it alike.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from blogtools.blocks import CodeBlock, block_id, find_blocks
+from blogtools.manifest import Entry
+
+LANGUAGE_NAMES = {
+    "typescript": "TypeScript", "ts": "TypeScript", "javascript": "JavaScript", "js": "JavaScript",
+    "python": "Python", "py": "Python", "rust": "Rust", "sql": "SQL", "shell": "Shell", "sh": "Shell",
+    "bash": "Bash", "console": "Console", "text": "Text", "json": "JSON", "go": "Go",
+}
+_EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+@dataclass(frozen=True)
+class SourceLinks:
+    """Where links to modules and tests point: ``<repo_url>/blob/<branch>/<path>``, or nowhere."""
+
+    root: Path
+    repo_url: str | None = None
+    branch: str = "main"
+    snippets: str = "snippets"
+
+    def url(self, path: str, line: int | None = None) -> str | None:
+        if not self.repo_url:
+            return None
+        return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{path}" + (f"#L{line}" if line else "")
+
+    @classmethod
+    def for_repo(cls, root: Path, repo_url: str | None, edit_uri: str | None = None) -> SourceLinks:
+        """Links from mkdocs.yml's ``repo_url``, on the branch ``edit_uri`` names (else main)."""
+        branch = _EDIT_URI_BRANCH.match(edit_uri or "")
+        return cls(Path(root), repo_url or None, branch.group(1) if branch else "main")
+
+
+def _link(label: str, url: str | None) -> str:
+    code = f"<code>{html.escape(label)}</code>"
+    return f'<a href="{html.escape(url)}">{code}</a>' if url else code
+
+
+def _test_line(root: Path, test_id: str) -> int | None:
+    """The line of the test function a node id names, for a link straight to it."""
+    path, _, rest = test_id.partition("::")
+    name = rest.rsplit("::", 1)[-1].split("[", 1)[0]
+    try:
+        lines = (root / path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    pattern = re.compile(rf"^\s*(async\s+)?def {re.escape(name)}\b")
+    return next((n for n, line in enumerate(lines, start=1) if name and pattern.match(line)), None)
+
+
+def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> str:
+    """The status line for one block: one inline HTML element (a paragraph of its own in the page,
+    valid at top level and inside details or tabs), reason and labels escaped."""
+    if entry is None:
+        return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
+    if entry.status != "runnable":
+        reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
+        return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
+    parts = [_link(module, links.url(f"{links.snippets}/{entry.post}/{module}")) for module in entry.modules]
+    parts += [
+        _link(test.rpartition("::")[2] or test, links.url(test.partition("::")[0], _test_line(links.root, test)))
+        for test in entry.tests
+    ]
+    stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
+    return f'<span class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{stale}</span>'
+
+
+def _prefix(line: str) -> str:
+    """What stands before a fence marker (indentation, ``>``), as it must stand before added lines."""
+    lead = re.match(r"^[^`~]*", line).group(0)
+    return "".join(char if char in " >" else " " for char in lead)
+
+
+def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, links: SourceLinks) -> list[str]:
+    """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
+    published = LANGUAGE_NAMES.get(block.language.lower(), block.language)
+    out = [f'=== "As published ({published})"' if published else '=== "As published"', ""]
+    out += ["    " + line[len(prefix) :] for line in fence] + [""]
+    for module in entry.modules:
+        label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
+        include = f"{entry.post}/{module}"  # pymdownx.snippets base_path is the snippets folder
+        # four backticks: a module may hold ``` (in a docstring, say) without closing the fence
+        out += [f'=== "{label}"', "", "    ````python", f'    --8<-- "{include}"', "    ````", ""]
+    return out[:-1]
+
+
+def _under(prefix: str, lines: list[str]) -> list[str]:
+    """``lines`` placed inside the same container as the fence (blank lines keep only a ``>``)."""
+    return [prefix + line if line else prefix.rstrip() for line in lines]
+
+
+def annotate(markdown: str, slug: str, entries: Mapping[str, Entry], links: SourceLinks) -> str:
+    """``markdown`` (a post page, front matter allowed) with each block's status under it, and tabs
+    where the runnable form differs (a runnable entry with modules and notes)."""
+    lines = markdown.splitlines(keepends=True)
+    for block in reversed(find_blocks(markdown)):
+        entry = entries.get(block_id(slug, block.ordinal))
+        fence = [line.rstrip("\n") for line in lines[block.start - 1 : block.end]]
+        prefix = _prefix(fence[0])
+        added = ["", status_html(entry, block, links)]
+        if entry is not None and entry.status == "runnable" and entry.modules and entry.notes:
+            fence = _under(prefix, _tabs(entry, block, fence, prefix, links))
+            added += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
+        added = _under(prefix, added + [""])
+        lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
+    return "".join(lines)

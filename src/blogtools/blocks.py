@@ -1,0 +1,133 @@
+"""Fenced code blocks of a content page, found with markdown-it-py, with their place in the file.
+
+Shared by extraction (``blogtools.extract``), the check and the render transform, so that all three
+agree on what a block is, on its ordinal and on its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from blogtools.errors import BlogtoolsError
+
+# Lines that open a container whose body is indented by four spaces: pymdownx.details (``???``),
+# admonitions (``!!!``) and pymdownx.tabbed (``===``). CommonMark sees such bodies as indented
+# code, so their bodies are dedented before parsing.
+_CONTAINER_OPENER = re.compile(r"^\s*(\?\?\?\+?|!!!|===)\s")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?^(---|\.\.\.)[ \t]*\n", re.S | re.M)
+_FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
+_BRACE_CLASS = re.compile(r"\.([\w+#-]+)")
+_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # fences are block-level
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced code block: its 1-based ordinal in the page, language, verbatim text and lines.
+
+    ``start`` and ``end`` are the 1-based line numbers of the opening and closing fence lines in
+    the page's file (``end`` is the last line of the page when the fence is never closed).
+    """
+
+    ordinal: int
+    language: str
+    info: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def fence_language(info: str) -> str:
+    """The language of a fence info string: ``typescript title="x"`` and ``{.py test="skip"}`` alike."""
+    info = info.strip()
+    if info.startswith("{"):
+        match = _BRACE_CLASS.search(info)
+        return match.group(1) if match else ""
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def _body_offset(text: str) -> int:
+    """How many lines of YAML front matter open the page (0 when there is none)."""
+    match = _FRONT_MATTER.match(text)
+    return match.group(0).count("\n") if match else 0
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _open_containers(lines: list[str]) -> list[str]:
+    """The lines with every ``???``/``!!!``/``===`` container opened up: its opener line blanked and
+    its body dedented by four spaces, line for line, so that CommonMark sees the fences inside.
+
+    Lines inside fences are left alone (a console transcript may well contain ``=== ...``).
+    """
+    out = list(lines)
+    fence: tuple[str, int] | None = None
+    for i, line in enumerate(out):
+        if fence:
+            close = _FENCE.match(line)
+            if close and close.group(2)[0] == fence[0] and len(close.group(2)) >= fence[1] and not close.group(3).strip():
+                fence = None
+        elif match := _FENCE.match(line):
+            fence = (match.group(2)[0], len(match.group(2)))
+        elif _CONTAINER_OPENER.match(line):
+            body, out[i] = _indent(line), "\n"
+            for j in range(i + 1, len(out)):
+                if out[j].strip() and _indent(out[j]) < body + 4:
+                    break
+                out[j] = out[j][:body] + out[j][body + 4 :] if _indent(out[j]) >= body + 4 else out[j].lstrip(" ")
+    return out
+
+
+def _fences(lines: list[str], offset: int) -> list[tuple[str, str, int, int]]:
+    """(info, text, first line, last line) of every fence in ``lines``; lines are 0-based in the file."""
+    return [
+        (token.info, token.content, offset + token.map[0], offset + token.map[1] - 1)
+        for token in _PARSER.parse("".join(_open_containers(lines)))
+        if token.type == "fence" and token.map is not None
+    ]
+
+
+def find_blocks(text: str) -> list[CodeBlock]:
+    """Every fenced code block of a Markdown page (front matter skipped), in document order."""
+    offset = _body_offset(text)
+    lines = text.splitlines(keepends=True)
+    return [
+        CodeBlock(n, fence_language(info), info.strip(), content, first + 1, last + 1)
+        for n, (info, content, first, last) in enumerate(_fences(lines[offset:], offset), start=1)
+    ]
+
+
+def post_pages(content_dir: Path) -> list[Path]:
+    """The post pages under ``content_dir/posts``, sorted by name (the slug); an error if there is no such folder."""
+    posts = Path(content_dir) / "posts"
+    if not posts.is_dir():
+        raise BlogtoolsError(f"{posts}: no such folder (expected content/posts/<slug>.md pages)")
+    return sorted(posts.glob("*.md"))
+
+
+def read_page(path: Path) -> str:
+    """A page's text, or one clear error naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
+
+
+def content_blocks(content_dir: Path) -> dict[str, list[CodeBlock]]:
+    """Blocks of every post, keyed by slug (the page's file name without ``.md``), posts sorted."""
+    return {page.stem: find_blocks(read_page(page)) for page in post_pages(content_dir)}
+
+
+def block_id(slug: str, ordinal: int) -> str:
+    """The manifest id of a block: ``<slug>/NN``."""
+    return f"{slug}/{ordinal:02d}"

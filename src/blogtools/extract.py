@@ -1,0 +1,164 @@
+"""``blogtools extract``: every fenced code block of content/ into snippets/, tracked in the manifest.
+
+Each block is written verbatim to ``snippets/<slug>/NN-<short-name>.<ext>``; its manifest entry keeps
+the hash of the text as last reviewed. When an essay changes a block, the new hash is recorded as
+``changed_sha256`` (drift) and ``blogtools check`` fails until ``--accept ID`` records it as reviewed.
+Files whose content is already right are not touched, so an unchanged run writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blogtools import manifest
+from blogtools.blocks import CodeBlock, block_id, find_blocks, post_pages, read_page
+from blogtools.errors import BlogtoolsError
+from blogtools.files import write_if_changed
+
+EXTENSIONS = {
+    "typescript": "ts", "ts": "ts", "tsx": "tsx", "javascript": "js", "js": "js", "jsx": "jsx",
+    "python": "py", "py": "py", "python3": "py", "pycon": "txt", "rust": "rs", "rs": "rs",
+    "sql": "sql", "shell": "sh", "sh": "sh", "bash": "sh", "zsh": "sh", "console": "txt",
+    "text": "txt", "txt": "txt", "plain": "txt", "json": "json", "toml": "toml", "yaml": "yaml",
+    "yml": "yaml", "html": "html", "xml": "xml", "css": "css", "go": "go", "c": "c", "cpp": "cpp",
+    "c++": "cpp", "java": "java", "ruby": "rb", "php": "php", "jinja": "jinja", "diff": "diff",
+    "markdown": "md", "md": "md",
+}
+# Languages whose blocks are transcripts or prose: their short name comes from the first words.
+_TRANSCRIPTS = {"", "text", "txt", "plain", "console", "shell", "sh", "bash", "zsh", "pycon", "output"}
+_DEFINITION = re.compile(
+    r"\b(?:def|function\*?|fn|class|struct|enum|trait|interface|func)\s+([A-Za-z_$][\w$]*)"
+)
+_CALL = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*\(")
+_NOT_A_CALL = {"if", "for", "while", "switch", "catch", "return", "function", "typeof", "elif", "with", "assert", "not", "and", "or", "in"}
+_COMMENT = re.compile(r"^\s*(//|#|--|/\*|\*)")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_PROMPT = re.compile(r"^\s*([$%>#]\s+)")
+
+
+def extension(language: str) -> str:
+    """The snippet file extension for a fence language (``txt`` for unknown ones)."""
+    return EXTENSIONS.get(language.lower(), "txt")
+
+
+def _words(text: str, most: int = 4) -> str:
+    words = [word.lower() for word in _WORD.findall(text)][:most]
+    return "-".join(words)[:40].strip("-")
+
+
+def short_name(block: CodeBlock) -> str:
+    """A short file-name stem derived from the code: the first definition, else the first call,
+    else the first words (always the first words for transcripts and prose); ``block`` if none."""
+    lines = [line for line in block.text.splitlines() if line.strip()]
+    if block.language.lower() in _TRANSCRIPTS:
+        first = _PROMPT.sub("", lines[0]) if lines else ""
+        return _words(first) or "block"
+    code = [line for line in lines if not _COMMENT.match(line)]
+    if match := _DEFINITION.search("\n".join(code)):
+        return _words(match.group(1)) or "block"
+    for line in code:
+        for call in _CALL.finditer(line):
+            if call.group(1) not in _NOT_A_CALL:
+                return _words(call.group(1)) or "block"
+    return _words(code[0] if code else "") or "block"
+
+
+@dataclass
+class ExtractSummary:
+    """What one extraction found and did."""
+
+    posts: int = 0
+    blocks: int = 0
+    added: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    written: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.blocks} blocks in {self.posts} posts: {len(self.added)} new, {len(self.drifted)} drifted, "
+            f"{len(self.accepted)} accepted, {len(self.orphaned)} orphaned; {self.written} files written"
+        )
+
+
+def _set(table, key: str, value) -> None:
+    """Assign only when the value differs, so tomlkit keeps the existing formatting."""
+    current = table.get(key)
+    if current is None or (current.unwrap() if hasattr(current, "unwrap") else current) != value:
+        table[key] = value
+
+
+def _update(table, slug: str, block: CodeBlock, accept: bool) -> tuple[str, bool]:
+    """Refresh an existing entry's machine fields; returns its file name and whether it drifted."""
+    _set(table, "post", slug)
+    _set(table, "ordinal", block.ordinal)
+    _set(table, "language", block.language)
+    _set(table, "lines", [block.start, block.end])
+    name = str(table.get("file", ""))
+    if not name or Path(name).suffix != f".{extension(block.language)}":
+        stem = Path(name).stem if name else f"{block.ordinal:02d}-{short_name(block)}"
+        name = f"{stem}.{extension(block.language)}"
+        _set(table, "file", name)
+    if accept:
+        _set(table, "sha256", block.sha256)
+    drifted = str(table.get("sha256", "")) != block.sha256
+    if drifted:
+        _set(table, "changed_sha256", block.sha256)
+    elif "changed_sha256" in table:
+        del table["changed_sha256"]
+    return name, drifted
+
+
+def extract(
+    content_dir: Path, snippets_dir: Path, accept: Iterable[str] = (), progress: Callable[[list], object] | None = None
+) -> ExtractSummary:
+    """Extract every block of ``content_dir/posts/*.md`` into ``snippets_dir`` and update its manifest.
+
+    ``accept`` lists ids whose current text is recorded as reviewed (an orphaned id, whose block is
+    gone from content, has its entry dropped). Curated fields are never changed. ``progress(pages)``
+    may wrap the pages to read in a context manager that yields them (click.progressbar does).
+    """
+    content_dir, snippets_dir = Path(content_dir), Path(snippets_dir)
+    pages = post_pages(content_dir)
+    with (progress or nullcontext)(pages) as reading:
+        posts = {page.stem: find_blocks(read_page(page)) for page in reading}
+    path = snippets_dir / manifest.NAME
+    doc = manifest.load(path)
+    accept = set(accept)
+    present = {block_id(slug, block.ordinal) for slug, blocks in posts.items() for block in blocks}
+    unknown = sorted(accept - present - {key for key in doc.keys() if manifest.is_block_id(key)})
+    if unknown:
+        raise BlogtoolsError(f"--accept {unknown[0]}: no such block in {content_dir} or entry in {path}")
+
+    summary = ExtractSummary(posts=len(posts), blocks=len(present))
+    for slug, blocks in posts.items():
+        for block in blocks:
+            ident = block_id(slug, block.ordinal)
+            table = doc.get(ident)
+            if table is None:
+                name = f"{block.ordinal:02d}-{short_name(block)}.{extension(block.language)}"
+                doc[ident] = manifest.new_table(slug, block.ordinal, block.language, name, block.sha256, (block.start, block.end))
+                summary.added.append(ident)
+            else:
+                old = str(table.get("file", ""))
+                name, drifted = _update(table, slug, block, ident in accept)
+                if old and old != name:
+                    (snippets_dir / slug / old).unlink(missing_ok=True)
+                if drifted:
+                    summary.drifted.append(ident)
+            if ident in accept:
+                summary.accepted.append(ident)
+            summary.written += write_if_changed(snippets_dir / slug / name, block.text.encode("utf-8"))
+    for ident in [key for key in doc.keys() if key not in present and manifest.is_block_id(key)]:
+        if ident in accept:
+            del doc[ident]
+            summary.accepted.append(ident)
+        else:
+            summary.orphaned.append(ident)
+    summary.written += manifest.save(doc, path)
+    return summary

@@ -1,0 +1,91 @@
+"""``blogtools new``: a new site folder for someone's feed, ready for ``blogtools build``.
+
+The site configuration comes from the package's ``templates/mkdocs.yml`` (the same settings as
+this project's own mkdocs.yml; a test keeps the two in step); only the site's identity lines
+(name, description, address, copyright) are filled in from the feed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+from blogtools import htmlmd
+from blogtools.errors import BlogtoolsError
+from blogtools.ingest import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
+
+IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
+                 "copyright")
+
+
+def mkdocs_template() -> str:
+    """The mkdocs.yml every blogtools site starts from."""
+    return files("blogtools").joinpath("templates/mkdocs.yml").read_text(encoding="utf-8")
+
+
+def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local) and
+    content/; return the site's name. The feed is read once to check it and to name the site."""
+    if not re.match(r"https?://[^\s\"'<>]+$", site_url):
+        raise BlogtoolsError(f"{site_url}: the site URL must be an http(s) URL")
+    if folder.exists() and any(folder.iterdir()):
+        raise BlogtoolsError(f"{folder}: already exists and is not empty")
+    source = Source(feed, feed)
+    data, _ = fetch(source, {}, timeout)
+    meta, _ = parse(source, data, lambda message: None)  # refuses what is not a feed
+    title = plain_text(meta.get("title_detail")) or "Essays"
+    author = (meta.get("author_detail") or {}).get("name") or meta.get("author")
+    site = htmlmd.safe_url(meta.get("link") or "")
+    rights = plain_text(meta.get("rights_detail"))
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "feeds").mkdir()
+    (folder / "content" / "posts").mkdir(parents=True)
+    location = feed
+    if not source.is_url:
+        location = Path(feed).name
+        shutil.copyfile(feed, folder / "feeds" / location)
+    entries = {"location": location, "author": author, "site": site, "rights": rights}
+    lines = ["# Feeds that `blogtools ingest` reads (see the blogtools README for the keys).", "",
+             "[[source]]"]
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
+    (folder / "feeds" / "feeds.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Material prints these unescaped, so they are escaped here like the pages' front matter.
+    identity = {
+        "site_name": html.escape(title),
+        "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),
+        "site_url": site_url,
+        "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under each post with a "
+                                 "link to the original."),
+    }
+    (folder / "mkdocs.yml").write_text(configure(mkdocs_template(), identity), encoding="utf-8")
+    return title
+
+
+def configure(template: str, identity: dict[str, str]) -> str:
+    """``template`` with its identity keys set to ``identity`` (those not given are dropped)."""
+    lines = template.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    out = ["# Written by `blogtools new` from blogtools' site template: set site_url to where the\n",
+           "# site will be published. `blogtools build` renders content/ into build/docs/, then site/.\n"]
+    for line in lines:
+        key = line.split(":", 1)[0]
+        if key in IDENTITY_KEYS:
+            if key in identity:
+                out.append(f"{key}: {json.dumps(identity[key], ensure_ascii=False)}\n")
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def without_identity(config_text: str) -> str:
+    """A mkdocs.yml's text less its identity lines and leading comment (to compare two configs)."""
+    lines = config_text.splitlines()
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "\n".join(line for line in lines if not re.match(rf"({'|'.join(IDENTITY_KEYS)}):", line))

@@ -1,0 +1,173 @@
+"""The render transform: a status line under every block, tabs with the included module where it differs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import markdown
+import pytest
+import yaml
+
+from blogtools import manifest, site
+from blogtools.annotate import SourceLinks, annotate
+from blogtools.blocks import block_id, find_blocks
+from blogtools.extract import extract
+
+DATA = Path(__file__).parent / "data"
+POST = "2025-11-03-durable"
+MODULE = '"""Usage:\n\n```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "<durable & done>"\n'
+TEST_FILE = "import sys\n\n\ndef helper():\n    pass\n\n\ndef test_durable_main():\n    assert True\n"
+
+
+@pytest.fixture
+def curated(tmp_path):
+    """Extracted hand-made post; block 01 runnable with a module and notes, 02 illustrative, 03 runnable as is."""
+    shutil.copytree(DATA / "extract", tmp_path / "content")
+    extract(tmp_path / "content", tmp_path / "snippets")
+    (tmp_path / f"snippets/{POST}/durable_task.py").write_text(MODULE)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_durable.py").write_text(TEST_FILE)
+    doc = manifest.load(tmp_path / "snippets/manifest.toml")
+    doc[f"{POST}/01"].update(
+        status="runnable", modules=["durable_task.py"], tests=["tests/test_durable.py::test_durable_main"],
+        notes=["Python instead of TypeScript", "`ctx.step` is the SDK's `ctx.step(name, fn)`"],
+    )
+    doc[f"{POST}/02"]["reason"] = "needs a <b>Linear</b> account & `mcporter` config"
+    doc[f"{POST}/03"].update(status="runnable", tests=["tests/test_durable.py::test_durable_main"])
+    manifest.save(doc, tmp_path / "snippets/manifest.toml")
+    return tmp_path, manifest.read(tmp_path / "snippets")
+
+
+def render(text: str, root: Path) -> str:
+    """The page through Python-Markdown with the extensions the site configures for these constructs."""
+    return markdown.markdown(
+        text,
+        extensions=["pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.details", "pymdownx.snippets"],
+        extension_configs={
+            "pymdownx.highlight": {"use_pygments": False},
+            "pymdownx.tabbed": {"alternate_style": True},
+            "pymdownx.snippets": {"base_path": [str(root / "snippets")], "check_paths": True},
+        },
+    )
+
+
+def test_status_lines_and_tabs(curated):
+    root, entries = curated
+    page = (root / f"content/posts/{POST}.md").read_text()
+    links = SourceLinks(root, "https://github.com/example/essays", "trunk")
+    out = annotate(page, POST, entries, links)
+    html = render(out.split("---\n", 2)[2], root)
+
+    assert 'As published (TypeScript)' in html and 'Runnable (Python)' in html
+    assert "absurd.registerTask" in html
+    # the module is included at build time, not copied into the page
+    assert f'--8<-- "{POST}/durable_task.py"' in out and "def main()" not in out
+    # the whole module, its own ``` included, inside the Runnable tab
+    assert '```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "&lt;durable &amp; done&gt;"' in html
+    assert (
+        '<p><span class="snippet-status snippet-runnable">Runnable · tested: '
+        f'<a href="https://github.com/example/essays/blob/trunk/snippets/{POST}/durable_task.py"><code>durable_task.py</code></a> · '
+        '<a href="https://github.com/example/essays/blob/trunk/tests/test_durable.py#L8"><code>test_durable_main</code></a></span></p>'
+    ) in html
+    assert "<li>Python instead of TypeScript</li>" in html
+    assert "<li><code>ctx.step</code> is the SDK's <code>ctx.step(name, fn)</code></li>" in html
+    assert (
+        '<p><span class="snippet-status snippet-illustrative">Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account '
+        "&amp; <code>mcporter</code> config</span></p>"
+    ) in html
+    assert html.count('class="snippet-status') == 3
+
+
+def test_status_inside_a_details_block_stays_inside(curated):
+    root, entries = curated
+    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root))
+    assert '    <span class="snippet-status snippet-runnable">Runnable · tested: <code>test_durable_main</code></span>\n' in out
+    html = render(out.split("---\n", 2)[2], root)
+    details = html[html.index("<details") : html.index("</details>")]
+    assert "=== step 1 ===" in details and "Runnable · tested" in details
+
+
+def test_blocks_without_entry_or_with_drift_say_so(curated):
+    root, entries = curated
+    page = (root / f"content/posts/{POST}.md").read_text().replace('"iteration"', '"step"')
+    del entries[f"{POST}/02"]
+    out = annotate(page, POST, entries, SourceLinks(root))
+    assert "(the essay changed this block since; the runnable form may lag behind)" in out
+    assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
+
+
+def test_links_come_from_mkdocs_yml(tmp_path):
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: x\nsite_url: https://example.org/\nrepo_url: https://github.com/example/essays/\n"
+        "edit_uri: edit/develop/content/\n"
+        "markdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:material.extensions.emoji.twemoji\n"
+    )
+    links = site.load_config(tmp_path / "mkdocs.yml").source_links
+    assert links.url("snippets/a/b.py", 3) == "https://github.com/example/essays/blob/develop/snippets/a/b.py#L3"
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\nsite_url: https://example.org/\n")
+    assert site.load_config(tmp_path / "mkdocs.yml").source_links.url("snippets/a/b.py") is None
+
+
+def test_built_site_shows_status_and_tabs_and_leaves_content_alone(curated, tmp_path):
+    """`blogtools build --offline` on a real mkdocs.yml: the page shows the statuses, the module
+    is included by pymdownx.snippets, and content/ is byte-identical afterwards."""
+    root, _ = curated
+    shutil.copy(Path(__file__).parent.parent / "mkdocs.yml", root / "mkdocs.yml")
+    before = {path: path.read_bytes() for path in (root / "content").rglob("*") if path.is_file()}
+
+    done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert {path: path.read_bytes() for path in (root / "content").rglob("*") if path.is_file()} == before
+    assert_statuses_and_tabs((root / "site/2025/11/03/durable/index.html").read_text())
+
+
+ZENSICAL = Path(sys.executable).parent / "zensical"
+
+
+@pytest.mark.skipif(not ZENSICAL.exists(), reason="zensical is not installed (pip install '.[test]')")
+def test_zensical_renders_the_statuses_and_tabs_too(curated):
+    root, _ = curated
+    shutil.copy(Path(__file__).parent.parent / "mkdocs.yml", root / "mkdocs.yml")
+    done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(root / "site")
+    done = subprocess.run([str(ZENSICAL), "build", "--config-file", "mkdocs.yml"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_statuses_and_tabs((root / "site/2025/11/03/durable/index.html").read_text())
+
+
+def assert_statuses_and_tabs(page: str) -> None:
+    assert page.count('class="snippet-status') == 3
+    assert '<label for="__tabbed_1_1">As published (TypeScript)</label>' in page
+    assert '<label for="__tabbed_1_2">Runnable (Python)</label>' in page
+    assert "&lt;durable &amp; done&gt;" in page  # the module's text, included at build time
+    assert 'href="https://github.com/blogtools/blogtools/blob/main/snippets/2025-11-03-durable/durable_task.py"' in page
+    assert "Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account" in page
+
+
+def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
+    """This repository's content/ and snippets/, built: one status line per code block, none unchecked."""
+    repo = Path(__file__).parent.parent
+    for name in ("content", "snippets"):
+        shutil.copytree(repo / name, tmp_path / name)
+    shutil.copy(repo / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    entries = manifest.read(tmp_path / "snippets")
+    counted = 0
+    for page in (tmp_path / "content/posts").glob("*.md"):
+        blocks = find_blocks(page.read_text())
+        slug = page.stem
+        url_slug = yaml.safe_load(page.read_text().split("---\n", 2)[1])["slug"]
+        html = (tmp_path / f"site/{slug[:4]}/{slug[5:7]}/{slug[8:10]}/{url_slug}/index.html").read_text()
+        assert html.count('class="snippet-status') == len(blocks), slug
+        for block in blocks:
+            entry = entries[block_id(slug, block.ordinal)]
+            expected = "Runnable · tested" if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"
+            assert expected in html.replace("&amp;", "&"), (slug, block.ordinal)
+        counted += len(blocks)
+    assert "Unchecked" not in "".join(p.read_text() for p in (tmp_path / "site").rglob("*.html"))
+    assert counted == len([e for e in entries.values() if e.is_block])

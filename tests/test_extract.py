@@ -1,0 +1,368 @@
+"""Extraction into snippets/, the manifest, `blogtools check`, `snippets` and `run`, on hand-made pages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomlkit
+from click.testing import CliRunner
+
+from blogtools.cli import main
+
+DATA = Path(__file__).parent / "data"
+POST = "2025-11-03-durable"
+PAGE = f"content/posts/{POST}.md"
+TS_BLOCK = """absurd.registerTask({name: "my-agent"}, async (params, ctx) => {
+  const result = await ctx.step("iteration", async () => singleStep());
+});
+"""
+TRANSCRIPT = "=== step 1 ===\nStop reason: tool_use\n\nTotal steps: 1\n"
+MODULE = '''"""Runnable form of the durable-task block."""
+from pathlib import Path
+
+
+def main():
+    Path("ran.txt").write_text("main ran")
+    return 3
+'''
+TEST_FILE = """from agent_loop import main
+
+
+def test_agent_loop_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main() == 3
+"""
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A site folder with one hand-made post of three blocks, as the current directory."""
+    shutil.copytree(DATA / "extract", tmp_path / "content")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def load_manifest(root: Path):
+    return tomlkit.parse((root / "snippets/manifest.toml").read_text())
+
+
+def save_manifest(root: Path, doc) -> None:
+    (root / "snippets/manifest.toml").write_text(tomlkit.dumps(doc))
+
+
+def curate(root: Path, runnable: bool = False) -> None:
+    """Give every entry a reason; with ``runnable``, back block 01 with a real module and test."""
+    doc = load_manifest(root)
+    for table in doc.values():
+        table["reason"] = "needs a `Linear` account & a workspace"
+    if runnable:
+        (root / f"snippets/{POST}/agent_loop.py").write_text(MODULE)
+        (root / "tests").mkdir()
+        (root / "tests/conftest.py").write_text(f"import sys\nsys.path.insert(0, {str(root / 'snippets' / POST)!r})\n")
+        (root / "tests/test_agent_loop.py").write_text(TEST_FILE)
+        first = doc[f"{POST}/01"]
+        first["status"] = "runnable"
+        first["modules"] = ["agent_loop.py"]
+        first["tests"] = ["tests/test_agent_loop.py::test_agent_loop_runs"]
+        first["notes"] = ["Python instead of TypeScript", "`ctx.step` keeps its name"]
+    save_manifest(root, doc)
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {str(path): path.stat().st_mtime_ns for path in sorted((root / "snippets").rglob("*"))}
+
+
+def test_every_block_is_written_verbatim_with_its_manifest_entry(project):
+    result = cli("extract")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "extract: 3 blocks in 1 posts: 3 new, 0 drifted, 0 accepted, 0 orphaned; 4 files written"
+    files = sorted(path.name for path in (project / "snippets" / POST).iterdir())
+    assert files == ["01-absurd-register-task.ts", "02-npx-mcporter-call-linear.sh", "03-step-1.txt"]
+    assert (project / f"snippets/{POST}/01-absurd-register-task.ts").read_text() == TS_BLOCK
+    assert (project / f"snippets/{POST}/03-step-1.txt").read_text() == TRANSCRIPT
+    doc = load_manifest(project)
+    assert list(doc.keys()) == [f"{POST}/01", f"{POST}/02", f"{POST}/03"]
+    first = doc[f"{POST}/01"].unwrap()
+    assert first == {
+        "post": POST, "ordinal": 1, "language": "typescript", "file": "01-absurd-register-task.ts",
+        "sha256": hashlib.sha256(TS_BLOCK.encode()).hexdigest(), "lines": [8, 12],
+        "status": "illustrative", "modules": [], "tests": [], "reason": "", "notes": [],
+    }
+    page = (project / PAGE).read_text().splitlines()
+    assert page[7] == "```typescript" and page[11] == "```"
+    assert doc[f"{POST}/03"]["lines"] == [21, 26] and page[20] == "    ```text"
+
+
+def test_unchanged_content_writes_zero_files(project):
+    cli("extract")
+    past = 1_000_000_000_000_000_000
+    for path in (project / "snippets").rglob("*"):
+        os.utime(path, ns=(past, past))
+    before = snapshot(project)
+    result = cli("extract")
+    assert result.stdout.splitlines()[-1].endswith("; 0 files written")
+    assert snapshot(project) == before
+
+
+def test_curated_fields_and_comments_survive_reextraction(project):
+    cli("extract")
+    doc = load_manifest(project)
+    doc[f"{POST}/02"]["status"] = "runnable"
+    doc[f"{POST}/02"]["modules"] = ["mcporter_call.py"]
+    doc[f"{POST}/02"]["tests"] = ["tests/test_mcporter.py::test_call"]
+    doc[f"{POST}/02"]["notes"] = ["calls the Python MCP SDK"]
+    doc[f"{POST}/02"]["reason"] = ""
+    doc[f"{POST}/02"].add(tomlkit.comment("reviewed by the author"))
+    save_manifest(project, doc)
+    curated = load_manifest(project)[f"{POST}/02"].unwrap()
+    # the essay gains a paragraph above the blocks: line numbers move, texts do not
+    page = project / PAGE
+    page.write_text(page.read_text().replace("Some prose", "A new paragraph.\n\nSome prose"))
+    assert cli("extract").exit_code == 0
+    after = load_manifest(project)
+    assert "# reviewed by the author" in (project / "snippets/manifest.toml").read_text()
+    moved = after[f"{POST}/02"].unwrap()
+    assert moved["lines"] == [18, 20] and curated["lines"] == [16, 18]
+    assert {key: moved[key] for key in moved if key != "lines"} == {key: curated[key] for key in curated if key != "lines"}
+
+
+def test_changed_block_keeps_its_file_name(project):
+    cli("extract")
+    page = project / PAGE
+    page.write_text(page.read_text().replace('"my-agent"', '"other-agent"'))
+    cli("extract")
+    assert (project / f"snippets/{POST}/01-absurd-register-task.ts").read_text() == TS_BLOCK.replace("my-agent", "other-agent")
+    assert len(list((project / "snippets" / POST).iterdir())) == 3
+
+
+def test_drift_is_recorded_not_overwritten_until_accepted(project):
+    cli("extract")
+    curate(project)
+    reviewed = load_manifest(project)[f"{POST}/01"]["sha256"]
+    page = project / PAGE
+    page.write_text(page.read_text().replace('"iteration"', '"step"'))
+    result = cli("extract")
+    assert f"drift: {POST}/01 changed since it was reviewed" in result.stderr
+    entry = load_manifest(project)[f"{POST}/01"]
+    new = hashlib.sha256(TS_BLOCK.replace('"iteration"', '"step"').encode()).hexdigest()
+    assert (entry["sha256"], entry["changed_sha256"]) == (reviewed, new)
+
+    result = cli("check")
+    assert result.exit_code == 1
+    assert f"problem: {POST}/01 ({PAGE}:8): drift: the text changed since it was reviewed" in result.stdout
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 1 problems"
+
+    result = cli("extract", "--accept", f"{POST}/01")
+    assert result.exit_code == 0 and "1 accepted" in result.stdout
+    entry = load_manifest(project)[f"{POST}/01"]
+    assert entry["sha256"] == new and "changed_sha256" not in entry
+    assert cli("check").exit_code == 0
+
+
+def test_accept_of_an_unknown_id_changes_nothing(project):
+    cli("extract")
+    before = (project / "snippets/manifest.toml").read_bytes()
+    result = cli("extract", "--accept", f"{POST}/09")
+    assert result.exit_code == 1
+    assert result.stderr == f"blogtools: error: --accept {POST}/09: no such block in content or entry in snippets/manifest.toml\n"
+    assert (project / "snippets/manifest.toml").read_bytes() == before
+
+
+def test_check_passes_with_a_real_module_and_test(project):
+    cli("extract")
+    curate(project, runnable=True)
+    result = cli("check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 2 illustrative, 0 problems"
+
+
+def test_check_names_each_offender(project):
+    cli("extract")
+    curate(project, runnable=True)
+    doc = load_manifest(project)
+    doc[f"{POST}/01"]["modules"] = ["agent_loop.py", "missing_module.py"]
+    doc[f"{POST}/01"]["tests"] = ["tests/test_agent_loop.py::test_agent_loop_runs", "tests/test_agent_loop.py::test_nope", "tests/test_gone.py::test_x"]
+    doc[f"{POST}/02"]["reason"] = "  "
+    doc[f"{POST}/03"]["status"] = "runnable-ish"
+    doc["2025-01-01-gone/01"] = doc[f"{POST}/03"].copy()
+    del doc[f"{POST}/03"]
+    save_manifest(project, doc)
+    (project / f"snippets/{POST}/02-npx-mcporter-call-linear.sh").write_text("edited by hand\n")
+
+    result = cli("check")
+    assert result.exit_code == 1
+    problems = [line for line in result.stdout.splitlines() if line.startswith("problem: ")]
+    assert problems == [
+        "problem: test file tests/test_gone.py does not exist",
+        f"problem: {POST}/01 ({PAGE}:8): module snippets/{POST}/missing_module.py does not exist",
+        f"problem: {POST}/01 ({PAGE}:8): test tests/test_agent_loop.py::test_nope is not collected by pytest",
+        f"problem: {POST}/01 ({PAGE}:8): test tests/test_gone.py::test_x is not collected by pytest",
+        f"problem: {POST}/02 ({PAGE}:16): snippets/{POST}/02-npx-mcporter-call-linear.sh does not hold the block's text; run `blogtools extract`",
+        f"problem: {POST}/02 ({PAGE}:16): illustrative entry has no reason",
+        f"problem: {POST}/03 ({PAGE}:21): no manifest entry; run `blogtools extract`",
+        "problem: 2025-01-01-gone/01: the manifest has an entry but content has no such block; `blogtools extract --accept 2025-01-01-gone/01` drops it",
+    ]
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 1 illustrative, 8 problems"
+
+
+def test_check_rejects_bad_status_and_runnable_without_tests_or_notes(project):
+    cli("extract")
+    curate(project)
+    doc = load_manifest(project)
+    doc[f"{POST}/01"]["status"] = "maybe"
+    doc[f"{POST}/02"]["status"] = "runnable"
+    (project / f"snippets/{POST}/mcporter_call.py").write_text("def main():\n    pass\n")
+    doc[f"{POST}/02"]["modules"] = ["mcporter_call.py"]
+    save_manifest(project, doc)
+    problems = [line for line in cli("check").stdout.splitlines() if line.startswith("problem: ")]
+    assert problems == [
+        f"problem: {POST}/01 ({PAGE}:8): status must be 'runnable' or 'illustrative', not 'maybe'",
+        f"problem: {POST}/02 ({PAGE}:16): runnable entry lists no tests",
+        f"problem: {POST}/02 ({PAGE}:16): the runnable form is Python but the block is shell: notes must say how it differs",
+    ]
+
+
+def test_accepting_an_orphan_drops_its_entry(project):
+    cli("extract")
+    curate(project)
+    page = project / PAGE
+    page.write_text(page.read_text().split("??? note")[0])
+    result = cli("extract")
+    assert f"orphaned: {POST}/03" in result.stderr and "1 orphaned" in result.stdout
+    assert f"{POST}/03" in load_manifest(project)
+    assert cli("extract", "--accept", f"{POST}/03").exit_code == 0
+    assert f"{POST}/03" not in load_manifest(project)
+    assert cli("check").exit_code == 0
+
+
+def test_standalone_entries_are_checked_but_never_orphaned(project):
+    """A post's runnable module that no block shows (a figure script) has an entry "<post>/<name>"."""
+    cli("extract")
+    curate(project, runnable=True)
+    doc = load_manifest(project)
+    figure = tomlkit.table()
+    figure.update({"post": POST, "status": "runnable", "modules": ["agent_loop.py", "figure.py"],
+                   "tests": ["tests/test_agent_loop.py::test_figure"], "reason": "", "notes": []})
+    doc[f"{POST}/figure"] = figure
+    save_manifest(project, doc)
+    result = cli("extract")
+    assert "0 orphaned" in result.stdout and f"{POST}/figure" in load_manifest(project)
+    assert cli("extract", "--accept", f"{POST}/figure").exit_code == 1
+    result = cli("check")
+    assert [line for line in result.stdout.splitlines() if line.startswith("problem: ")] == [
+        f"problem: {POST}/figure: module snippets/{POST}/figure.py does not exist",
+        f"problem: {POST}/figure: test tests/test_agent_loop.py::test_figure is not collected by pytest",
+    ]
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 2 illustrative, 2 problems"
+
+
+def test_snippets_json_lists_every_entry(project):
+    cli("extract")
+    curate(project, runnable=True)
+    result = cli("snippets", "--json")
+    assert result.exit_code == 0
+    listed = json.loads(result.stdout)
+    assert [item["id"] for item in listed] == [f"{POST}/01", f"{POST}/02", f"{POST}/03"]
+    assert {"id", "post", "language", "status", "modules", "tests", "reason"} <= set(listed[0])
+    assert listed[0]["modules"] == ["agent_loop.py"] and listed[0]["status"] == "runnable"
+    assert listed[0]["tests"] == ["tests/test_agent_loop.py::test_agent_loop_runs"]
+    assert listed[2]["language"] == "text" and listed[2]["reason"] == "needs a `Linear` account & a workspace"
+    text = cli("snippets").stdout.splitlines()
+    assert text[-1] == "3 entries: 1 runnable, 2 illustrative"
+
+
+def blogtools(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "blogtools", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_run_calls_the_module_main(project):
+    cli("extract")
+    curate(project, runnable=True)
+    done = blogtools("run", f"{POST}/01", cwd=project)
+    assert done.returncode == 3, done.stderr
+    assert (project / "ran.txt").read_text() == "main ran"
+
+
+def test_run_passes_extra_arguments_to_main(project):
+    cli("extract")
+    curate(project, runnable=True)
+    done = blogtools("run", f"{POST}/01", "--llm", "anthropic", cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1, f"blogtools: error: {POST}/01: agent_loop.py's main() takes no arguments, got --llm anthropic\n"
+    )
+    module = project / f"snippets/{POST}/agent_loop.py"
+    module.write_text(
+        "from pathlib import Path\n\n\ndef main(argv=None):\n"
+        "    Path('ran.txt').write_text(' '.join(argv or []))\n    return 0\n"
+    )
+    done = blogtools("run", f"{POST}/01", "--llm", "anthropic", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "ran.txt").read_text() == "--llm anthropic"
+
+
+def test_run_refuses_illustrative_entries_and_entries_without_module(project):
+    cli("extract")
+    curate(project)
+    done = blogtools("run", f"{POST}/02", cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1, f"blogtools: error: {POST}/02: illustrative (needs a `Linear` account & a workspace), so there is nothing to run\n"
+    )
+    doc = load_manifest(project)
+    doc[f"{POST}/02"]["status"] = "runnable"
+    doc[f"{POST}/02"]["tests"] = ["tests/test_content_examples.py::test_runnable_python_block"]
+    save_manifest(project, doc)
+    done = blogtools("run", f"{POST}/02", cwd=project)
+    assert done.stderr.startswith(f"blogtools: error: {POST}/02: no module;") and done.returncode == 1
+    done = blogtools("run", f"{POST}/07", cwd=project)
+    assert done.stderr == f"blogtools: error: {POST}/07: no such entry in snippets/manifest.toml\n"
+
+
+def test_bad_inputs_give_one_error_line(project):
+    result = cli("check")
+    assert (result.exit_code, result.stderr) == (1, "blogtools: error: snippets/manifest.toml: no manifest; run `blogtools extract` first\n")
+    result = cli("extract", "--content-dir", "nowhere")
+    assert result.stderr == "blogtools: error: nowhere/posts: no such folder (expected content/posts/<slug>.md pages)\n"
+    cli("extract")
+    (project / "snippets/manifest.toml").write_text('["a/01"]\npost = \n')
+    result = cli("snippets")
+    assert result.exit_code == 1 and result.stderr.startswith("blogtools: error: snippets/manifest.toml: not a readable TOML manifest:")
+    (project / "snippets/manifest.toml").write_text('["a/01"]\npost = "a"\nordinal = "one"\n')
+    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] ordinal must be an integer\n"
+
+
+def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
+    """The fixture page holds a Python block that states its output correctly and one whose claim
+    is false: marked runnable, the first passes under pytest-examples and the second fails."""
+    shutil.copytree(DATA / "examples", tmp_path / "content")
+    (tmp_path / "tests").mkdir()
+    shutil.copy(Path(__file__).parent / "test_content_examples.py", tmp_path / "tests")
+    assert blogtools("extract", cwd=tmp_path).returncode == 0
+    doc = load_manifest(tmp_path)
+    assert [table["language"] for table in doc.values()] == ["python", "py"]
+    for ident, table in doc.items():
+        table["status"] = "runnable"
+        table["tests"] = [f"tests/test_content_examples.py::test_runnable_python_block[{ident}]"]
+    save_manifest(tmp_path, doc)
+    check = blogtools("check", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.splitlines()[-1] == "check: 2 blocks: 2 runnable, 0 illustrative, 0 problems"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={tmp_path}", "tests"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "FAILED tests/test_content_examples.py::test_runnable_python_block[2025-01-02-python-demo/02]" in done.stdout
+    assert "the essay's arithmetic is off" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed")

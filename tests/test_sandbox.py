@@ -1,0 +1,179 @@
+"""blogtools.sandbox: Pyodide in a Node worker thread, its virtual file system and its isolation."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from blogtools.errors import BlogtoolsError
+from blogtools.sandbox import Sandbox, write_output
+from local_http import LocalServer
+from pngcheck import decode_png
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LocalServer(ip_address="203.0.113.7") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def sandbox(server):
+    resources = {"current-ip": f"{server.url}/ip", "broken": f"{server.url}/status/500"}
+    with Sandbox(resources, data={"notes/hello.txt": b"hello from the host"},
+                 time_limit=4, memory_limit_mb=256) as sb:
+        yield sb
+
+
+def test_stdout_stderr_and_success(sandbox):
+    result = sandbox.execute_python("import sys\nprint('out', 6 * 7)\nprint('err', file=sys.stderr)")
+    assert (result.stdout, result.stderr, result.success) == ("out 42\n", "err\n", True)
+
+
+def test_a_failure_reports_its_traceback(sandbox):
+    result = sandbox.execute_python("print('before')\n1 / 0")
+    assert result.success is False
+    assert result.stdout == "before\n"
+    assert 'File "<exec>", line 2, in <module>' in result.stderr
+    assert result.stderr.rstrip().endswith("ZeroDivisionError: division by zero")
+
+
+def test_runs_do_not_share_globals(sandbox):
+    sandbox.execute_python("leftover = 1")
+    assert "NameError" in sandbox.execute_python("leftover").stderr
+
+
+def test_network_reads_go_through_the_allowlist(sandbox, server):
+    before = server.ip_hits
+    result = sandbox.execute_python("print(open('/network/current-ip').read())")
+    assert result.stdout == "203.0.113.7\n"
+    assert server.ip_hits == before + 1
+    sandbox.execute_python("open('/network/current-ip').read()")
+    assert server.ip_hits == before + 2  # each run fetches afresh
+
+
+def test_a_name_outside_the_allowlist_is_not_found(sandbox, server):
+    seen = len(server.requests)
+    result = sandbox.execute_python("open('/network/passwords')")
+    assert "FileNotFoundError" in result.stderr
+    assert "/network/passwords: no such resource (allowed: broken, current-ip)" in result.stderr
+    assert len(server.requests) == seen
+
+
+def test_a_failing_resource_reports_the_http_status(sandbox):
+    result = sandbox.execute_python("open('/network/broken')")
+    assert "/network/broken: fetch failed:" in result.stderr and "HTTP 500" in result.stderr
+    assert "OSError" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/network/current-ip", "/network/new", "/data/notes/hello.txt", "/data/new"])
+def test_network_and_data_are_read_only(sandbox, path):
+    result = sandbox.execute_python(f"open({path!r}, 'w')")
+    assert "PermissionError" in result.stderr
+
+
+def test_data_holds_the_inputs(sandbox):
+    assert sandbox.execute_python("print(open('/data/notes/hello.txt').read())").stdout == "hello from the host\n"
+
+
+def test_output_files_come_back_and_persist(sandbox, tmp_path):
+    sandbox.output = {}
+    sandbox.execute_python("import os\nos.makedirs('/output/sub')\nopen('/output/sub/a.txt', 'w').write('A')")
+    assert sandbox.output == {"sub/a.txt": b"A"}
+    result = sandbox.execute_python("print(open('/output/sub/a.txt').read())\nopen('/output/b.bin', 'wb').write(b'\\0\\1')")
+    assert result.stdout == "A\n"
+    assert sandbox.output == {"sub/a.txt": b"A", "b.bin": b"\0\1"}
+    written = write_output(sandbox.output, tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == ["b.bin", "sub/a.txt"]
+    assert (tmp_path / "sub" / "a.txt").read_bytes() == b"A"
+
+
+def test_pypng_is_installed_offline(sandbox):
+    sandbox.output = {}
+    code = (
+        "import png\n"
+        "rows = [[(x * 8) % 256 for x in range(30 * 3)] for y in range(20)]\n"
+        "png.from_array(rows, 'RGB').save('/output/grad.png')\n"
+    )
+    assert sandbox.execute_python(code).success
+    assert decode_png(sandbox.output["grad.png"])[:2] == (30, 20)
+
+
+# --- isolation ----------------------------------------------------------------------------------
+
+
+def test_no_sockets(sandbox):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def accept():
+        try:
+            accepted.append(listener.accept())
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    attempts = {
+        "socket": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)",
+        "urllib": f"import urllib.request\nurllib.request.urlopen('http://127.0.0.1:{port}/', timeout=2)",
+        "js fetch": "import js\njs.fetch",
+    }
+    results = {name: sandbox.execute_python(code) for name, code in attempts.items()}
+    thread.join()
+    listener.close()
+    assert accepted == []
+    assert {name: r.success for name, r in results.items()} == dict.fromkeys(attempts, False)
+    assert "PermissionError: [Errno 2] Permission denied" in results["socket"].stderr
+
+
+def test_no_host_files(sandbox, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the host's secret")
+    attempts = {
+        "open": f"print(open({str(secret)!r}).read())",
+        "pyodide_js NODEFS": (
+            "import pyodide_js\nFS = pyodide_js.FS\nFS.mkdir('/host')\n"
+            f"FS.mount(FS.filesystems.NODEFS, {{'root': {str(tmp_path)!r}}}, '/host')\n"
+            "print(open('/host/secret.txt').read())"
+        ),
+        "JavaScript from a string": (
+            "from pyodide.ffi import to_js\nFunction = to_js({}).constructor.constructor\n"
+            f"print(Function(\"return process.getBuiltinModule('fs').readFileSync({str(secret)!r}, 'utf8')\")())"
+        ),
+        "js globals": "import js\nprint(js.process)",
+    }
+    results = {name: sandbox.execute_python(code) for name, code in attempts.items()}
+    assert {name: r.success for name, r in results.items()} == dict.fromkeys(attempts, False)
+    assert all("secret" not in r.stdout for r in results.values())
+    assert "FileNotFoundError" in results["open"].stderr
+    assert "No module named 'pyodide_js'" in results["pyodide_js NODEFS"].stderr
+    assert "EvalError: Code generation from strings disallowed" in results["JavaScript from a string"].stderr
+
+
+def test_memory_is_bounded(sandbox):
+    result = sandbox.execute_python("block = bytearray(300 * 1024 * 1024)")
+    assert result.success is False
+    assert result.stderr.rstrip().endswith("MemoryError")
+    assert sandbox.execute_python("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
+
+
+def test_a_runaway_loop_is_stopped_and_the_next_call_works(sandbox):
+    sandbox.output = {"kept.txt": b"kept"}
+    result = sandbox.execute_python("while True:\n    pass")
+    assert result.timed_out and not result.success
+    assert "time limit of 4 s" in result.stderr and "terminated" in result.stderr
+    after = sandbox.execute_python("print(open('/output/kept.txt').read())")
+    assert (after.success, after.stdout) == (True, "kept\n")
+
+
+def test_a_missing_pyodide_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("BLOGTOOLS_PYODIDE_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(BlogtoolsError, match="nowhere .from \\$BLOGTOOLS_PYODIDE_DIR.: no such directory"):
+        Sandbox()
