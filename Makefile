@@ -20,7 +20,7 @@ $(WHEELS): sandbox-wheels.txt | $(STAMP)
 	touch $@
 
 site: $(STAMP)
-	$(BIN)/python snippets/2025-11-22-llm-apis/sync_cost.py --out build/figures/2025-11-22-llm-apis
+	$(BIN)/blogtools run 2025-11-22-llm-apis/sync-cost   # measures and draws the figure under that post
 	$(BIN)/blogtools build
 
 serve: $(STAMP)

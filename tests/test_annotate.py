@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,35 @@ def test_built_site_shows_status_and_tabs_and_leaves_content_alone(curated, tmp_
     assert_statuses_and_tabs((root / "site/2025/11/03/durable/index.html").read_text())
 
 
+def test_standalone_entries_show_at_the_end_of_their_post_with_what_they_measured(curated):
+    """A runnable module no block shows (``<post>/<name>``) gets its own section: the Markdown its
+    script wrote to build/figures/<post>/<name>.md, the files it references, its status line."""
+    root, _ = curated
+    shutil.copy(Path(__file__).parent.parent / "mkdocs.yml", root / "mkdocs.yml")
+    (root / f"snippets/{POST}/cost_figure.py").write_text("def main():\n    pass\n")
+    doc = manifest.load(root / "snippets/manifest.toml")
+    doc[f"{POST}/cost-figure"] = {
+        "post": POST, "status": "runnable", "modules": ["cost_figure.py"],
+        "tests": ["tests/test_durable.py::test_durable_main"], "reason": "", "notes": ["Measures `costs` & more."],
+    }
+    manifest.save(doc, root / "snippets/manifest.toml")
+    figures = root / "build/figures" / POST
+    figures.mkdir(parents=True)
+    (figures / "cost.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
+    (figures / "cost-figure.md").write_text("## Measured cost\n\n![the cost](cost.svg)\n")
+
+    done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    page = (root / "site/2025/11/03/durable/index.html").read_text()
+    assert '<h2 id="measured-cost">Measured cost' in page
+    assert 'src="../../../../figures/2025-11-03-durable/cost.svg"' in page
+    assert (root / "site/figures/2025-11-03-durable/cost.svg").read_bytes() == (figures / "cost.svg").read_bytes()
+    assert page.count('class="snippet-status') == 4  # three blocks and the companion
+    assert 'href="https://github.com/blogtools/blogtools/blob/main/snippets/2025-11-03-durable/cost_figure.py"' in page
+    assert "Measures <code>costs</code> &amp; more." in page
+    assert "def main():" in re.sub(r"<[^>]+>", "", page)  # the module itself, included at build time
+
+
 ZENSICAL = Path(sys.executable).parent / "zensical"
 
 
@@ -163,7 +193,8 @@ def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
         slug = page.stem
         url_slug = yaml.safe_load(page.read_text().split("---\n", 2)[1])["slug"]
         html = (tmp_path / f"site/{slug[:4]}/{slug[5:7]}/{slug[8:10]}/{url_slug}/index.html").read_text()
-        assert html.count('class="snippet-status') == len(blocks), slug
+        companions = [e for e in entries.values() if e.post == slug and not e.is_block and e.status == "runnable"]
+        assert html.count('class="snippet-status') == len(blocks) + len(companions), slug
         for block in blocks:
             entry = entries[block_id(slug, block.ordinal)]
             expected = "Runnable · tested" if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"

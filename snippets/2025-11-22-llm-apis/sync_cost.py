@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from blogtools.files import write_if_changed
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE.parents[1] / "build" / "figures" / HERE.name
@@ -172,12 +173,6 @@ def summary(result: Measurement, image: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the svg, json and md files")
@@ -189,10 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as model_dir:
         print(f"measuring {args.turns} turns with a tiny local model...", flush=True)
         result = measure(make_tiny_model(model_dir), args.turns)
-    args.out.mkdir(parents=True, exist_ok=True)
-    _write(args.out / "sync-cost.svg", figure(result))
-    _write(args.out / "sync-cost.json", json.dumps(asdict(result), indent=1) + "\n")
-    _write(args.out / "sync-cost.md", summary(result, "sync-cost.svg"))
+    write_if_changed(args.out / "sync-cost.svg", figure(result).encode())
+    write_if_changed(args.out / "sync-cost.json", (json.dumps(asdict(result), indent=1) + "\n").encode())
+    write_if_changed(args.out / "sync-cost.md", summary(result, "sync-cost.svg").encode())
     print(f"wrote {args.out}/sync-cost.svg, .json, .md: bytes {sum(result.resend_bytes):,} resent vs "
           f"{sum(result.append_bytes):,} appended; tokens {sum(result.computed_without_reuse):,} recomputed vs "
           f"{sum(result.computed_with_reuse):,} with prefix reuse")

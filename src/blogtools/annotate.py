@@ -75,13 +75,17 @@ def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> st
     if entry.status != "runnable":
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
+    stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
+    return _runnable_html(entry, links, stale)
+
+
+def _runnable_html(entry: Entry, links: SourceLinks, suffix: str = "") -> str:
     parts = [_link(module, links.url(f"{links.snippets}/{entry.post}/{module}")) for module in entry.modules]
     parts += [
         _link(test.rpartition("::")[2] or test, links.url(test.partition("::")[0], _test_line(links.root, test)))
         for test in entry.tests
     ]
-    stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
-    return f'<span class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{stale}</span>'
+    return f'<span class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{suffix}</span>'
 
 
 def _prefix(line: str) -> str:
@@ -123,3 +127,32 @@ def annotate(markdown: str, slug: str, entries: Mapping[str, Entry], links: Sour
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
     return "".join(lines)
+
+
+def companions(slug: str, entries: Mapping[str, Entry], links: SourceLinks, figures: Path | None) -> str:
+    """Markdown for the post's standalone runnable entries (modules no block shows), or "".
+
+    Each gets the section its script wrote to ``figures/<name>.md`` when there is one (its files
+    referenced as ``../figures/<slug>/<file>``, where render copies them) or else a heading, then
+    its status line, a collapsed include of each module and its notes.
+    """
+    sections = []
+    for entry in sorted(entries.values(), key=lambda e: e.id):
+        if entry.post != slug or entry.is_block or entry.status != "runnable":
+            continue
+        name = entry.id.rpartition("/")[2]
+        measured = figures / f"{name}.md" if figures else None
+        if measured is not None and measured.is_file():  # the script's own section, heading and all
+            text = measured.read_text(encoding="utf-8")
+            for produced in sorted(figures.iterdir()):
+                text = text.replace(f"]({produced.name})", f"](../figures/{slug}/{produced.name})")
+            out = [text.strip(), ""]
+        else:
+            out = [f"## Runnable companion: {name}", ""]
+        out += [_runnable_html(entry, links), ""]
+        for module in entry.modules:
+            out += [f'??? example "Runnable (Python): {module}"', "", "    ````python",
+                    f'    --8<-- "{entry.post}/{module}"', "    ````", ""]
+        out += [f"- {note}" for note in entry.notes]
+        sections.append("\n".join(out).rstrip() + "\n")
+    return "\n".join(sections)

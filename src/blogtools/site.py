@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape as xml_escape
 import yaml
 
 from blogtools import manifest
-from blogtools.annotate import SourceLinks, annotate
+from blogtools.annotate import SourceLinks, annotate, companions
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
@@ -40,6 +40,7 @@ from blogtools.manifest import Entry
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
 OVERRIDES_DIR = "overrides"  # under build/, named by theme.custom_dir in mkdocs.yml
+FIGURES_DIR = "figures"  # under build/ and docs_dir: what snippet scripts measured, per post
 EXCERPT_MARK = "<!-- more -->"
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
@@ -65,6 +66,7 @@ class SiteInfo:
     site_name: str
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
+    figures: Path | None = None  # build/figures: <post>/<name>.md and files, written by snippet scripts
 
 
 # --- page transforms: each takes a Post and returns the Post to write -------------------------
@@ -137,11 +139,22 @@ def add_snippet_status(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+def add_companions(post: Post, site: SiteInfo) -> Post:
+    """At the end of the post, its runnable modules that no block shows, with what they measured."""
+    figures = site.figures / post.name if site.figures else None
+    extra = companions(post.name, site.snippets, site.source_links, figures)
+    if extra:
+        post.body = f"{post.body.rstrip()}\n\n{extra}"
+    return post
+
+
 PageTransform = Callable[[Post, SiteInfo], Post]
 
 #: The render pipeline, in order. A later stage adds its transform here (e.g. status lines
 #: under code blocks) so that every page goes through it.
-PAGE_TRANSFORMS: list[PageTransform] = [add_title, add_attribution, add_excerpt_mark, add_snippet_status]
+PAGE_TRANSFORMS: list[PageTransform] = [
+    add_title, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
+]
 
 
 # --- render -----------------------------------------------------------------------------------
@@ -166,6 +179,10 @@ def render(
         site.snippets = manifest.read(snippets_dir)
     if source_links is not None:
         site.source_links = source_links
+    figures = docs_dir.parent / FIGURES_DIR
+    if figures.is_dir():
+        site.figures = figures
+        _copy_figures(figures, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
@@ -374,6 +391,13 @@ def _write_theme(source, target: Path) -> None:
             _write_theme(item, target / item.name)
         elif item.name.endswith(".html"):
             _write(target / item.name, item.read_text("utf-8"))
+
+
+def _copy_figures(source: Path, target: Path) -> None:
+    """Copy what snippet scripts wrote under build/figures/<post>/ (their .md goes into the page)."""
+    for item in source.rglob("*"):
+        if item.is_file() and item.suffix != ".md":
+            write_if_changed(target / item.relative_to(source), item.read_bytes())
 
 
 def _url_slug(post: Post) -> str:
