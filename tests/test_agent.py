@@ -18,8 +18,9 @@ sys.path.insert(0, str(SNIPPETS / "2025-10-17-code"))
 from agentic_loop import Interrupted, toy_step  # noqa: E402  (snippets/<post> on sys.path, as `blogtools run` does)
 
 from blogtools.agent import FileStore, PostgresStore, agent_loop, initial_state
-from blogtools.agent_script import PROMPT, ReplayBackend, essay_turns
+from blogtools.agent_script import PROMPT, essay_turns
 from blogtools.errors import BlogtoolsError
+from blogtools.harness.llm import ReplayBackend
 from local_http import LocalServer
 from pngcheck import decode_png
 

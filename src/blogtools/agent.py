@@ -25,9 +25,9 @@ from typing import Protocol
 
 import anthropic
 
-from blogtools.agent_script import ESSAY_IP_ADDRESS, ReplayBackend, essay_turns
+from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
-from blogtools.harness.llm import MessagesServer, make_backend
+from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
 from blogtools.sandbox import Sandbox, write_output
 
 MAX_STEPS = 10

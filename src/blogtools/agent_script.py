@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from blogtools.harness.llm import ScriptMismatch, Turn, complete_message, tool_result, tool_use
+from blogtools.harness.llm import Turn, tool_result, tool_use
 
 PROMPT = "Figure out the current ip address and make me a picture of it."
 ESSAY_IP_ADDRESS = "255.255.255.255"
@@ -158,24 +158,3 @@ def essay_turns() -> list[Turn]:
              reply=[tool_use("execute_python", {"code": STEP_3_CODE}, id="toolu_step3")]),
         Turn(last_message=tool_result("toolu_step3", _result(True)), reply=FINAL_TEXT),
     ]
-
-
-class ReplayBackend:
-    """A scripted backend that picks the turn by the conversation's length, not by arrival order.
-
-    Turn N answers a request holding N-1 assistant messages, so a run resumed from a step cache
-    (which skips the model requests of the cached steps) continues the same script. A request
-    that does not match its turn raises ScriptMismatch naming the turn and what differed.
-    """
-
-    def __init__(self, turns: list[Turn]):
-        self.turns = list(turns)
-
-    def respond(self, request: dict) -> dict:
-        number = 1 + sum(m.get("role") == "assistant" for m in request.get("messages", []))
-        if number > len(self.turns):
-            raise ScriptMismatch(f"request for turn {number} but the script has {len(self.turns)} turns")
-        turn = self.turns[number - 1]
-        if (found := turn.mismatch(request)) is not None:
-            raise ScriptMismatch(f"scripted turn {number} of {len(self.turns)} does not match: {found}")
-        return complete_message(turn.reply, request.get("model", "scripted"), len(json.dumps(request["messages"]).split()))

@@ -234,6 +234,30 @@ class ScriptedBackend:
         return len(self.turns) - self.position
 
 
+class ReplayBackend:
+    """A scripted backend that picks the turn by the conversation's length, not by arrival order.
+
+    Turn N answers a request holding N-1 assistant messages, so a run resumed from a step cache
+    (which skips the model requests of the cached steps) continues the same script. A request
+    that does not match its turn raises :class:`ScriptMismatch` naming the turn and what differed.
+    """
+
+    def __init__(self, turns: list[Turn]):
+        self.turns = list(turns)
+
+    def respond(self, request: dict) -> dict:
+        number = 1 + sum(m.get("role") == "assistant" for m in request.get("messages", []))
+        if number > len(self.turns):
+            raise ScriptMismatch(
+                f"request for turn {number} but the script has {len(self.turns)} turns; "
+                f"last message: {_summarise(request)}"
+            )
+        turn = self.turns[number - 1]
+        if (found := turn.mismatch(request)) is not None:
+            raise ScriptMismatch(f"scripted turn {number} of {len(self.turns)} does not match: {found}")
+        return complete_message(turn.reply, request.get("model", "scripted"), _word_count(request.get("messages")))
+
+
 def _summarise(request: dict) -> str:
     messages = request.get("messages") or []
     return json.dumps(messages[-1], ensure_ascii=False)[:300] if messages else "(no messages)"
