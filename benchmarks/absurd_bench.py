@@ -99,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     durable, plain = step_cost(args.steps)
     print(f"ctx.step, checkpointed: {durable * 1e3:.3f} ms/step; plain call: {plain * 1e6:.3f} µs/step "
-          f"({args.steps} steps)")
+          f"({args.steps} steps; {durable / plain:,.0f}x the plain call)")
+    rates = {}
     for workers in (1, 2):
-        rate = agent_throughput(workers, args.tasks)
-        print(f"agent tasks, {workers} worker{'s' if workers > 1 else ''}: {rate:.1f} tasks/s ({args.tasks} tasks)")
+        rates[workers] = agent_throughput(workers, args.tasks)
+        print(f"agent tasks, {workers} worker{'s' if workers > 1 else ''}: {rates[workers]:.1f} tasks/s "
+              f"({args.tasks} tasks)")
+    print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
     return 0
 
 

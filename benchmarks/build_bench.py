@@ -86,7 +86,8 @@ def main() -> None:
     print(f"blogtools build (fresh: ingest + render + mkdocs): {build:6.1f} s")
     print(f"bare mkdocs build --strict of the same Markdown:   {bare:6.1f} s")
     print(f"blogtools build again (feed unchanged):            {again:6.1f} s")
-    print(f"blogtools overhead over mkdocs: {build - bare:.1f} s fresh, {again - bare:.1f} s unchanged")
+    print(f"blogtools overhead over mkdocs: {build - bare:.1f} s fresh, {again - bare:.1f} s unchanged "
+          f"({build / bare:.2f}x and {again / bare:.2f}x the bare build)")
 
 
 if __name__ == "__main__":
