@@ -20,8 +20,9 @@ says ``"stream": true``. A backend raising :class:`BackendError` (e.g. :class:`S
 becomes an HTTP error with its message; any other exception becomes a 500 that the SDK will not
 retry. Either way the message is also kept in ``server.errors`` so a test cannot miss it.
 
-Backends here: :class:`ScriptedBackend` (replay a conversation) and :class:`AnthropicBackend` (the
-live API). ``blogtools.harness.local`` adds a transformers model. :func:`make_backend` picks one by
+Backends here: :class:`ScriptedBackend` (replay a conversation, turn by arrival order),
+:class:`ReplayBackend` (the same, turn by conversation length, for runs resumed from a cache) and
+:class:`AnthropicBackend` (the live API). ``blogtools.harness.local`` adds a transformers model. :func:`make_backend` picks one by
 name, for ``--llm scripted|anthropic|local`` options (:func:`llm_options` for click,
 :func:`add_llm_arguments` for argparse).
 """
