@@ -46,11 +46,10 @@ def render(text: str, root: Path) -> str:
     """The page through Python-Markdown with the extensions the site configures for these constructs."""
     return markdown.markdown(
         text,
-        extensions=["pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.details", "pymdownx.snippets"],
+        extensions=["pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.details"],
         extension_configs={
             "pymdownx.highlight": {"use_pygments": False},
             "pymdownx.tabbed": {"alternate_style": True},
-            "pymdownx.snippets": {"base_path": [str(root / "snippets")], "check_paths": True},
         },
     )
 
@@ -59,13 +58,17 @@ def test_status_lines_and_tabs(curated):
     root, entries = curated
     page = (root / f"content/posts/{POST}.md").read_text()
     links = SourceLinks(root, "https://github.com/example/essays", "trunk")
-    out = annotate(page, POST, entries, links)
+    out = annotate(page, POST, entries, links, root / "snippets")
     html = render(out.split("---\n", 2)[2], root)
 
     assert 'As published (TypeScript)' in html and 'Runnable (Python)' in html
     assert "absurd.registerTask" in html
-    # the module is included at build time, not copied into the page
-    assert f'--8<-- "{POST}/durable_task.py"' in out and "def main()" not in out
+    # the module is read when the page is rendered, so the page follows every edit of it
+    assert "--8<--" not in out
+    module = root / f"snippets/{POST}/durable_task.py"
+    module.write_text(MODULE.replace("durable & done", "edited"))
+    assert 'return "<edited>"' in annotate(page, POST, entries, links, root / "snippets")
+    module.write_text(MODULE)
     # the whole module, its own ``` included, inside the Runnable tab
     assert '```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "&lt;durable &amp; done&gt;"' in html
     assert (
@@ -84,7 +87,7 @@ def test_status_lines_and_tabs(curated):
 
 def test_status_inside_a_details_block_stays_inside(curated):
     root, entries = curated
-    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root))
+    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets")
     assert '    <span class="snippet-status snippet-runnable">Runnable · tested: <code>test_durable_main</code></span>\n' in out
     html = render(out.split("---\n", 2)[2], root)
     details = html[html.index("<details") : html.index("</details>")]
@@ -95,7 +98,7 @@ def test_blocks_without_entry_or_with_drift_say_so(curated):
     root, entries = curated
     page = (root / f"content/posts/{POST}.md").read_text().replace('"iteration"', '"step"')
     del entries[f"{POST}/02"]
-    out = annotate(page, POST, entries, SourceLinks(root))
+    out = annotate(page, POST, entries, SourceLinks(root), root / "snippets")
     assert "(the essay changed this block since; the runnable form may lag behind)" in out
     assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
 

@@ -202,6 +202,39 @@ def test_hostile_feed_builds_every_entry_and_nothing_executable(hostile_site, th
     assert sitecheck.broken_links(hostile_site, SITE_PATH) == []
 
 
+INCLUDE_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <id>https://example.org/</id><title>Includes</title><updated>2025-01-02T00:00:00Z</updated>
+  <entry><id>https://example.org/a/</id><title>A</title><link href="https://example.org/a/"/>
+    <published>2025-01-01T00:00:00Z</published><updated>2025-01-01T00:00:00Z</updated>
+    <content type="html"><![CDATA[<pre>```
+&lt;img src=x onerror=alert(document.domain)&gt;
+```</pre>]]></content></entry>
+  <entry><id>https://example.org/b/</id><title>B</title><link href="https://example.org/b/"/>
+    <published>2025-01-02T00:00:00Z</published><updated>2025-01-02T00:00:00Z</updated>
+    <content type="html"><![CDATA[<pre>--8&lt;-- "manifest.toml"
+--8&lt;-- "2025-01-01-a/01-img-src-x-onerror-alert-document-domain.txt"
+--8&lt;-- "missing.txt"</pre>]]></content></entry>
+</feed>
+"""
+
+
+def test_include_lines_in_a_feeds_code_stay_text(tmp_path, theme_scripts):
+    """A feed's code block that looks like a Markdown include (``--8<--``) is shown as it is: no
+    file (another post's extracted block, the manifest) is pulled into the page, and a missing one
+    does not break the build."""
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    (tmp_path / "includes.atom").write_text(INCLUDE_FEED)
+    blogtools("ingest", str(tmp_path / "includes.atom"), cwd=root)
+    blogtools("build", "--offline", cwd=root)
+    assert sitecheck.executable_markup(root / "site", theme_scripts, SITE_PATH) == []
+    feed_pres = [entry.content[0].value for entry in feedparser.parse(INCLUDE_FEED).entries]
+    for day, segment, raw in (("01", "a", feed_pres[0]), ("02", "b", feed_pres[1])):
+        page = parse(root / f"site/2025/01/{day}/{segment}/index.html")
+        expected = html.unescape(re.sub(r"</?pre>", "", raw))
+        assert pre_texts(page) == [expected]
+
+
 def test_hostile_plain_text_fields_show_as_text(hostile_site):
     page = parse(hostile_site / "2025" / "12" / "01" / "scripts" / "index.html")
     title = '<script>alert("title")</script> Scripts & "quotes" <b>bold</b>'
@@ -242,6 +275,18 @@ def test_render_escapes_unescaped_front_matter_once_and_drops_active_urls(tmp_pa
     assert "By <img src=x onerror=alert(2)>" in page.find("div", cls="blogtools-attribution").text()
     assert [t.text() for t in page.find_all("a", cls="md-tag")] == ["<svg onload=alert(4)>", "a & b"]
     assert sitecheck.executable_markup(root / "site", theme_scripts, SITE_PATH) == []
+
+
+def test_a_single_author_or_tag_given_as_a_string_is_one_name(tmp_path):
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    (root / "content" / "posts" / "2025-01-03-one.md").write_text(
+        "---\ntitle: One\ndate: '2025-01-03T00:00:00+00:00'\nauthors: Alice Example\ntags: essays\n"
+        "slug: one\n---\n\nBody text.\n"
+    )
+    blogtools("build", "--offline", cwd=root)
+    page = parse(root / "site" / "2025" / "01" / "03" / "one" / "index.html")
+    assert "By Alice Example," in page.find("div", cls="blogtools-attribution").text()
+    assert [t.text() for t in page.find_all("a", cls="md-tag")] == ["essays"]
 
 
 # --- Zensical -----------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 Under every fenced block of a post page goes one line: "Runnable · tested" linking the module and
 its tests in the repository, or "Illustrative: <reason>". When the runnable form differs from what
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
-"Runnable (Python)" whose second tab includes the module at build time with pymdownx.snippets
-(``--8<--``, with ``base_path: [snippets]`` in mkdocs.yml), never a copy, followed by the list of
-differences. The result is plain Markdown, so
-MkDocs and Zensical render it alike.
+"Runnable (Python)" whose second tab holds the module file as it is when the site is built (read
+from ``snippets/`` at each render, never a committed copy that can drift), followed by the list of
+differences. The result is plain Markdown, so MkDocs and Zensical render it alike. (No Markdown
+include extension is used: a feed's code block could otherwise include files into the page.)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools.blocks import CodeBlock, block_id, find_blocks
+from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 
 LANGUAGE_NAMES = {
@@ -94,17 +95,30 @@ def _prefix(line: str) -> str:
     return "".join(char if char in " >" else " " for char in lead)
 
 
-def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, links: SourceLinks) -> list[str]:
+def module_fence(snippets_dir: Path, entry: Entry, module: str) -> list[str]:
+    """The module file as a fenced Python block, its fence longer than any backtick run inside."""
+    path = Path(snippets_dir) / entry.post / module
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BlogtoolsError(f"{path}: module of {entry.id} cannot be read ({exc})") from None
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [f"{fence}python", *text.splitlines(), fence]
+
+
+def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
     published = LANGUAGE_NAMES.get(block.language.lower(), block.language)
     out = [f'=== "As published ({published})"' if published else '=== "As published"', ""]
     out += ["    " + line[len(prefix) :] for line in fence] + [""]
     for module in entry.modules:
         label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
-        include = f"{entry.post}/{module}"  # pymdownx.snippets base_path is the snippets folder
-        # four backticks: a module may hold ``` (in a docstring, say) without closing the fence
-        out += [f'=== "{label}"', "", "    ````python", f'    --8<-- "{include}"', "    ````", ""]
+        out += [f'=== "{label}"', ""] + _indent(module_fence(snippets_dir, entry, module)) + [""]
     return out[:-1]
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line if line else "" for line in lines]
 
 
 def _under(prefix: str, lines: list[str]) -> list[str]:
@@ -112,7 +126,9 @@ def _under(prefix: str, lines: list[str]) -> list[str]:
     return [prefix + line if line else prefix.rstrip() for line in lines]
 
 
-def annotate(markdown: str, slug: str, entries: Mapping[str, Entry], links: SourceLinks) -> str:
+def annotate(
+    markdown: str, slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path
+) -> str:
     """``markdown`` (a post page, front matter allowed) with each block's status under it, and tabs
     where the runnable form differs (a runnable entry with modules and notes)."""
     lines = markdown.splitlines(keepends=True)
@@ -122,19 +138,21 @@ def annotate(markdown: str, slug: str, entries: Mapping[str, Entry], links: Sour
         prefix = _prefix(fence[0])
         added = ["", status_html(entry, block, links)]
         if entry is not None and entry.status == "runnable" and entry.modules and entry.notes:
-            fence = _under(prefix, _tabs(entry, block, fence, prefix, links))
+            fence = _under(prefix, _tabs(entry, block, fence, prefix, snippets_dir))
             added += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
     return "".join(lines)
 
 
-def companions(slug: str, entries: Mapping[str, Entry], links: SourceLinks, figures: Path | None) -> str:
+def companions(
+    slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path, figures: Path | None
+) -> str:
     """Markdown for the post's standalone runnable entries (modules no block shows), or "".
 
     Each gets the section its script wrote to ``figures/<name>.md`` when there is one (its files
     referenced as ``../figures/<slug>/<file>``, where render copies them) or else a heading, then
-    its status line, a collapsed include of each module and its notes.
+    its status line, each module in a collapsed block, and its notes.
     """
     sections = []
     for entry in sorted(entries.values(), key=lambda e: e.id):
@@ -151,8 +169,8 @@ def companions(slug: str, entries: Mapping[str, Entry], links: SourceLinks, figu
             out = [f"## Runnable companion: {name}", ""]
         out += [_runnable_html(entry, links), ""]
         for module in entry.modules:
-            out += [f'??? example "Runnable (Python): {module}"', "", "    ````python",
-                    f'    --8<-- "{entry.post}/{module}"', "    ````", ""]
+            out += [f'??? example "Runnable (Python): {module}"', ""] + _indent(module_fence(snippets_dir, entry, module))
+            out += [""]
         out += [f"- {note}" for note in entry.notes]
         sections.append("\n".join(out).rstrip() + "\n")
     return "\n".join(sections)

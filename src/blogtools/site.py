@@ -65,6 +65,7 @@ class SiteInfo:
     site_url: str
     site_name: str
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
+    snippets_dir: Path = Path("snippets")  # where the entries' modules are read from
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
     figures: Path | None = None  # build/figures: <post>/<name>.md and files, written by snippet scripts
 
@@ -135,14 +136,14 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
 
 def add_snippet_status(post: Post, site: SiteInfo) -> Post:
     """Under each code block its status from the manifest: runnable (links, tabs) or illustrative."""
-    post.body = annotate(post.body, post.name, site.snippets, site.source_links)
+    post.body = annotate(post.body, post.name, site.snippets, site.source_links, site.snippets_dir)
     return post
 
 
 def add_companions(post: Post, site: SiteInfo) -> Post:
     """At the end of the post, its runnable modules that no block shows, with what they measured."""
     figures = site.figures / post.name if site.figures else None
-    extra = companions(post.name, site.snippets, site.source_links, figures)
+    extra = companions(post.name, site.snippets, site.source_links, site.snippets_dir, figures)
     if extra:
         post.body = f"{post.body.rstrip()}\n\n{extra}"
     return post
@@ -150,8 +151,7 @@ def add_companions(post: Post, site: SiteInfo) -> Post:
 
 PageTransform = Callable[[Post, SiteInfo], Post]
 
-#: The render pipeline, in order. A later stage adds its transform here (e.g. status lines
-#: under code blocks) so that every page goes through it.
+#: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
     add_title, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
 ]
@@ -177,12 +177,13 @@ def render(
     site = SiteInfo(site_url=_with_slash(site_url), site_name=site_name)
     if snippets_dir is not None and (snippets_dir / manifest.NAME).exists():
         site.snippets = manifest.read(snippets_dir)
+        site.snippets_dir = snippets_dir
     if source_links is not None:
         site.source_links = source_links
     figures = docs_dir.parent / FIGURES_DIR
     if figures.is_dir():
         site.figures = figures
-        _copy_figures(figures, docs_dir / FIGURES_DIR)
+    _copy_figures(figures, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
@@ -362,6 +363,9 @@ def _read_post(path: Path) -> Post:
         raise BlogtoolsError(f"{path}: bad front matter: {exc}") from exc
     if not isinstance(meta, dict) or not meta.get("title") or not meta.get("date"):
         raise BlogtoolsError(f"{path}: front matter needs a title and a date")
+    for key in ("authors", "tags"):  # a hand-written page may give a single one as a plain string
+        if isinstance(meta.get(key), str):
+            meta[key] = [meta[key]]
     return Post(name=path.stem, meta=meta, body=match.group(2))
 
 
@@ -394,10 +398,12 @@ def _write_theme(source, target: Path) -> None:
 
 
 def _copy_figures(source: Path, target: Path) -> None:
-    """Copy what snippet scripts wrote under build/figures/<post>/ (their .md goes into the page)."""
-    for item in source.rglob("*"):
-        if item.is_file() and item.suffix != ".md":
-            write_if_changed(target / item.relative_to(source), item.read_bytes())
+    """Mirror what snippet scripts wrote under build/figures/<post>/ (their .md goes into the page)."""
+    wanted = {item.relative_to(source) for item in source.rglob("*") if item.is_file() and item.suffix != ".md"}
+    for name in wanted:
+        write_if_changed(target / name, (source / name).read_bytes())
+    for stale in [item for item in target.rglob("*") if item.is_file() and item.relative_to(target) not in wanted]:
+        stale.unlink()
 
 
 def _url_slug(post: Post) -> str:
