@@ -64,6 +64,9 @@ def step_cost(steps: int) -> tuple[float, float]:
     return timings[True], timings[False]
 
 
+DEADLINE_S = 300
+
+
 def agent_throughput(workers: int, tasks: int) -> float:
     """Agent tasks completed per second by ``workers`` worker processes (timed from spawn to last completion)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SNIPPETS), os.environ.get("PYTHONPATH", "")]))
@@ -76,18 +79,25 @@ def agent_throughput(workers: int, tasks: int) -> float:
                                   env=env, stdout=subprocess.PIPE, text=True) for n in range(workers)]
         try:
             for proc in procs:
-                proc.stdout.readline()  # "worker wN ready"
+                if not proc.stdout.readline().startswith("worker"):  # "worker wN ready"
+                    raise RuntimeError(f"benchmark worker exited with {proc.wait()} before it was ready")
             start = time.perf_counter()
             for n in range(tasks):
                 spawn_agent.spawn_agent(app, single_step.weather_prompt([CITIES[n % len(CITIES)]]))
             done = f"SELECT count(*) FROM absurd.t_{agent_task.QUEUE} WHERE state = 'completed'"
             while db.execute(done).fetchone()[0] < tasks:
+                if time.perf_counter() - start > DEADLINE_S or any(proc.poll() is not None for proc in procs):
+                    raise RuntimeError(f"agent tasks did not complete within {DEADLINE_S} s (or a worker died)")
                 time.sleep(0.01)
             elapsed = time.perf_counter() - start
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         assert len(server.requests) == 2 * tasks and not server.errors
     return tasks / elapsed
 

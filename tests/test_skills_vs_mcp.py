@@ -67,8 +67,7 @@ def test_mcporter_config_declares_the_server_of_the_mcp_json():
 
 def test_the_published_command_matches_the_extracted_snippet():
     extracted = sorted(SNIPPET_DIR.glob("[0-9][0-9]-*"))
-    if not extracted:
-        pytest.skip("blogtools extract has not written snippets/2025-12-13-skills-vs-mcp/NN-* in this checkout")
+    assert extracted, "snippets/2025-12-13-skills-vs-mcp/NN-* is missing: run `blogtools extract`"
     assert PUBLISHED in [line.removeprefix("$ ").strip() for line in extracted[0].read_text().splitlines()]
 
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agent_task", description=main.__doc__)
     add_llm_arguments(parser)
     args = parser.parse_args(argv or [])
-    with absurd_database() as dsn, model_client(args.llm) as (client, server), psycopg.connect(dsn, autocommit=True) as db:
+    with absurd_database() as dsn, model_client(args.llm, model=args.model) as (client, server), psycopg.connect(dsn, autocommit=True) as db:
         app = Absurd(db, queue_name=QUEUE)
         app.create_queue()
         register_agent(app, client)

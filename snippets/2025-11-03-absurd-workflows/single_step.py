@@ -131,9 +131,12 @@ class WeatherModel:
 
 
 @contextlib.contextmanager
-def model_client(llm: str = "scripted", cities: list[str] = ("Boston",)) -> Iterator[tuple[anthropic.Anthropic, MessagesServer]]:
-    """An SDK client pointed at a local Messages API server: scripted about ``cities``, or the live API."""
-    backend = make_backend(llm, script=weather_script(list(cities)))
+def model_client(
+    llm: str = "scripted", cities: list[str] = ("Boston",), model: str | None = None
+) -> Iterator[tuple[anthropic.Anthropic, MessagesServer]]:
+    """An SDK client pointed at a local Messages API server: scripted about ``cities``, the live API,
+    or a local model from the directory ``model``."""
+    backend = make_backend(llm, script=weather_script(list(cities)), model=model)
     with MessagesServer(backend) as server:
         yield anthropic.Anthropic(base_url=server.base_url, api_key="local", max_retries=0), server
 
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="single_step", description=main.__doc__)
     add_llm_arguments(parser)
     args = parser.parse_args(argv or [])
-    with model_client(args.llm) as (client, _server):
+    with model_client(args.llm, model=args.model) as (client, _server):
         messages = [{"role": "user", "content": weather_prompt(["Boston"])}]
         print(f"user: {messages[0]['content']}")
         step = single_step(client, messages)

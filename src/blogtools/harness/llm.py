@@ -216,6 +216,7 @@ class ScriptedBackend:
         self._lock = threading.Lock()
 
     def respond(self, request: dict) -> dict:
+        """The reply of the next turn in arrival order, if the request matches it."""
         with self._lock:
             number = self.position + 1
             if self.position >= len(self.turns):
@@ -223,11 +224,9 @@ class ScriptedBackend:
                     f"request {number} arrived but the script has only {len(self.turns)} turns; "
                     f"last message: {_summarise(request)}"
                 )
-            turn = self.turns[self.position]
-            if (found := turn.mismatch(request)) is not None:
-                raise ScriptMismatch(f"scripted turn {number} of {len(self.turns)} does not match: {found}")
+            reply = _answer(self.turns, number, request)
             self.position += 1
-        return complete_message(turn.reply, request.get("model", "scripted"), _word_count(request.get("messages")))
+        return reply
 
     @property
     def remaining(self) -> int:
@@ -247,16 +246,22 @@ class ReplayBackend:
         self.turns = list(turns)
 
     def respond(self, request: dict) -> dict:
+        """The reply of the turn this conversation has reached, if the request matches it."""
         number = 1 + sum(m.get("role") == "assistant" for m in request.get("messages", []))
         if number > len(self.turns):
             raise ScriptMismatch(
                 f"request for turn {number} but the script has {len(self.turns)} turns; "
                 f"last message: {_summarise(request)}"
             )
-        turn = self.turns[number - 1]
-        if (found := turn.mismatch(request)) is not None:
-            raise ScriptMismatch(f"scripted turn {number} of {len(self.turns)} does not match: {found}")
-        return complete_message(turn.reply, request.get("model", "scripted"), _word_count(request.get("messages")))
+        return _answer(self.turns, number, request)
+
+
+def _answer(turns: list[Turn], number: int, request: dict) -> dict:
+    """Turn ``number``'s reply to ``request``, or ScriptMismatch naming the turn and the difference."""
+    turn = turns[number - 1]
+    if (found := turn.mismatch(request)) is not None:
+        raise ScriptMismatch(f"scripted turn {number} of {len(turns)} does not match: {found}")
+    return complete_message(turn.reply, request.get("model", "scripted"), _word_count(request.get("messages")))
 
 
 def _summarise(request: dict) -> str:
@@ -279,6 +284,7 @@ class AnthropicBackend:
         self._client = anthropic.Anthropic(api_key=api_key)
 
     def respond(self, request: dict) -> dict:
+        """The live API's answer to ``request`` (never streamed; the server streams it if asked)."""
         import anthropic
 
         body = {key: value for key, value in request.items() if key != "stream"}
@@ -394,16 +400,19 @@ class MessagesServer:
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``: what to pass to ``anthropic.Anthropic(base_url=...)``."""
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> MessagesServer:
+        """Serve requests on a background thread (idempotent); returns the server."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, name="messages-server", daemon=True)
             self._thread.start()
         return self
 
     def close(self) -> None:
+        """Stop serving and release the port."""
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -437,6 +446,7 @@ class MessagesServer:
         return response
 
     def record_error(self, message: str) -> None:
+        """Keep a failure in ``errors`` so that a test sees it even if the client swallowed it."""
         with self._lock:
             self.errors.append(message)
 

@@ -46,6 +46,7 @@ class RequestStats:
 
     @property
     def computed_prompt_tokens(self) -> int:
+        """Prompt tokens the model actually ran: the whole prompt less the reused cached prefix."""
         return self.prompt_tokens - self.reused_tokens
 
 
@@ -198,6 +199,7 @@ class LocalBackend:
         return output.logits[0, -1].float()
 
     def respond(self, request: dict) -> dict:
+        """Answer one Messages API request with the model, reusing the longest cached token prefix."""
         with self._lock:
             return self._respond(request)
 
