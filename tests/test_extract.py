@@ -14,6 +14,7 @@ import pytest
 import tomlkit
 from click.testing import CliRunner
 
+from blogtools import check
 from blogtools.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -309,6 +310,24 @@ def test_run_passes_extra_arguments_to_main(project):
     done = blogtools("run", f"{POST}/01", "--llm", "anthropic", cwd=project)
     assert done.returncode == 0, done.stderr
     assert (project / "ran.txt").read_text() == "--llm anthropic"
+
+
+def test_a_module_named_like_a_standard_one_runs_without_replacing_it(project, monkeypatch):
+    cli("extract")
+    curate(project, runnable=True)
+    (project / f"snippets/{POST}/json.py").write_text("def main():\n    return 5\n")
+    doc = load_manifest(project)
+    doc[f"{POST}/01"]["modules"] = ["json.py"]
+    save_manifest(project, doc)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # run_snippet puts snippets/<post> first
+    standard = sys.modules["json"]
+    try:
+        assert check.run_snippet(project / "snippets", f"{POST}/01") == 5
+        assert sys.modules["json"] is standard
+    finally:
+        sys.modules["json"] = standard
+    assert f"problem: {POST}/01 ({PAGE}:8): module snippets/{POST}/json.py is named like the standard library's json, " \
+        "which it would hide" in cli("check").stdout.splitlines()
 
 
 def test_run_refuses_illustrative_entries_and_entries_without_module(project):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from markdown_it import MarkdownIt
 
 from blogtools.errors import BlogtoolsError
@@ -19,7 +20,9 @@ from blogtools.errors import BlogtoolsError
 # admonitions (``!!!``) and pymdownx.tabbed (``===``). CommonMark sees such bodies as indented
 # code, so their bodies are dedented before parsing.
 _CONTAINER_OPENER = re.compile(r"^\s*(\?\?\?\+?|!!!|===)\s")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?^(---|\.\.\.)[ \t]*\n", re.S | re.M)
+# Front matter: a first line ``---``, the YAML, and a closing ``---`` (or ``...``) line.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 _BRACE_CLASS = re.compile(r"\.([\w+#-]+)")
 _PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # fences are block-level
@@ -35,13 +38,13 @@ class CodeBlock:
 
     ordinal: int
     language: str
-    info: str
     text: str
     start: int
     end: int
 
     @property
     def sha256(self) -> str:
+        """The SHA-256 of the block's text (UTF-8), as the manifest records it."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
@@ -54,10 +57,33 @@ def fence_language(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
 
 
-def _body_offset(text: str) -> int:
-    """How many lines of YAML front matter open the page (0 when there is none)."""
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """A page's YAML front matter text and the body after it.
+
+    The YAML is None when the page has no front matter: its first line is not ``---`` or no
+    ``---``/``...`` line closes it (the whole text is then the body).
+    """
     match = _FRONT_MATTER.match(text)
-    return match.group(0).count("\n") if match else 0
+    return (match.group(1), text[match.end():]) if match else (None, text)
+
+
+def read_front_matter(text: str, where: str) -> tuple[dict, str]:
+    """A page's front matter as a mapping (empty when there is none) and its body.
+
+    One BlogtoolsError naming ``where`` (the page) when the YAML is broken or not a mapping.
+    """
+    front, body = split_front_matter(text)
+    if front is None:
+        return {}, body
+    try:
+        meta = yaml.load(front, Loader=_YAML_LOADER)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date such as 2025-13-45
+        raise BlogtoolsError(f"{where}: bad YAML front matter: {' '.join(str(exc).split())}") from None
+    if meta is None:
+        return {}, body
+    if not isinstance(meta, dict):
+        raise BlogtoolsError(f"{where}: the front matter is a {type(meta).__name__}, not a mapping of keys")
+    return meta, body
 
 
 def _indent(line: str) -> int:
@@ -99,10 +125,11 @@ def _fences(lines: list[str], offset: int) -> list[tuple[str, str, int, int]]:
 
 def find_blocks(text: str) -> list[CodeBlock]:
     """Every fenced code block of a Markdown page (front matter skipped), in document order."""
-    offset = _body_offset(text)
+    body = split_front_matter(text)[1]
+    offset = text[: len(text) - len(body)].count("\n")
     lines = text.splitlines(keepends=True)
     return [
-        CodeBlock(n, fence_language(info), info.strip(), content, first + 1, last + 1)
+        CodeBlock(n, fence_language(info), content, first + 1, last + 1)
         for n, (info, content, first, last) in enumerate(_fences(lines[offset:], offset), start=1)
     ]
 

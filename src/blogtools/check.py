@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        """The summary line the CLI prints: blocks by status and the number of problems."""
         return (
             f"{self.blocks} blocks: {self.runnable} runnable, {self.illustrative} illustrative, "
             f"{len(self.problems)} problems"
@@ -70,10 +72,10 @@ def _test_exists(test_id: str, collected: set[str]) -> bool:
 
 def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> list[str]:
     """The problems of one entry's curated fields."""
-    if entry.status == "illustrative":
+    if entry.status == manifest.ILLUSTRATIVE:
         return [] if entry.reason.strip() else ["illustrative entry has no reason"]
-    if entry.status != "runnable":
-        return [f"status must be 'runnable' or 'illustrative', not {entry.status!r}"]
+    if entry.status not in manifest.STATUSES:
+        return [f"status must be {' or '.join(map(repr, manifest.STATUSES))}, not {entry.status!r}"]
     problems = [] if entry.tests else ["runnable entry lists no tests"]
     for module in entry.modules:
         path = snippets_dir / entry.post / module
@@ -81,6 +83,8 @@ def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> li
             problems.append(f"module {path} does not exist")
         elif path.suffix != ".py" or not path.stem.isidentifier():
             problems.append(f"module {path} is not an importable Python file (snippets/<post>/<identifier>.py)")
+        elif path.stem in sys.stdlib_module_names:
+            problems.append(f"module {path} is named like the standard library's {path.stem}, which it would hide")
     if entry.is_block and entry.modules and entry.language.lower() not in ("python", "py", "python3") and not entry.notes:
         problems.append(f"the runnable form is Python but the block is {entry.language or 'untagged'}: notes must say how it differs")
     problems += [f"test {test_id} is not collected by pytest" for test_id in entry.tests if not _test_exists(test_id, collected)]
@@ -96,7 +100,7 @@ def check(
     root = Path.cwd() if root is None else Path(root)
     posts = content_blocks(content_dir)
     entries = manifest.read(snippets_dir)
-    runnable = [entry for entry in entries.values() if entry.status == "runnable"]
+    runnable = [entry for entry in entries.values() if entry.status == manifest.RUNNABLE]
     collected, problems = collect_test_ids([test for entry in runnable for test in entry.tests], root, progress)
     report = CheckReport(problems=problems)
     present = set()
@@ -111,8 +115,8 @@ def check(
             if entry is None:
                 report.problems.append(f"{where}: no manifest entry; run `blogtools extract`")
                 continue
-            report.runnable += entry.status == "runnable"
-            report.illustrative += entry.status == "illustrative"
+            report.runnable += entry.status == manifest.RUNNABLE
+            report.illustrative += entry.status == manifest.ILLUSTRATIVE
             if block.sha256 != entry.sha256:
                 report.problems.append(
                     f"{where}: drift: the text changed since it was reviewed (sha256 {entry.sha256[:12]} is now "
@@ -141,17 +145,19 @@ def run_snippet(snippets_dir: Path, ident: str, argv: Sequence[str] = ()):
     entry = manifest.read(snippets_dir).get(ident)
     if entry is None:
         raise BlogtoolsError(f"{ident}: no such entry in {Path(snippets_dir) / manifest.NAME}")
-    if entry.status != "runnable":
+    if entry.status != manifest.RUNNABLE:
         raise BlogtoolsError(f"{ident}: illustrative ({entry.reason or 'no reason given'}), so there is nothing to run")
     if not entry.modules:
         raise BlogtoolsError(f"{ident}: no module; the block itself is what its tests run ({', '.join(entry.tests)})")
     path = Path(snippets_dir) / entry.post / entry.modules[0]
     if not path.is_file():
         raise BlogtoolsError(f"{ident}: module {path} does not exist")
-    sys.path.insert(0, str(path.parent.resolve()))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    sys.path.insert(0, str(path.parent.resolve()))  # its sibling modules import by their plain names
+    # A private name: a module called like a standard one (json.py) must not replace it in sys.modules.
+    name = "blogtools_snippet_" + re.sub(r"\W", "_", f"{entry.post}_{path.stem}")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     main = getattr(module, "main", None)
     if not callable(main):

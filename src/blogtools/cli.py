@@ -22,7 +22,10 @@ from blogtools.harness.llm import llm_options
 
 
 class _Group(click.Group):
-    """Turns a BlogtoolsError into one error line on stderr and exit status 1, never a traceback."""
+    """Turns a BlogtoolsError (bad input) into one error line on stderr and exit status 1.
+
+    Any other exception is a bug in blogtools and keeps its traceback.
+    """
 
     def invoke(self, ctx):
         try:
@@ -53,10 +56,15 @@ def _warn(message: str) -> None:
     click.echo(f"blogtools: warning: {message}", err=True)
 
 
+_content_dir = click.option(
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
+    show_default=True, help="The content folder: its posts/<slug>.md are the pages.",
+)
+
+
 @main.command()
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
-@click.option("--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
-              show_default=True, help="The content folder: pages go to its posts/<slug>.md.")
+@_content_dir
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("feeds/feeds.toml"), show_default=True,
               help="The list of sources (and their attribution).")
@@ -172,10 +180,6 @@ def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir
                f"{summary.model_requests} model requests, {len(summary.files)} file(s) in {output_dir}")
 
 
-_content_dir = click.option(
-    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
-    show_default=True, help="Folder holding posts/<slug>.md.",
-)
 _snippets_dir = click.option(
     "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
     show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
@@ -208,9 +212,9 @@ def snippets_command(snippets_dir, as_json):
         click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
         return
     for entry in entries:
-        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == "runnable" else entry.reason
+        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == manifest.RUNNABLE else entry.reason
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
-    runnable = sum(entry.status == "runnable" for entry in entries)
+    runnable = sum(entry.status == manifest.RUNNABLE for entry in entries)
     click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
 
 

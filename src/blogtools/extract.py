@@ -80,6 +80,7 @@ class ExtractSummary:
     written: int = 0
 
     def line(self) -> str:
+        """The summary line the CLI prints: blocks, posts, and what changed."""
         return (
             f"{self.blocks} blocks in {self.posts} posts: {len(self.added)} new, {len(self.drifted)} drifted, "
             f"{len(self.accepted)} accepted, {len(self.orphaned)} orphaned; {self.written} files written"
@@ -129,6 +130,7 @@ def extract(
         posts = {page.stem: find_blocks(read_page(page)) for page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
+    manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here
     accept = set(accept)
     present = {block_id(slug, block.ordinal) for slug, blocks in posts.items() for block in blocks}
     unknown = sorted(accept - present - {key for key in doc.keys() if manifest.is_block_id(key)})

