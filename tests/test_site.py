@@ -396,7 +396,7 @@ def test_serve_renders_and_serves_the_site(built, tmp_path):
     "page, reason",
     [
         ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "needs a title and a date"),
-        ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad front matter"),
+        ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad YAML front matter"),
         ("---\ntitle: Dead link\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n[gone](nope.md)\n",
          "mkdocs build --strict failed"),
     ],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from blogtools.blocks import CodeBlock, block_id, find_blocks
 from blogtools.errors import BlogtoolsError
-from blogtools.manifest import Entry
+from blogtools.manifest import RUNNABLE, Entry
 
 LANGUAGE_NAMES = {
     "typescript": "TypeScript", "ts": "TypeScript", "javascript": "JavaScript", "js": "JavaScript",
@@ -73,7 +73,7 @@ def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> st
     valid at top level and inside details or tabs), reason and labels escaped."""
     if entry is None:
         return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
-    if entry.status != "runnable":
+    if entry.status != RUNNABLE:
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
     stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
@@ -137,7 +137,7 @@ def annotate(
         fence = [line.rstrip("\n") for line in lines[block.start - 1 : block.end]]
         prefix = _prefix(fence[0])
         added = ["", status_html(entry, block, links)]
-        if entry is not None and entry.status == "runnable" and entry.modules and entry.notes:
+        if entry is not None and entry.status == RUNNABLE and entry.modules and entry.notes:
             fence = _under(prefix, _tabs(entry, block, fence, prefix, snippets_dir))
             added += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
         added = _under(prefix, added + [""])
@@ -156,7 +156,7 @@ def companions(
     """
     sections = []
     for entry in sorted(entries.values(), key=lambda e: e.id):
-        if entry.post != slug or entry.is_block or entry.status != "runnable":
+        if entry.post != slug or entry.is_block or entry.status != RUNNABLE:
             continue
         name = entry.id.rpartition("/")[2]
         measured = figures / f"{name}.md" if figures else None

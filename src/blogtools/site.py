@@ -33,6 +33,7 @@ import yaml
 
 from blogtools import manifest
 from blogtools.annotate import SourceLinks, annotate, companions
+from blogtools.blocks import read_front_matter
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
@@ -354,19 +355,13 @@ def _read_post(path: Path) -> Post:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
-    match = re.match(r"---\n(.*?)\n---\n?(.*)", text, re.S)
-    if not match:
-        raise BlogtoolsError(f"{path}: no YAML front matter")
-    try:
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise BlogtoolsError(f"{path}: bad front matter: {exc}") from exc
-    if not isinstance(meta, dict) or not meta.get("title") or not meta.get("date"):
+    meta, body = read_front_matter(text, path)
+    if not meta.get("title") or not meta.get("date"):
         raise BlogtoolsError(f"{path}: front matter needs a title and a date")
     for key in ("authors", "tags"):  # a hand-written page may give a single one as a plain string
         if isinstance(meta.get(key), str):
             meta[key] = [meta[key]]
-    return Post(name=path.stem, meta=meta, body=match.group(2))
+    return Post(name=path.stem, meta=meta, body=body)
 
 
 def _page_text(post: Post) -> str:
