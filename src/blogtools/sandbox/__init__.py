@@ -5,10 +5,13 @@ stderr and success. The interpreter sees a virtual file system: ``/network/<name
 each first read of a name asks this process, which fetches the URL the allowlist names, with the
 blocking ``blogtools.syncfetch``), ``/output`` (writable; its files come back after each run) and
 ``/data`` (read-only inputs). The code has no sockets and no host files: Pyodide has no network
-stack, its ``js`` module is an empty object, ``pyodide_js`` is unregistered, Node runs with code
-generation from strings disallowed and its permission model allowing reads of the Pyodide files
-only. A run past the time limit terminates the worker (a fresh interpreter starts for the next
-run); the WebAssembly heap and the worker's JavaScript heap are bounded.
+stack and the worker no ``fetch``, ``WebSocket`` or ``XMLHttpRequest``; its ``js`` module is an
+empty object; ``pyodide_js`` and its submodules (the Pyodide API: package loading, file system
+mounts) are unregistered, with ``loadPackage`` and the host file systems removed behind them;
+Node runs with code generation from strings disallowed and its permission model allowing reads
+of the Pyodide files only. A run past the time limit terminates the worker (a fresh interpreter
+starts for the next run; ``timed_out`` tells a timeout from a crash); the WebAssembly heap and
+the worker's JavaScript heap are bounded.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools.errors import BlogtoolsError
+from blogtools.files import write_atomic
 from blogtools.node import NODE, node_env
 from blogtools.syncfetch import FetchError, fetch
 
@@ -119,9 +123,14 @@ class Sandbox:
             raise
 
     def _read_stdout(self) -> None:
-        for line in self._proc.stdout:
-            self._messages.put(json.loads(line))
-        self._messages.put(None)
+        # None marks the end, also when a line is not JSON, so no caller waits out its timeout.
+        try:
+            for line in self._proc.stdout:
+                self._messages.put(json.loads(line))
+        except ValueError:
+            self._stderr.append(f"a line on its stdout is not a JSON message: {line.strip()[:200]}\n")
+        finally:
+            self._messages.put(None)
 
     def _read_stderr(self) -> None:
         for line in self._proc.stderr:
@@ -145,7 +154,7 @@ class Sandbox:
             self.close()
             raise BlogtoolsError(f"sandbox: the Pyodide host did not answer within {timeout:g} s") from None
         if message is None:
-            self._proc.wait()
+            self.close()
             raise self._host_died()
         if message["type"] == "failed":
             raise BlogtoolsError(f"sandbox: Pyodide failed to start: {message['error']}")
@@ -180,8 +189,7 @@ class Sandbox:
                 self._send({"type": "fetched", "id": message["id"], **self._resolve(message["name"])})
             elif message["type"] == "result" and message["id"] == run_id:
                 break
-        if message["timedOut"]:
-            self._expect_ready()
+            # A "ready" here announces the fresh worker after a timeout or crash: nothing to do.
         self.output = {path: base64.b64decode(data) for path, data in message["output"].items()}
         return ExecutionResult(message["stdout"], message["stderr"], message["success"], message["timedOut"])
 
@@ -206,10 +214,6 @@ def write_output(files: Mapping[str, bytes], directory: Path) -> list[Path]:
     """Copy /output files into ``directory`` (each written to a temp file, then replaced)."""
     written = []
     for relative, content in sorted(files.items()):
-        target = directory / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        os.replace(tmp, target)
-        written.append(target)
+        write_atomic(directory / relative, content)
+        written.append(directory / relative)
     return written

@@ -31,16 +31,17 @@ function host() {
       else if (msg.type === "result") finish({ ...msg, timedOut: false });
       else if (msg.type === "failed") { send({ type: "failed", error: msg.error }); process.exit(1); }
     });
-    worker.on("error", (error) => restart(`the interpreter crashed: ${error.message}`));
+    worker.on("error", (error) => restart(`the interpreter crashed: ${error.message}`, false));
   }
 
-  function restart(reason) {
+  // Replace the worker; the run it was doing fails with `reason` (timedOut only for a timeout).
+  function restart(reason, timedOut) {
     const dead = worker;
     worker = null;
     dead.removeAllListeners();
     dead.terminate();
     fetches.clear();
-    if (current) finish({ stdout: "", stderr: reason + "\n", success: false, output: current.output, timedOut: true });
+    if (current) finish({ stdout: "", stderr: reason + "\n", success: false, output: current.output, timedOut });
     startWorker();
   }
 
@@ -50,7 +51,7 @@ function host() {
     const seconds = config.timeLimitMs / 1000;
     current.timer = setTimeout(() => restart(
       `TimeoutError: the code ran past the sandbox's time limit of ${seconds} s; ` +
-      "its worker was terminated and a fresh interpreter started"), config.timeLimitMs);
+      "its worker was terminated and a fresh interpreter started", true), config.timeLimitMs);
     worker.postMessage({ type: "run", code: current.code, output: current.output });
   }
 
@@ -108,6 +109,9 @@ async function sandbox() {
     throw new Error(`process.binding(${name}) is not available in the sandbox`);
   };
 
+  // Loading reads the Pyodide files from disk; nothing in here needs the worker's network APIs.
+  for (const name of ["fetch", "WebSocket", "XMLHttpRequest", "EventSource"]) delete globalThis[name];
+
   let stdout = [], stderr = [];
   const { loadPyodide } = require(config.pyodideDir + "/pyodide.js");
   const pyodide = await loadPyodide({
@@ -124,9 +128,26 @@ async function sandbox() {
 
   // No sockets: Emscripten's socket emulation would tunnel TCP over WebSockets from Node.
   pyodide._module.SOCKFS.createSocket = () => { throw new FS.ErrnoError(EACCES); };
-  // pyodide_js hands Python the FS API (NODEFS mounts the host's files): unregister and forget it.
+  // pyodide_js and its submodules (pyodide_js._api, ...) hand Python the whole Pyodide API:
+  // loadPackage fetches any URL, FS mounts the host's files. Unregister and forget all of them.
   pyodide.unregisterJsModule("pyodide_js");
-  pyodide.runPython("import sys; sys.modules.pop('pyodide_js', None)");
+  pyodide.runPython(
+    "import sys\n" +
+    "for name in [name for name in sys.modules if name.partition('.')[0] == 'pyodide_js']:\n" +
+    "    del sys.modules[name]\n" +
+    "del sys, name");
+  // Should a way back to the API turn up, it finds no loader and no file system but MEMFS.
+  const refuse = (what) => () => { throw new Error(`${what} is not available in the sandbox`); };
+  for (const name of ["loadPackage", "loadPackagesFromImports", "mountNodeFS", "mountNativeFS"]) {
+    pyodide[name] = refuse(name);
+  }
+  for (const name of ["NODEFS", "NATIVEFS_ASYNC", "PROXYFS", "WORKERFS", "IDBFS"]) {
+    delete FS.filesystems[name];
+    delete pyodide._module[name];
+  }
+  // V8's stack trace hook hands its callback each frame's `this`: for WebAssembly frames, the
+  // Pyodide instance. Python can reach Error (through any JS exception), so pin the hook unset.
+  Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: false, configurable: false });
 
   for (const [path, data] of Object.entries(config.data)) {
     FS.mkdirTree(("/data/" + path).replace(/\/[^/]*$/, ""));
@@ -176,20 +197,24 @@ async function sandbox() {
     return message.message;
   }
 
+  // Both walks use lstat: a symbolic link is removed, never followed (a link to its own folder
+  // would recurse without end, one to /lib would empty the standard library).
   function clear(path) {
     for (const name of FS.readdir(path)) {
       if (name === "." || name === "..") continue;
       const child = path + "/" + name;
-      if (FS.isDir(FS.stat(child).mode)) { clear(child); FS.rmdir(child); } else FS.unlink(child);
+      if (FS.isDir(FS.lstat(child).mode)) { clear(child); FS.rmdir(child); } else FS.unlink(child);
     }
   }
 
+  // /output's regular files; links and other special files do not come back.
   function collect(path, prefix, into) {
     for (const name of FS.readdir(path)) {
       if (name === "." || name === "..") continue;
       const child = path + "/" + name;
-      if (FS.isDir(FS.stat(child).mode)) collect(child, prefix + name + "/", into);
-      else into[prefix + name] = Buffer.from(FS.readFile(child)).toString("base64");
+      const mode = FS.lstat(child).mode;
+      if (FS.isDir(mode)) collect(child, prefix + name + "/", into);
+      else if (FS.isFile(mode)) into[prefix + name] = Buffer.from(FS.readFile(child)).toString("base64");
     }
     return into;
   }
