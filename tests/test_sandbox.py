@@ -217,6 +217,24 @@ def test_symbolic_links_in_output_are_not_followed(sandbox):
     assert (after.success, after.stdout) == (True, "['kept.txt'] ['python3.14', 'python314.zip']\n")
 
 
+def test_each_run_gets_the_hosts_data_and_output_back(sandbox):
+    """Code runs as uid 0: it can chmod /data writable or put a link where /output was."""
+    sandbox.output = {"kept.txt": b"kept"}
+    tamper = (
+        "import os, shutil\nos.chmod('/data', 0o755)\nos.chmod('/data/notes', 0o755)\n"
+        "os.chmod('/data/notes/hello.txt', 0o644)\nopen('/data/notes/hello.txt', 'w').write('changed')\n"
+        "shutil.rmtree('/output')\nos.symlink('/lib', '/output')\nos.chdir('/data')"
+    )
+    assert sandbox.execute_python(tamper).success
+    assert sandbox.output == {}  # the link is not followed: /lib does not come back as output
+    sandbox.output = {"kept.txt": b"kept"}
+    after = sandbox.execute_python(
+        "import os\nprint(open('/data/notes/hello.txt').read(), os.path.islink('/output'), os.listdir('/output'), os.getcwd())"
+    )
+    assert (after.success, after.stdout) == (True, "hello from the host False ['kept.txt'] /home/pyodide\n")
+    assert "PermissionError" in sandbox.execute_python("open('/data/notes/hello.txt', 'w')").stderr
+
+
 def test_memory_is_bounded(sandbox):
     result = sandbox.execute_python("block = bytearray(300 * 1024 * 1024)")
     assert result.success is False

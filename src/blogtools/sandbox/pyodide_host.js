@@ -91,7 +91,7 @@ function host() {
 }
 
 async function sandbox() {
-  const config = workerData;
+  const config = { ...workerData, home: "/home/pyodide" };
   const limit = config.memoryLimitMb * 1024 * 1024;
   const grow = WebAssembly.Memory.prototype.grow;
   // Pyodide's heap grows through here; past the limit malloc fails and Python raises MemoryError.
@@ -117,7 +117,7 @@ async function sandbox() {
   const pyodide = await loadPyodide({
     indexURL: config.pyodideDir + "/",
     jsglobals: Object.create(null), // the `js` module sees nothing of this worker's globals
-    env: { HOME: "/home/pyodide" },
+    env: { HOME: config.home },
   });
   pyodide.setStdout({ write: (bytes) => { stdout.push(Buffer.from(bytes)); return bytes.length; } });
   pyodide.setStderr({ write: (bytes) => { stderr.push(Buffer.from(bytes)); return bytes.length; } });
@@ -149,14 +149,6 @@ async function sandbox() {
   // Pyodide instance. Python can reach Error (through any JS exception), so pin the hook unset.
   Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: false, configurable: false });
 
-  for (const [path, data] of Object.entries(config.data)) {
-    FS.mkdirTree(("/data/" + path).replace(/\/[^/]*$/, ""));
-    FS.writeFile("/data/" + path, Buffer.from(data, "base64"));
-  }
-  FS.mkdirTree("/data");
-  readOnly("/data");
-  FS.mkdirTree("/output");
-
   FS.mkdir("/network");
   FS.mount(MEMFS, {}, "/network");
   const network = FS.lookupPath("/network").node;
@@ -175,6 +167,31 @@ async function sandbox() {
     return node;
   } };
   network.mode = 0o40555;
+
+  // Every run starts from the host's copies of /data and /output. Code runs as uid 0 and can
+  // chmod /data writable, or put a link where /output was: whatever is at the path goes first.
+  function replace(path, files) {
+    remove(path);
+    FS.mkdir(path);
+    for (const [name, data] of Object.entries(files)) {
+      FS.mkdirTree((path + "/" + name).replace(/\/[^/]*$/, ""));
+      FS.writeFile(path + "/" + name, Buffer.from(data, "base64"));
+    }
+  }
+
+  // lstat, not stat: a symbolic link is removed, never followed (a link to its own folder would
+  // recurse without end, one to /lib would empty the standard library).
+  function remove(path) {
+    if (!FS.analyzePath(path, true).exists) return;
+    if (!FS.isDir(FS.lstat(path).mode)) { FS.unlink(path); return; }
+    FS.chmod(path, 0o755);
+    clear(path);
+    FS.rmdir(path);
+  }
+
+  function clear(path) {
+    for (const name of FS.readdir(path)) if (name !== "." && name !== "..") remove(path + "/" + name);
+  }
 
   function readOnly(path) {
     const stat = FS.stat(path);
@@ -197,36 +214,32 @@ async function sandbox() {
     return message.message;
   }
 
-  // Both walks use lstat: a symbolic link is removed, never followed (a link to its own folder
-  // would recurse without end, one to /lib would empty the standard library).
-  function clear(path) {
-    for (const name of FS.readdir(path)) {
-      if (name === "." || name === "..") continue;
-      const child = path + "/" + name;
-      if (FS.isDir(FS.lstat(child).mode)) { clear(child); FS.rmdir(child); } else FS.unlink(child);
-    }
-  }
-
-  // /output's regular files; links and other special files do not come back.
-  function collect(path, prefix, into) {
-    for (const name of FS.readdir(path)) {
-      if (name === "." || name === "..") continue;
-      const child = path + "/" + name;
-      const mode = FS.lstat(child).mode;
-      if (FS.isDir(mode)) collect(child, prefix + name + "/", into);
-      else if (FS.isFile(mode)) into[prefix + name] = Buffer.from(FS.readFile(child)).toString("base64");
-    }
+  // /output's regular files, by their path under /output (`name`). lstat again: not even /output
+  // itself is followed if a run put a link in its place.
+  function collect(path, name, into) {
+    if (!FS.analyzePath(path, true).exists) return into;
+    const mode = FS.lstat(path).mode;
+    if (FS.isDir(mode)) {
+      for (const child of FS.readdir(path)) {
+        if (child !== "." && child !== "..") collect(path + "/" + child, name ? name + "/" + child : child, into);
+      }
+    } else if (FS.isFile(mode) && name) into[name] = Buffer.from(FS.readFile(path)).toString("base64");
     return into;
   }
 
   parentPort.on("message", ({ code, output }) => {
-    network.mode = 0o40755; // every run reads /network afresh: drop what the last one fetched
-    clear("/network");
-    network.mode = 0o40555;
-    clear("/output");
-    for (const [path, data] of Object.entries(output)) {
-      FS.mkdirTree(("/output/" + path).replace(/\/[^/]*$/, ""));
-      FS.writeFile("/output/" + path, Buffer.from(data, "base64"));
+    try {
+      FS.chdir("/"); // a folder in use (the last run's working directory) cannot be removed
+      network.mode = 0o40755; // every run reads /network afresh: drop what the last one fetched
+      clear("/network");
+      network.mode = 0o40555;
+      replace("/data", config.data);
+      readOnly("/data");
+      replace("/output", output);
+      FS.chdir(config.home);
+    } catch (error) {
+      // Only a run that broke the file system gets here (say, chmod 555 /): the host restarts us.
+      throw new Error(`the sandbox could not reset its files (${error.name} ${error.errno ?? error.message})`);
     }
     stdout = [];
     stderr = [];
