@@ -259,6 +259,16 @@ def test_a_crashed_worker_is_not_a_timeout(sandbox):
     assert sandbox.execute_python("print('fresh')").stdout == "fresh\n"
 
 
+def test_a_huge_javascript_allocation_costs_the_run_not_the_sandbox(sandbox):
+    sandbox.output = {"kept.txt": b"kept"}
+    code = "from pyodide.ffi import to_js\nArray = to_js([]).constructor\nkeep = [Array(20_000_000).fill(0.5) for _ in range(100)]"
+    result = sandbox.execute_python(code)
+    assert (result.success, result.timed_out) == (False, False)
+    assert "the Pyodide host process stopped: FATAL ERROR: Reached heap limit" in result.stderr
+    after = sandbox.execute_python("print(open('/output/kept.txt').read())")
+    assert (after.success, after.stdout) == (True, "kept\n")
+
+
 def test_a_host_that_writes_other_lines_fails_at_once(monkeypatch, tmp_path):
     host = tmp_path / "chatty_host.js"
     host.write_text('process.stdout.write("Loading Pyodide...\\n"); process.stdin.resume();\n'
