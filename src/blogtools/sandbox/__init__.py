@@ -140,7 +140,8 @@ class Sandbox:
         self._messages: queue.Queue = queue.Queue()
         self._stderr: list[str] = []
         threading.Thread(target=_read_stdout, args=(self._proc, self._messages, self._stderr), daemon=True).start()
-        threading.Thread(target=_read_stderr, args=(self._proc, self._stderr), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=_read_stderr, args=(self._proc, self._stderr), daemon=True)
+        self._stderr_reader.start()
         try:
             self._send(self._init)
             self._expect_ready()
@@ -156,6 +157,8 @@ class Sandbox:
             raise self._host_died() from None
 
     def _host_died(self) -> _HostDied:
+        if self._proc.poll() is not None:
+            self._stderr_reader.join(5)  # the process is gone: let the reader take its last words
         fatal = [line.strip() for line in self._stderr if line.startswith("FATAL ERROR")]
         detail = (fatal[-1] if fatal else "".join(self._stderr[-20:]).strip()) or f"exit status {self._proc.poll()}"
         return _HostDied(f"sandbox: the Pyodide host process stopped: {detail}")
