@@ -4,7 +4,7 @@ The published JavaScript runs as published on Node's worker_threads (sync_fetch.
 main-thread half in the class it needs, sync_fetch_worker.mjs the worker half with the
 ``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them). The Python form is
 ``blogtools.syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
-``main()`` fetches a body, a 404 and a URL outside the server with each form and prints the results.
+``main()`` fetches a body and a 404 from a local server with each form and prints the results.
 """
 
 from __future__ import annotations

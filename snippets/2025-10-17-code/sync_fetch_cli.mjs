@@ -22,6 +22,8 @@ function callerThread(url, timeoutMs) {
     const caller = new Worker(new URL(import.meta.url), { workerData: { url, timeoutMs } });
     caller.once("message", resolve);
     caller.once("error", reject);
+    // After a "message" or an "error" this does nothing; otherwise Promise.all would wait forever.
+    caller.once("exit", (code) => reject(new Error(`the caller thread for ${url} exited (${code}) without a result`)));
   });
 }
 

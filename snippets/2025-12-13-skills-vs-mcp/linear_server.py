@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
+from blogtools.files import write_atomic
+
 server = MCPServer("linear", instructions="Create comments on Linear issues (a local stand-in).")
 
 
@@ -28,11 +30,8 @@ def create_comment(issueId: str, body: str) -> dict[str, str]:
     """Add a comment with Markdown ``body`` to the issue ``issueId`` (e.g. ENG-123)."""
     comment = {"id": f"comment-{uuid.uuid4().hex[:12]}", "issueId": issueId, "body": body}
     path = comments_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_bytes() if path.exists() else b""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(old + (json.dumps(comment) + "\n").encode())
-    os.replace(tmp, path)
+    write_atomic(path, old + (json.dumps(comment) + "\n").encode())
     return comment
 
 

@@ -27,6 +27,7 @@ import anthropic
 
 from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
+from blogtools.files import write_atomic
 from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
 from blogtools.sandbox import Sandbox, write_output
 
@@ -82,12 +83,14 @@ class FileStore:
         self.directory = Path(directory)
 
     def path(self, key: str) -> Path:
+        """The JSON file for ``key``; a task id other than letters, digits, '-' and '_' is an error."""
         task_id, step = _split_key(key)
         if not task_id.replace("-", "").replace("_", "").isalnum():
             raise BlogtoolsError(f"task id {task_id!r}: use letters, digits, '-' and '_' only")
         return self.directory / f"task-{task_id}-step-{step}.json"
 
     def load(self, key: str) -> dict | None:
+        """The state saved under ``key``, or None; a file that is not JSON is an error."""
         path = self.path(key)
         try:
             return json.loads(path.read_text(encoding="utf-8"))
@@ -97,13 +100,11 @@ class FileStore:
             raise BlogtoolsError(f"{path}: not a JSON step state ({exc})") from None
 
     def save(self, key: str, state: dict) -> None:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        """Write ``state`` as the JSON file for ``key`` (temp file, then replace)."""
+        write_atomic(self.path(key), json.dumps(state, ensure_ascii=False, indent=1).encode("utf-8"))
 
     def locate(self, key: str) -> str:
+        """The JSON file's path."""
         return str(self.path(key))
 
 
@@ -127,11 +128,13 @@ class PostgresStore:
         self._conn.execute(self.TABLE_SQL)
 
     def load(self, key: str) -> dict | None:
+        """The state in the row for ``key``, or None."""
         _split_key(key)
         row = self._conn.execute("SELECT state FROM agent_step_cache WHERE cache_key = %s", (key,)).fetchone()
         return None if row is None else row[0]
 
     def save(self, key: str, state: dict) -> None:
+        """Insert or replace the row for ``key``."""
         from psycopg.types.json import Jsonb
 
         _split_key(key)
@@ -142,9 +145,11 @@ class PostgresStore:
         )
 
     def locate(self, key: str) -> str:
+        """The table and key, for the log line."""
         return f"postgres agent_step_cache[{key}]"
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
 
@@ -247,6 +252,7 @@ class AgentStep:
         return result.as_tool_result()
 
     def close(self) -> None:
+        """Stop the sandbox, if a tool call started one."""
         if self._sandbox is not None:
             self._sandbox.close()
 
@@ -357,6 +363,8 @@ def postgres_store(dsn: str | None) -> Iterator[PostgresStore]:
 
 @dataclass
 class RunSummary:
+    """What ``run_agent`` did: steps in all, those answered from the cache, model requests, files written."""
+
     steps: int
     cached_steps: int
     model_requests: int

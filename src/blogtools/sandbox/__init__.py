@@ -5,10 +5,13 @@ stderr and success. The interpreter sees a virtual file system: ``/network/<name
 each first read of a name asks this process, which fetches the URL the allowlist names, with the
 blocking ``blogtools.syncfetch``), ``/output`` (writable; its files come back after each run) and
 ``/data`` (read-only inputs). The code has no sockets and no host files: Pyodide has no network
-stack, its ``js`` module is an empty object, ``pyodide_js`` is unregistered, Node runs with code
-generation from strings disallowed and its permission model allowing reads of the Pyodide files
-only. A run past the time limit terminates the worker (a fresh interpreter starts for the next
-run); the WebAssembly heap and the worker's JavaScript heap are bounded.
+stack and the worker no ``fetch``, ``WebSocket`` or ``XMLHttpRequest``; its ``js`` module is an
+empty object; ``pyodide_js`` and its submodules (the Pyodide API: package loading, file system
+mounts) are unregistered, with ``loadPackage`` and the host file systems removed behind them;
+Node runs with code generation from strings disallowed and its permission model allowing reads
+of the Pyodide files only. A run past the time limit terminates the worker (a fresh interpreter
+starts for the next run; ``timed_out`` tells a timeout from a crash); the WebAssembly heap and
+the worker's JavaScript heap are bounded.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools.errors import BlogtoolsError
+from blogtools.files import write_atomic
 from blogtools.node import NODE, node_env
 from blogtools.syncfetch import FetchError, fetch
 
@@ -74,6 +78,26 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _read_stdout(proc: subprocess.Popen, messages: queue.Queue, stderr: list[str]) -> None:
+    # None marks the end, also when a line is not JSON, so no caller waits out its timeout.
+    try:
+        for line in proc.stdout:
+            messages.put(json.loads(line))
+    except ValueError:
+        stderr.append(f"a line on its stdout is not a JSON message: {line.strip()[:200]}\n")
+    finally:
+        messages.put(None)
+
+
+def _read_stderr(proc: subprocess.Popen, stderr: list[str]) -> None:
+    for line in proc.stderr:
+        stderr.append(line)
+
+
+class _HostDied(BlogtoolsError):
+    """The Node host process stopped."""
+
+
 class Sandbox:
     """One Node process hosting one Pyodide worker; use as a context manager or call ``close``."""
 
@@ -91,41 +115,39 @@ class Sandbox:
         self.time_limit = time_limit
         self.fetch_timeout = fetch_timeout
         self._runs = 0
-        pyodide = pyodide_dir().resolve()
+        self._pyodide = pyodide_dir().resolve()
+        self._init = {
+            "type": "init", "pyodideDir": str(self._pyodide), "timeLimitMs": int(time_limit * 1000),
+            "memoryLimitMb": memory_limit_mb,
+            "data": {path: _b64(content) for path, content in (data or {}).items()},
+            "wheels": [_b64(Path(w).read_bytes()) for w in (default_wheels() if wheels is None else wheels)],
+        }
+        self._start()
+
+    def _start(self) -> None:
+        """Start the Node host and wait until its Pyodide is ready."""
         host_js = HOST_JS.resolve()
         self._proc = subprocess.Popen(
             [
                 str(NODE), "--disallow-code-generation-from-strings", "--permission",
-                "--allow-worker", f"--allow-fs-read={pyodide}", f"--allow-fs-read={host_js}",
+                "--allow-worker", f"--allow-fs-read={self._pyodide}", f"--allow-fs-read={host_js}",
                 str(host_js),
             ],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=node_env(), text=True, encoding="utf-8",
         )
+        # Each process gets its own queue and stderr list: a dead one's threads cannot mix in.
         self._messages: queue.Queue = queue.Queue()
         self._stderr: list[str] = []
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        threading.Thread(target=_read_stdout, args=(self._proc, self._messages, self._stderr), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=_read_stderr, args=(self._proc, self._stderr), daemon=True)
+        self._stderr_reader.start()
         try:
-            self._send({
-                "type": "init", "pyodideDir": str(pyodide), "timeLimitMs": int(time_limit * 1000),
-                "memoryLimitMb": memory_limit_mb,
-                "data": {path: _b64(content) for path, content in (data or {}).items()},
-                "wheels": [_b64(Path(w).read_bytes()) for w in (default_wheels() if wheels is None else wheels)],
-            })
+            self._send(self._init)
             self._expect_ready()
         except BaseException:
             self.close()
             raise
-
-    def _read_stdout(self) -> None:
-        for line in self._proc.stdout:
-            self._messages.put(json.loads(line))
-        self._messages.put(None)
-
-    def _read_stderr(self) -> None:
-        for line in self._proc.stderr:
-            self._stderr.append(line)
 
     def _send(self, message: dict) -> None:
         try:
@@ -134,9 +156,12 @@ class Sandbox:
         except (BrokenPipeError, ValueError):
             raise self._host_died() from None
 
-    def _host_died(self) -> BlogtoolsError:
-        detail = "".join(self._stderr[-20:]).strip() or f"exit status {self._proc.poll()}"
-        return BlogtoolsError(f"sandbox: the Pyodide host process stopped: {detail}")
+    def _host_died(self) -> _HostDied:
+        if self._proc.poll() is not None:
+            self._stderr_reader.join(5)  # the process is gone: let the reader take its last words
+        fatal = [line.strip() for line in self._stderr if line.startswith("FATAL ERROR")]
+        detail = (fatal[-1] if fatal else "".join(self._stderr[-20:]).strip()) or f"exit status {self._proc.poll()}"
+        return _HostDied(f"sandbox: the Pyodide host process stopped: {detail}")
 
     def _next(self, timeout: float) -> dict:
         try:
@@ -145,7 +170,7 @@ class Sandbox:
             self.close()
             raise BlogtoolsError(f"sandbox: the Pyodide host did not answer within {timeout:g} s") from None
         if message is None:
-            self._proc.wait()
+            self.close()
             raise self._host_died()
         if message["type"] == "failed":
             raise BlogtoolsError(f"sandbox: Pyodide failed to start: {message['error']}")
@@ -171,17 +196,22 @@ class Sandbox:
         """Run ``code`` in the sandbox; /output's files afterwards are in ``self.output``."""
         self._runs += 1
         run_id = self._runs
-        self._send({"type": "run", "id": run_id, "code": code,
-                    "output": {path: _b64(content) for path, content in self.output.items()}})
-        while True:
-            # The host enforces the time limit; a restart after a timeout also reloads Pyodide.
-            message = self._next(self.time_limit + STARTUP_LIMIT)
-            if message["type"] == "fetch":
-                self._send({"type": "fetched", "id": message["id"], **self._resolve(message["name"])})
-            elif message["type"] == "result" and message["id"] == run_id:
-                break
-        if message["timedOut"]:
-            self._expect_ready()
+        try:
+            self._send({"type": "run", "id": run_id, "code": code,
+                        "output": {path: _b64(content) for path, content in self.output.items()}})
+            while True:
+                # The host enforces the time limit; a restart after a timeout also reloads Pyodide.
+                message = self._next(self.time_limit + STARTUP_LIMIT)
+                if message["type"] == "fetch":
+                    self._send({"type": "fetched", "id": message["id"], **self._resolve(message["name"])})
+                elif message["type"] == "result" and message["id"] == run_id:
+                    break
+                # A "ready" here announces the fresh worker after a timeout or crash: nothing to do.
+        except _HostDied as exc:
+            # V8 ends the whole process, not just the worker, when one huge JavaScript allocation
+            # passes the worker's heap limit: the run fails and a fresh host serves the next one.
+            self._start()
+            return ExecutionResult("", f"{exc}; a fresh interpreter started\n", False)
         self.output = {path: base64.b64decode(data) for path, data in message["output"].items()}
         return ExecutionResult(message["stdout"], message["stderr"], message["success"], message["timedOut"])
 
@@ -206,10 +236,6 @@ def write_output(files: Mapping[str, bytes], directory: Path) -> list[Path]:
     """Copy /output files into ``directory`` (each written to a temp file, then replaced)."""
     written = []
     for relative, content in sorted(files.items()):
-        target = directory / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        os.replace(tmp, target)
-        written.append(target)
+        write_atomic(directory / relative, content)
+        written.append(directory / relative)
     return written

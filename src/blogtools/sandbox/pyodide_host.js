@@ -31,16 +31,17 @@ function host() {
       else if (msg.type === "result") finish({ ...msg, timedOut: false });
       else if (msg.type === "failed") { send({ type: "failed", error: msg.error }); process.exit(1); }
     });
-    worker.on("error", (error) => restart(`the interpreter crashed: ${error.message}`));
+    worker.on("error", (error) => restart(`the interpreter crashed: ${error.message}`, false));
   }
 
-  function restart(reason) {
+  // Replace the worker; the run it was doing fails with `reason` (timedOut only for a timeout).
+  function restart(reason, timedOut) {
     const dead = worker;
     worker = null;
     dead.removeAllListeners();
     dead.terminate();
     fetches.clear();
-    if (current) finish({ stdout: "", stderr: reason + "\n", success: false, output: current.output, timedOut: true });
+    if (current) finish({ stdout: "", stderr: reason + "\n", success: false, output: current.output, timedOut });
     startWorker();
   }
 
@@ -50,7 +51,7 @@ function host() {
     const seconds = config.timeLimitMs / 1000;
     current.timer = setTimeout(() => restart(
       `TimeoutError: the code ran past the sandbox's time limit of ${seconds} s; ` +
-      "its worker was terminated and a fresh interpreter started"), config.timeLimitMs);
+      "its worker was terminated and a fresh interpreter started", true), config.timeLimitMs);
     worker.postMessage({ type: "run", code: current.code, output: current.output });
   }
 
@@ -90,7 +91,7 @@ function host() {
 }
 
 async function sandbox() {
-  const config = workerData;
+  const config = { ...workerData, home: "/home/pyodide" };
   const limit = config.memoryLimitMb * 1024 * 1024;
   const grow = WebAssembly.Memory.prototype.grow;
   // Pyodide's heap grows through here; past the limit malloc fails and Python raises MemoryError.
@@ -108,12 +109,15 @@ async function sandbox() {
     throw new Error(`process.binding(${name}) is not available in the sandbox`);
   };
 
+  // Loading reads the Pyodide files from disk; nothing in here needs the worker's network APIs.
+  for (const name of ["fetch", "WebSocket", "XMLHttpRequest", "EventSource"]) delete globalThis[name];
+
   let stdout = [], stderr = [];
   const { loadPyodide } = require(config.pyodideDir + "/pyodide.js");
   const pyodide = await loadPyodide({
     indexURL: config.pyodideDir + "/",
     jsglobals: Object.create(null), // the `js` module sees nothing of this worker's globals
-    env: { HOME: "/home/pyodide" },
+    env: { HOME: config.home },
   });
   pyodide.setStdout({ write: (bytes) => { stdout.push(Buffer.from(bytes)); return bytes.length; } });
   pyodide.setStderr({ write: (bytes) => { stderr.push(Buffer.from(bytes)); return bytes.length; } });
@@ -124,17 +128,26 @@ async function sandbox() {
 
   // No sockets: Emscripten's socket emulation would tunnel TCP over WebSockets from Node.
   pyodide._module.SOCKFS.createSocket = () => { throw new FS.ErrnoError(EACCES); };
-  // pyodide_js hands Python the FS API (NODEFS mounts the host's files): unregister and forget it.
+  // pyodide_js and its submodules (pyodide_js._api, ...) hand Python the whole Pyodide API:
+  // loadPackage fetches any URL, FS mounts the host's files. Unregister and forget all of them.
   pyodide.unregisterJsModule("pyodide_js");
-  pyodide.runPython("import sys; sys.modules.pop('pyodide_js', None)");
-
-  for (const [path, data] of Object.entries(config.data)) {
-    FS.mkdirTree(("/data/" + path).replace(/\/[^/]*$/, ""));
-    FS.writeFile("/data/" + path, Buffer.from(data, "base64"));
+  pyodide.runPython(
+    "import sys\n" +
+    "for name in [name for name in sys.modules if name.partition('.')[0] == 'pyodide_js']:\n" +
+    "    del sys.modules[name]\n" +
+    "del sys, name");
+  // Should a way back to the API turn up, it finds no loader and no file system but MEMFS.
+  const refuse = (what) => () => { throw new Error(`${what} is not available in the sandbox`); };
+  for (const name of ["loadPackage", "loadPackagesFromImports", "mountNodeFS", "mountNativeFS"]) {
+    pyodide[name] = refuse(name);
   }
-  FS.mkdirTree("/data");
-  readOnly("/data");
-  FS.mkdirTree("/output");
+  for (const name of ["NODEFS", "NATIVEFS_ASYNC", "PROXYFS", "WORKERFS", "IDBFS"]) {
+    delete FS.filesystems[name];
+    delete pyodide._module[name];
+  }
+  // V8's stack trace hook hands its callback each frame's `this`: for WebAssembly frames, the
+  // Pyodide instance. Python can reach Error (through any JS exception), so pin the hook unset.
+  Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: false, configurable: false });
 
   FS.mkdir("/network");
   FS.mount(MEMFS, {}, "/network");
@@ -154,6 +167,31 @@ async function sandbox() {
     return node;
   } };
   network.mode = 0o40555;
+
+  // Every run starts from the host's copies of /data and /output. Code runs as uid 0 and can
+  // chmod /data writable, or put a link where /output was: whatever is at the path goes first.
+  function replace(path, files) {
+    remove(path);
+    FS.mkdir(path);
+    for (const [name, data] of Object.entries(files)) {
+      FS.mkdirTree((path + "/" + name).replace(/\/[^/]*$/, ""));
+      FS.writeFile(path + "/" + name, Buffer.from(data, "base64"));
+    }
+  }
+
+  // lstat, not stat: a symbolic link is removed, never followed (a link to its own folder would
+  // recurse without end, one to /lib would empty the standard library).
+  function remove(path) {
+    if (!FS.analyzePath(path, true).exists) return;
+    if (!FS.isDir(FS.lstat(path).mode)) { FS.unlink(path); return; }
+    FS.chmod(path, 0o755);
+    clear(path);
+    FS.rmdir(path);
+  }
+
+  function clear(path) {
+    for (const name of FS.readdir(path)) if (name !== "." && name !== "..") remove(path + "/" + name);
+  }
 
   function readOnly(path) {
     const stat = FS.stat(path);
@@ -176,32 +214,32 @@ async function sandbox() {
     return message.message;
   }
 
-  function clear(path) {
-    for (const name of FS.readdir(path)) {
-      if (name === "." || name === "..") continue;
-      const child = path + "/" + name;
-      if (FS.isDir(FS.stat(child).mode)) { clear(child); FS.rmdir(child); } else FS.unlink(child);
-    }
-  }
-
-  function collect(path, prefix, into) {
-    for (const name of FS.readdir(path)) {
-      if (name === "." || name === "..") continue;
-      const child = path + "/" + name;
-      if (FS.isDir(FS.stat(child).mode)) collect(child, prefix + name + "/", into);
-      else into[prefix + name] = Buffer.from(FS.readFile(child)).toString("base64");
-    }
+  // /output's regular files, by their path under /output (`name`). lstat again: not even /output
+  // itself is followed if a run put a link in its place.
+  function collect(path, name, into) {
+    if (!FS.analyzePath(path, true).exists) return into;
+    const mode = FS.lstat(path).mode;
+    if (FS.isDir(mode)) {
+      for (const child of FS.readdir(path)) {
+        if (child !== "." && child !== "..") collect(path + "/" + child, name ? name + "/" + child : child, into);
+      }
+    } else if (FS.isFile(mode) && name) into[name] = Buffer.from(FS.readFile(path)).toString("base64");
     return into;
   }
 
   parentPort.on("message", ({ code, output }) => {
-    network.mode = 0o40755; // every run reads /network afresh: drop what the last one fetched
-    clear("/network");
-    network.mode = 0o40555;
-    clear("/output");
-    for (const [path, data] of Object.entries(output)) {
-      FS.mkdirTree(("/output/" + path).replace(/\/[^/]*$/, ""));
-      FS.writeFile("/output/" + path, Buffer.from(data, "base64"));
+    try {
+      FS.chdir("/"); // a folder in use (the last run's working directory) cannot be removed
+      network.mode = 0o40755; // every run reads /network afresh: drop what the last one fetched
+      clear("/network");
+      network.mode = 0o40555;
+      replace("/data", config.data);
+      readOnly("/data");
+      replace("/output", output);
+      FS.chdir(config.home);
+    } catch (error) {
+      // Only a run that broke the file system gets here (say, chmod 555 /): the host restarts us.
+      throw new Error(`the sandbox could not reset its files (${error.name} ${error.errno ?? error.message})`);
     }
     stdout = [];
     stderr = [];
