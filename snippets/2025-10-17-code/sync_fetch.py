@@ -10,11 +10,10 @@ main-thread half in the class it needs, sync_fetch_worker.mjs the worker half wi
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from blogtools.errors import BlogtoolsError
+from blogtools.harness.http import fixed_responses
 from blogtools.node import run_node_tool
 from blogtools.syncfetch import FetchError, fetch
 
@@ -39,31 +38,13 @@ def python_fetch(url: str, timeout: float = 10.0) -> dict:
         return {"url": url, "ok": False, "error": str(exc)}
 
 
-class _Demo(BaseHTTPRequestHandler):
-    def do_GET(self):
-        status, body = (200, b"hello from the host") if self.path == "/hello" else (404, b"not here")
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Demo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    urls = [f"{base}/hello", f"{base}/missing"]
-    try:
+    with fixed_responses({"/hello": (200, b"hello from the host")}) as base:
+        urls = [f"{base}/hello", f"{base}/missing"]
         for url in urls:
             print("python     ", json.dumps(python_fetch(url)))
         for result in published_fetch(*urls):
             print("javascript ", json.dumps(result))
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 if __name__ == "__main__":

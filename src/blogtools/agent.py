@@ -16,10 +16,8 @@ import copy
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +26,7 @@ import anthropic
 from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
+from blogtools.harness.http import fixed_responses
 from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
 from blogtools.sandbox import Sandbox, write_output
 
@@ -308,27 +307,8 @@ def parse_resources(pairs: tuple[str, ...]) -> dict[str, str]:
 @contextlib.contextmanager
 def essay_ip_server() -> Iterator[str]:
     """A local stand-in for the IP lookup of a scripted run: answers the essay's redacted address."""
-    body = ESSAY_IP_ADDRESS.encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/ip"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fixed_responses({"/ip": (200, ESSAY_IP_ADDRESS.encode())}) as base_url:
+        yield f"{base_url}/ip"
 
 
 @contextlib.contextmanager
