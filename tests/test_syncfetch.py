@@ -4,6 +4,8 @@ worker_threads, against a local HTTP server: body, HTTP errors, a server that ne
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import threading
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from blogtools.node import run_node_tool
 from blogtools.syncfetch import FetchError, SyncFetcher
 from local_http import LocalServer
 
@@ -84,15 +87,18 @@ def test_python_fetch_serves_20_callers_at_once(server, fetcher):
 # --- the published JavaScript -----------------------------------------------------------------
 
 
-def test_js_wrappers_hold_the_published_block_verbatim():
-    def published_region(path: Path) -> str:
-        text = path.read_text()
-        start = text.index("\n", text.index("// PUBLISHED:")) + 1
-        return text[start : text.index("// END PUBLISHED")]
-
-    main = published_region(SNIPPETS / "sync_fetch.mjs")
-    worker = published_region(SNIPPETS / "sync_fetch_worker.mjs")
-    assert main.rstrip("\n") + "\n\n" + worker == (SNIPPETS / "01-fetch.js").read_text()
+@pytest.mark.node
+def test_js_runs_the_extracted_block_itself(server, tmp_path):
+    """The JavaScript form is built from 01-fetch.js at run time: edit the block and what runs changes."""
+    for name in ("01-fetch.js", "sync_fetch.mjs", "sync_fetch_cli.mjs"):
+        shutil.copy(SNIPPETS / name, tmp_path / name)
+    block = tmp_path / "01-fetch.js"
+    assert "throw new Error(`HTTP ${r.status}`)" in block.read_text()
+    block.write_text(block.read_text().replace("throw new Error(`HTTP ${r.status}`)", "throw new Error(`edited ${r.status}`)"))
+    done = run_node_tool("node", str(tmp_path / "sync_fetch_cli.mjs"), f"{server.url}/status/404",
+                         capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"url": f"{server.url}/status/404", "ok": False, "error": "edited 404"}
 
 
 @pytest.mark.node

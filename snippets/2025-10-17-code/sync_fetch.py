@@ -1,8 +1,8 @@
 """The essay's sync fetch (2025-10-17-code/01), both forms, against a local server.
 
-The published JavaScript runs as published on Node's worker_threads (sync_fetch.mjs holds the
-main-thread half in the class it needs, sync_fetch_worker.mjs the worker half with the
-``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them). The Python form is
+The published JavaScript runs as published on Node's worker_threads: sync_fetch.mjs builds two
+modules from the extracted block (01-fetch.js), the main-thread half in the class it needs and the
+worker half with the ``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them. The Python form is
 ``blogtools.syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
 ``main()`` fetches a body and a 404 from a local server with each form and prints the results.
 """

@@ -1,13 +1,15 @@
 // Drive the published sync fetch from the command line:
 //   node sync_fetch_cli.mjs [--timeout-ms N] URL...
 // One URL is fetched on the main thread; several are fetched at once, each by its own caller
-// thread parked on its own SyncFetcher. Prints one JSON line per URL, in argument order:
+// thread parked on its own SyncFetcher (built from the published block by sync_fetch.mjs). Prints one JSON line per URL, in argument order:
 // {"url", "ok": true, "body"} (body as UTF-8 text) or {"url", "ok": false, "error"}.
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { SyncFetcher } from "./sync_fetch.mjs";
+import { loadSyncFetcher } from "./sync_fetch.mjs";
+
+const newSyncFetcher = await loadSyncFetcher();
 
 function fetchOne(url, timeoutMs) {
-  const fetcher = new SyncFetcher({ timeoutMs });
+  const fetcher = newSyncFetcher({ timeoutMs });
   try {
     return { url, ok: true, body: new TextDecoder().decode(fetcher.fetch(url)) };
   } catch (error) {
