@@ -20,7 +20,7 @@ from absurd_sdk import Absurd
 from single_step import model_client, single_step, weather_prompt
 from spawn_agent import spawn_agent
 
-from blogtools.harness.llm import add_llm_arguments
+from blogtools.harness.llm import add_llm_arguments, local_client
 from blogtools.harness.postgres import absurd_database
 
 MAX_ITERATIONS = 20
@@ -54,7 +54,7 @@ def run_worker(dsn: str, base_url: str, worker_id: str, *, claim_timeout: int = 
     if fake_now:
         conn.execute("SELECT set_config('absurd.fake_now', %s, false)", (fake_now,))
     app = Absurd(conn, queue_name=QUEUE)
-    register_agent(app, anthropic.Anthropic(base_url=base_url, api_key="local", max_retries=0))
+    register_agent(app, local_client(base_url))
     print(f"worker {worker_id} ready", flush=True)
     while True:
         app.work_batch(worker_id=worker_id, claim_timeout=claim_timeout)

@@ -138,7 +138,7 @@ def model_client(
     or a local model from the directory ``model``."""
     backend = make_backend(llm, script=weather_script(list(cities)), model=model)
     with MessagesServer(backend) as server:
-        yield anthropic.Anthropic(base_url=server.base_url, api_key="local", max_retries=0), server
+        yield server.client(), server
 
 
 def main(argv: list[str] | None = None) -> int:

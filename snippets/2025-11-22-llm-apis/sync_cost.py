@@ -53,8 +53,6 @@ def append_message(conversation: str, offset: int, message: dict) -> bytes:
 
 def measure(model_dir: Path, turns: int, max_tokens: int = 16) -> Measurement:
     """Hold a ``turns``-turn conversation with the local backend and measure both ways of syncing."""
-    import anthropic
-
     from blogtools.harness.llm import MessagesServer
     from blogtools.harness.local import LocalBackend
 
@@ -62,7 +60,7 @@ def measure(model_dir: Path, turns: int, max_tokens: int = 16) -> Measurement:
     messages: list[dict] = []
     append_bytes = []
     with MessagesServer(reusing) as server:
-        client = anthropic.Anthropic(base_url=server.base_url, api_key="local", max_retries=0)
+        client = server.client()
         for turn in range(turns):
             question = {"role": "user", "content": f"Turn {turn + 1}. {QUESTIONS[turn % len(QUESTIONS)]}"}
             append_bytes.append(len(append_message("c1", len(messages), question)))

@@ -324,7 +324,7 @@ def model_client(llm: str, local_model: str | None, base_url: str | None) -> Ite
     else:
         backend = ReplayBackend(essay_turns()) if llm == "scripted" else make_backend(llm, model=local_model)
         with MessagesServer(backend) as server:
-            yield anthropic.Anthropic(base_url=server.base_url, api_key="local", max_retries=0)
+            yield server.client()
 
 
 @contextlib.contextmanager

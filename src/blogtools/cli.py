@@ -62,6 +62,12 @@ _content_dir = click.option(
 )
 
 
+_config_file = click.option(
+    "--config-file", "-f", default="mkdocs.yml", show_default=True,
+    help="The site's mkdocs.yml; content/ and feeds/ sit beside it.",
+)
+
+
 @main.command()
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @_content_dir
@@ -87,8 +93,7 @@ def ingest(sources, content_dir, feeds_toml, timeout):
 
 
 @main.command()
-@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
-              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@_config_file
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
 def build(config_file, offline):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
@@ -108,8 +113,7 @@ def build(config_file, offline):
 
 
 @main.command()
-@click.option("--config-file", "-f", default="mkdocs.yml", show_default=True,
-              help="The site's mkdocs.yml; content/ and feeds/ sit beside it.")
+@_config_file
 @click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
               help="Address to serve on.")
 def serve(config_file, dev_addr):

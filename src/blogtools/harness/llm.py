@@ -379,6 +379,13 @@ def sse_events(message: dict) -> Iterator[tuple[str, dict]]:
 # --- the server ---------------------------------------------------------------------------------
 
 
+def local_client(base_url: str):
+    """An ``anthropic.Anthropic`` client for a local Messages API server at ``base_url``."""
+    import anthropic
+
+    return anthropic.Anthropic(base_url=base_url, api_key="local", max_retries=0)
+
+
 class MessagesServer:
     """``POST /v1/messages`` on 127.0.0.1 at an ephemeral port, answered by ``backend``.
 
@@ -403,6 +410,10 @@ class MessagesServer:
         """``http://127.0.0.1:<port>``: what to pass to ``anthropic.Anthropic(base_url=...)``."""
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    def client(self):
+        """The real ``anthropic`` SDK pointed at this server (no retries: a failure shows at once)."""
+        return local_client(self.base_url)
 
     def start(self) -> MessagesServer:
         """Serve requests on a background thread (idempotent); returns the server."""
