@@ -34,9 +34,9 @@ import nh3
 from blogtools import __version__, blocks, codelang, htmlmd
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
+from blogtools.project import POSTS
 
 STATE_FILE = ".ingest-state.json"
-POSTS = "posts"
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"blogtools/{__version__} (feed ingest)"
 # What produced a page: the conversion code and the converter libraries. A change re-renders all.

@@ -17,6 +17,7 @@ from pathlib import Path
 from blogtools import htmlmd
 from blogtools.errors import BlogtoolsError
 from blogtools.ingest import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
+from blogtools.project import POSTS
 
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
                  "copyright")
@@ -44,7 +45,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "feeds").mkdir()
-    (folder / "content" / "posts").mkdir(parents=True)
+    (folder / "content" / POSTS).mkdir(parents=True)
     location = feed
     if not source.is_url:
         location = Path(feed).name
