@@ -451,3 +451,27 @@ def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
     assert "FAILED tests/test_content_examples.py::test_runnable_python_block[2025-01-02-python-demo/02]" in done.stdout
     assert "the essay's arithmetic is off" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed")
+
+
+def test_only_reviewed_text_runs_a_drifted_entry_is_refused_by_run_and_pytest(project):
+    """Block text comes from a feed: once the essay changes a curated block, neither `blogtools
+    run` nor plain pytest runs what its entry lists until the change is accepted."""
+    cli("extract")
+    curate(project, runnable=True)
+    pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={project}", "tests"]
+    assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0
+    page = project / PAGE
+    page.write_text(page.read_text().replace('"iteration"', '"step"'))  # not even extracted yet
+    refusal = f"{POST}/01: drifted: review with `blogtools review {POST}/01`"
+
+    done = blogtools("run", f"{POST}/01", cwd=project)
+    assert (done.returncode, done.stderr) == (1, f"blogtools: error: {refusal}\n")
+    assert not (project / "ran.txt").exists()
+    done = subprocess.run(pytest_command, cwd=project, capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout
+    assert "_ ERROR at setup of test_agent_loop_runs _" in done.stdout and f"\n{refusal}\n" in done.stdout
+    assert not (project / "ran.txt").exists() and "1 error" in done.stdout.splitlines()[-1]
+
+    assert cli("extract", "--accept", f"{POST}/01").exit_code == 0
+    assert blogtools("run", f"{POST}/01", cwd=project).returncode == 3  # main() returns 3
+    assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0
