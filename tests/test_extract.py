@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from click.testing import CliRunner
+from clirun import invoke
 
 from blogtools import check
-from blogtools.cli import main
 from blogtools.project import load as load_project
 
 DATA = Path(__file__).parent / "data"
@@ -43,9 +42,7 @@ def test_agent_loop_runs(tmp_path, monkeypatch):
 """
 
 
-def cli(*args: str):
-    """The CLI in this process; an exception other than the BlogtoolsError it reports fails the test."""
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+cli = invoke
 
 
 @pytest.fixture

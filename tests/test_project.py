@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import tomlkit
 import yaml
-from click.testing import CliRunner
+from clirun import invoke
 
 from blogtools import project
-from blogtools.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -27,11 +26,6 @@ def main():
     (out / "cost.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
     (out / "cost.md").write_text("## Measured cost\\n\\n![the cost](cost.svg)\\n")
 '''
-
-
-def invoke(*args: str):
-    """The CLI in this process; an exception other than the BlogtoolsError it reports fails the test."""
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def site_config(**blogtools) -> dict:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import http.server
+import json
 import os
 import re
 import shutil
@@ -25,9 +25,9 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
+from site_html import heading_text, parse, parse_fragment
 
 from blogtools import sitecheck
-from site_html import heading_text, parse, parse_fragment
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

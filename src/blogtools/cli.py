@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__
+from blogtools import __version__, manifest, review, scaffold
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import manifest, review, scaffold
 from blogtools import project as project_module
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
