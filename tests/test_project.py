@@ -133,3 +133,19 @@ def test_build_without_a_mkdocs_yml_says_so(tmp_path, monkeypatch):
                              "or start a site with `blogtools new`\n")
     assert invoke("extract").exit_code == 0  # the other stages work from the default folders
     assert (tmp_path / "snippets/manifest.toml").is_file()
+
+
+def test_ingest_reads_the_configured_feeds_and_labels_them_from_the_site(tmp_path, monkeypatch):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "mkdocs.yml").write_text(yaml.safe_dump(site_config(feeds="config/feeds/list.toml")))
+    feeds = root / "config/feeds"
+    feeds.mkdir(parents=True)
+    shutil.copy(DATA / "lucumr-2025-12-13.atom", feeds / "lucumr.atom")
+    (feeds / "list.toml").write_text('[[source]]\nlocation = "lucumr.atom"\nauthor = "Armin Ronacher"\n')
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = invoke("-f", str(root / "mkdocs.yml"), "ingest")
+    assert (result.exit_code, result.stdout) == (0, "10 added, 0 updated, 0 unchanged\n")
+    page = (root / "content/posts/2025-12-13-skills-vs-mcp.md").read_text()
+    assert "\nsource: \"config/feeds/lucumr.atom\"\n" in page

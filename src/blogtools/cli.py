@@ -102,8 +102,9 @@ def ingest(site, sources, content_dir, feeds_toml, timeout):
     Pages of entries that left a feed stay; an unchanged feed writes nothing.
     """
     content_dir = site.with_overrides(content_dir).content_dir
+    root = None if feeds_toml else site.project.root  # a --feeds file's labels are relative to its site
     feeds_toml = feeds_toml or site.project.feeds_toml
-    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    configured = ingest_stage.load_sources(feeds_toml, root) if feeds_toml.exists() or not sources else []
     chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
@@ -121,7 +122,7 @@ def build(site, offline):
     project = site.project.require_site()
     started = time.monotonic()
     if not offline:
-        sources = ingest_stage.load_sources(project.feeds_toml)
+        sources = ingest_stage.load_sources(project.feeds_toml, project.root)
         summary = ingest_stage.ingest(sources, project.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
