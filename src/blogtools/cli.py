@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__, manifest, review, scaffold
+from blogtools import __version__, manifest, review, scaffold, testrun
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
@@ -299,6 +299,26 @@ def check_command(site, content_dir, snippets_dir, as_json):
             click.echo(f"problem: {problem}")
         click.echo(f"check: {report.line()}")
     if report.problems:
+        sys.exit(1)
+
+
+@main.command("test")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "run_all", is_flag=True, help="Run every chosen entry, current or not.")
+@click.option("--time-limit", type=float, default=testrun.DEFAULT_TIME_LIMIT, show_default=True,
+              help="Seconds an entry's tests may take; past it they are recorded as failed.")
+@_pass_site
+def test_command(site, ids, run_all, time_limit):
+    """Run the tests of runnable entries and record the evidence in snippets/results.json.
+
+    Without ID, every runnable entry. Only entries with no record, a failure, or a changed
+    fingerprint (their block, inputs or lock files) run; --all runs them all. Exit 1 when any failed.
+    """
+    summary = testrun.run_tests(site.project, ids, run_all, time_limit, echo=lambda line: click.echo(line, err=True))
+    for ident in summary.failed:
+        click.echo(f"failed: {ident}: {summary.ran[ident]}")
+    click.echo(f"test: {summary.line()}")
+    if summary.failed:
         sys.exit(1)
 
 

@@ -32,7 +32,8 @@ since; review the runnable form, then `blogtools extract --accept ID`).
 Curated by authors, never overwritten: status ("runnable" or "illustrative"), modules (Python
 files in snippets/<post>/, the first one's main() is what `blogtools run ID` calls), tests (pytest
 node ids), reason (why a block is illustrative), notes (each way the runnable form differs from
-the published block). `blogtools check` verifies all of it.
+the published block), expect_error (optional: a pattern the error of a run must match, for code
+that fails as published). `blogtools check` verifies all of it.
 An id whose last part is not a number ("<post>/<name>") is a standalone entry: a runnable module
 of the post that no block shows (a figure script, say); it has only the curated fields and post."""
 
@@ -63,6 +64,7 @@ class Entry:
     sha256: str = ""
     lines: tuple[int, int] | None = None
     changed_sha256: str | None = None
+    expect_error: str = ""  # a pattern: a failing run whose error matches it fails as expected
 
     @property
     def is_block(self) -> bool:
@@ -93,6 +95,7 @@ class Entry:
             "reason": self.reason,
             "notes": list(self.notes),
             "changed_sha256": self.changed_sha256,
+            "expect_error": self.expect_error,
         }
 
 
@@ -134,9 +137,9 @@ def save(doc: tomlkit.TOMLDocument, path: Path) -> bool:
 
 # The fields every entry has, those only a block's entry has (required unless optional), and
 # those that name a file or folder under snippets/ and so must be bare names.
-_CURATED = ("status", "modules", "tests", "reason", "notes")
+_CURATED = ("status", "modules", "tests", "reason", "notes", "expect_error")
 _BLOCK = ("ordinal", "language", "file", "sha256", "lines", "changed_sha256")
-_OPTIONAL = ("changed_sha256",)
+_OPTIONAL = ("changed_sha256", "expect_error")
 _BARE = ("post", "file", "modules")
 _KINDS = {str: "a string", int: "an integer", tuple[str, ...]: "a list of strings", tuple[int, int]: "[first, last]"}
 
