@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__, manifest, review, scaffold, testrun
+from blogtools import __version__, evidence, manifest, review, scaffold, testrun
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
@@ -116,8 +116,12 @@ def ingest(site, sources, content_dir, feeds_toml, timeout):
 
 @main.command()
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
+@click.option("--require-verified", "require", is_flag=False, flag_value="yes", default=None,
+              type=click.Choice(["yes", "strict"]),
+              help="Refuse to build, naming them, while runnable blocks are failing, out of date or "
+                   "not verified yet (=strict: or skipped here too).")
 @_pass_site
-def build(site, offline):
+def build(site, offline, require):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
     project = site.project.require_site()
     started = time.monotonic()
@@ -127,6 +131,11 @@ def build(site, offline):
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
     click.echo(f"extract: {extracted.line()}", err=True)
+    if require:
+        refused = evidence.unverified(evidence.states(project), strict=require == "strict")
+        if refused:
+            raise BlogtoolsError(f"--require-verified: {len(refused)} runnable block(s) not verified: "
+                                 + "; ".join(refused) + " (run `blogtools test`)")
     click.echo(f"render: {project.content_dir}/ → {project.docs_dir}/", err=True)
     count = site_stage.render(project)
     click.echo(f"mkdocs build --strict → {project.site_dir}/", err=True)

@@ -243,6 +243,20 @@ ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE})
 ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
 
 
+#: How a count of blocks in each state reads ("3 verified"), in the order counts are listed.
+COUNT_WORDS = {VERIFIED: "verified", EXPECTED_FAILURE: "failing as expected", FAILING: "failing",
+               UNEXPECTED_PASS: "passing unexpectedly", OUT_OF_DATE: "out of date",
+               NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative"}
+
+
+def counts_phrase(found: Iterable[Evidence], noun: str = "code block") -> str:
+    """"3 code blocks · 2 verified · 1 illustrative" for these blocks' evidence."""
+    found = list(found)
+    total = f"{len(found)} {noun}{'s' * (len(found) != 1)}"
+    counted = [(sum(item.state == state for item in found), word) for state, word in COUNT_WORDS.items()]
+    return " · ".join([total, *(f"{count} {word}" for count, word in counted if count)])
+
+
 @dataclass(frozen=True)
 class Evidence:
     """An entry's evidence state (its JSON value), the page's label for it, and the record behind it."""
@@ -252,12 +266,15 @@ class Evidence:
     record: Record | None = None
 
 
+UNRECORDED = Evidence(NOT_VERIFIED, "◌ Not verified yet")
+
+
 def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     """The evidence for an entry: what the page says, check reports and --require-verified judges."""
     if entry.status != manifest.RUNNABLE:
         return Evidence(ILLUSTRATIVE, f"Illustrative: {entry.reason.strip() or 'no reason given'}")
     if record is None:
-        return Evidence(NOT_VERIFIED, "◌ Not verified yet", None)
+        return UNRECORDED
     changed = changed_input(project, entry, record)
     if changed is not None:
         return Evidence(OUT_OF_DATE, f"⟳ Out of date: {changed} changed since the last run", record)

@@ -32,16 +32,18 @@ from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
-from blogtools import manifest
-from blogtools.annotate import SourceLinks, annotate, companions
-from blogtools.blocks import read_front_matter
+from blogtools import evidence, manifest
+from blogtools.annotate import LANGUAGE_NAMES, SourceLinks, annotate, companions
+from blogtools.blocks import block_id, find_blocks, read_front_matter
 from blogtools.errors import BlogtoolsError
+from blogtools.evidence import Evidence
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
 from blogtools.project import EXCERPT_MARK, Project
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
+EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
@@ -66,6 +68,7 @@ class SiteInfo:
     site_url: str
     site_name: str
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
+    evidence: dict[str, Evidence] = field(default_factory=dict)  # each entry's recorded evidence, by id
     snippets_dir: Path = Path("snippets")  # where the entries' modules are read from
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
     figures: Path | None = None  # <post>/<name>.md and files, written by snippet scripts (`blogtools run`)
@@ -136,16 +139,27 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+def add_block_counts(post: Post, site: SiteInfo) -> Post:
+    """Under the title, how many code blocks the post has and what their evidence is, e.g.
+    "3 code blocks · 3 verified" (part of the excerpt, so the index shows it too)."""
+    found = [site.evidence.get(block_id(post.name, block.ordinal), evidence.UNRECORDED) for block in find_blocks(post.body)]
+    if found:
+        head, sep, rest = post.body.partition("\n\n")
+        line = f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found))}</p>'
+        post.body = f"{head}{sep}{line}\n\n{rest}"
+    return post
+
+
 def add_snippet_status(post: Post, site: SiteInfo) -> Post:
     """Under each code block its status from the manifest: runnable (links, tabs) or illustrative."""
-    post.body = annotate(post.body, post.name, site.snippets, site.source_links, site.snippets_dir)
+    post.body = annotate(post.body, post.name, site.snippets, site.source_links, site.snippets_dir, site.evidence)
     return post
 
 
 def add_companions(post: Post, site: SiteInfo) -> Post:
     """At the end of the post, its runnable modules that no block shows, with what they measured."""
     figures = site.figures / post.name if site.figures else None
-    extra = companions(post.name, site.snippets, site.source_links, site.snippets_dir, figures)
+    extra = companions(post.name, site.snippets, site.source_links, site.snippets_dir, figures, site.evidence)
     if extra:
         post.body = f"{post.body.rstrip()}\n\n{extra}"
     return post
@@ -155,7 +169,7 @@ PageTransform = Callable[[Post, SiteInfo], Post]
 
 #: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
-    add_title, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
+    add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
 ]
 
 
@@ -174,11 +188,13 @@ def render(project: Project) -> int:
     if (project.snippets_dir / manifest.NAME).exists():
         site.snippets = manifest.read(project.snippets_dir)
         site.snippets_dir = project.snippets_dir
+        site.evidence = evidence.states(project, site.snippets)
     if project.figures_dir.is_dir():
         site.figures = project.figures_dir
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
+    blocks = {post.name: find_blocks(post.body) for post in posts}
     for post in posts:
         for transform in PAGE_TRANSFORMS:
             post = transform(post, site)
@@ -188,10 +204,44 @@ def render(project: Project) -> int:
         if stale not in wanted:
             stale.unlink()
     _write(docs_dir / "index.md", INDEX_PAGE)
+    _write(docs_dir / EXAMPLES_PAGE, examples_page(posts, blocks, site, evidence.load_times(project)))
     _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
     _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
     return len(posts)
+
+
+def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, times: dict[str, dict]) -> str:
+    """The "Code examples" page: every block of the site (and runnable companion) in one table with
+    its evidence, since when, its tests and the time its last run here took; counts on top.
+    ``blocks`` are each post's code blocks as content has them (before render adds tabs)."""
+    rows, found = [], []
+    for post in posts:
+        title = _markdown_text(post.meta["title"])
+        shown = [(block_id(post.name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[post.name]]
+        shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
+                  if e.post == post.name and not e.is_block and e.status == manifest.RUNNABLE]
+        for ident, name, language in shown:
+            item = site.evidence.get(ident, evidence.UNRECORDED)
+            found.append(item)
+            entry = site.snippets.get(ident)
+            record = item.record
+            passed = sum(r.outcome == evidence.PASSED for r in record.tests.values()) if record else 0
+            tests = f"{passed}/{len(entry.tests)} passed" if record else str(len(entry.tests)) if entry and entry.tests else "—"
+            seconds = times.get(ident, {}).get("seconds") if record else None
+            cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, _language_name(language),
+                     f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
+                     record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
+            rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
+    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found))}</p>', "",
+           "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
+           "tests (`blogtools test`), not a claim.", "",
+           "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
+    return "\n".join(out) + "\n"
+
+
+def _language_name(language: str) -> str:
+    return LANGUAGE_NAMES.get(language.lower(), language or "—")
 
 
 def source_links(project: Project) -> SourceLinks:
