@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serving
 from clirun import invoke
 
 from blogtools import evidence, manifest, project
@@ -187,3 +188,43 @@ def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuild
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "snippets/results.json: not valid evidence" in rebuilt.stderr
     assert results(demo)[ID]["outcome"] == "passed"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
+def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_details(demo):
+    from playwright.sync_api import sync_playwright
+
+    assert invoke("test", cwd=demo).exit_code == 0
+    built = invoke("build", "--offline", "--require-verified", cwd=demo)
+    assert built.exit_code == 0, built.stderr
+    errors = []
+    with serving(demo / "site") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, wait_until="networkidle")
+        assert page.locator(".blogtools-block-counts").inner_text() == "1 code block · 1 verified"
+
+        page.goto(url + "examples/", wait_until="networkidle")
+        assert page.locator("article .blogtools-block-counts").inner_text() == "1 example · 1 verified"
+        rows = page.locator("article table tbody tr")
+        assert rows.count() == 1
+        cells = rows.first.locator("td").all_inner_texts()
+        assert cells[:6] == ["Demo", "01", "Python", f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}",
+                             TODAY, "2/2 passed"]
+        assert cells[6].endswith(" s") and float(cells[6][:-2]) >= 0
+
+        rows.first.get_by_role("link", name="Demo").click()
+        page.wait_for_load_state("networkidle")
+        assert page.url == url + "2025/01/02/demo/"
+        status = page.locator(".md-content .snippet-status")
+        assert status.inner_text().startswith(f"✓ Verified since {TODAY}")
+        folded = page.locator(".md-content details.info")
+        assert not folded.locator("li").first.is_visible()
+        folded.locator("summary").click()
+        assert folded.locator("li").all_inner_texts() == ["✓ test_half", "✓ test_half_of_the_data"]
+        assert "Python 3." in folded.inner_text()
+        browser.close()
+    assert errors == []

@@ -6,9 +6,7 @@ repository's site files (mkdocs.yml, feeds/) in a temp dir.
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
 import json
 import os
 import re
@@ -17,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -25,6 +22,7 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
+from browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serving
 from site_html import heading_text, parse, parse_fragment
 
 from blogtools import sitecheck
@@ -314,30 +312,15 @@ def test_zensical_renders_the_same_posts(built, feed, tmp_path):
 
 # --- the browser --------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture(scope="module")
 def served(site):
     """site/ over a local HTTP server on 127.0.0.1; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
+    with serving(site) as url:
+        yield url
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 def test_chromium_shows_index_and_post_without_console_errors(served, feed, tmp_path):
     from playwright.sync_api import sync_playwright
 

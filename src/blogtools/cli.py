@@ -301,12 +301,19 @@ def check_command(site, content_dir, snippets_dir, as_json):
     project = site.with_overrides(content_dir, snippets_dir)
     report = check_stage.check(project.posts_dir, project.snippets_dir, project.root,
                                progress=lambda message: click.echo(f"check: {message}", err=True))
+    try:  # evidence is reported, never a problem: tests run after check refresh it
+        found = {ident: item for ident, item in evidence.states(project).items() if item.record or
+                 item.state == evidence.NOT_VERIFIED}
+    except BlogtoolsError as exc:
+        found = {}
+        report.problems.append(check_stage.Problem("results", str(exc), path=str(evidence.path(project))))
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
+        click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()}},
+                              indent=2))
     else:
         for problem in report.problems:
             click.echo(f"problem: {problem}")
-        click.echo(f"check: {report.line()}")
+        click.echo(f"check: {report.line()}; evidence: {evidence.counts_phrase(found.values(), 'runnable example')}")
     if report.problems:
         sys.exit(1)
 

@@ -4,8 +4,9 @@ Two sources, merged by ``project_files``:
 
 - **Reads, as they happen** (``Reads``): a ``sys.addaudithook`` hook sees every ``open`` (data
   files, fixtures, modules imported for the first time, as their ``.pyc``) and every child
-  process's command line (a script a test starts by its path); only paths under the project
-  root are kept.
+  process's command line (a script a test starts by its path, the module of ``python -m``);
+  only paths under the project root are kept. What a child process itself reads is seen only
+  that way: through its command line and the imports followed from it.
 - **Imports, from the source** (``import_closure``): the Python files the given files import,
   followed transitively through the project's own modules with ``ast``. A module that an earlier
   test already imported opens nothing, so this keeps an entry's inputs the same whatever ran
@@ -50,9 +51,10 @@ class Reads:
                 current.add(os.path.abspath(os.fsdecode(path)))
         elif event == "subprocess.Popen":
             argv = args[1]
-            for arg in ([argv] if isinstance(argv, (str, bytes)) else argv or ()):
-                if isinstance(arg, (str, bytes, os.PathLike)):
-                    current.add(os.path.abspath(os.fsdecode(arg)))
+            argv = [os.fsdecode(arg) for arg in ([argv] if isinstance(argv, (str, bytes)) else argv or ())
+                    if isinstance(arg, (str, bytes, os.PathLike))]
+            current.update(os.path.abspath(arg) for arg in argv)
+            current.update(_module_path(name) for flag, name in zip(argv, argv[1:]) if flag == "-m")
 
     @classmethod
     @contextmanager
@@ -77,6 +79,17 @@ class Reads:
             yield
         finally:
             cls._paused.on = False
+
+
+def _module_path(name: str) -> str:
+    """The file ``python -m name`` runs (a package's ``__main__.py``), or "" when it cannot be found."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    return str(Path(spec.origin).with_name("__main__.py")) if spec.submodule_search_locations else spec.origin
 
 
 def _is_read(mode, flags) -> bool:

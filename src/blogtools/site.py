@@ -233,7 +233,7 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
                      f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
                      record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
             rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
-    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found))}</p>', "",
+    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>', "",
            "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
            "tests (`blogtools test`), not a claim.", "",
            "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
