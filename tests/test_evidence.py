@@ -77,9 +77,9 @@ def results(root: Path) -> dict:
     return json.loads((root / "snippets/results.json").read_text())
 
 
-def label(root: Path) -> evidence.Evidence:
-    site = project.load(start=root)
-    return evidence.states(site)[ID]
+def label_of(root: Path, ident: str) -> str:
+    """The page's label for an entry's evidence now."""
+    return evidence.states(project.load(start=root))[ident].label
 
 
 def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_identical(demo):
@@ -96,14 +96,14 @@ def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_ide
 
     assert pytest_in(demo).returncode == 0
     assert (demo / "snippets/results.json").read_bytes() == before
-    assert label(demo).label == f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}"
+    assert label_of(demo, ID) == f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}"
 
 
 def test_a_run_of_only_some_of_an_entrys_tests_records_nothing(demo):
     assert pytest_in(demo, "-k", "test_half_of").returncode == 0
     assert pytest_in(demo, "tests/test_demo.py::test_half").returncode == 0
     assert not (demo / "snippets/results.json").exists()
-    assert label(demo).label == "◌ Not verified yet"
+    assert label_of(demo, ID) == "◌ Not verified yet"
 
 
 def test_blogtools_test_runs_only_what_changed_and_names_the_changed_file(demo):
@@ -113,7 +113,7 @@ def test_blogtools_test_runs_only_what_changed_and_names_the_changed_file(demo):
     assert invoke("test", cwd=demo).stdout.startswith("test: 0 ran, 1 current, 0 failed in ")
 
     (demo / "tests/data.txt").write_text("12\n")
-    assert label(demo).label == "⟳ Out of date: tests/data.txt changed since the last run"
+    assert label_of(demo, ID) == "⟳ Out of date: tests/data.txt changed since the last run"
     assert invoke("test", cwd=demo).stdout.startswith("test: 1 ran, 0 current, 0 failed")
     assert invoke("test", "--all", cwd=demo).stdout.startswith("test: 1 ran, 0 current, 0 failed")
 
@@ -126,7 +126,7 @@ def test_a_broken_module_is_recorded_failing_and_the_build_refuses_to_publish_it
     assert done.stdout.splitlines()[0] == f"failed: {ID}: failed"
     assert results(demo)[ID]["tests"]["tests/test_demo.py::test_half"] == {
         "outcome": "failed", "error": "assert 1 == 2"}
-    assert label(demo).label == f"✗ Failing since {TODAY}: test_half: assert 1 == 2"
+    assert label_of(demo, ID) == f"✗ Failing since {TODAY}: test_half: assert 1 == 2"
 
     refused = invoke("build", "--offline", "--require-verified", cwd=demo)
     assert refused.exit_code == 1
@@ -147,19 +147,19 @@ def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo
     set_entry(demo, expect_error="ZeroDivisionError")
     assert invoke("test", cwd=demo).exit_code == 0
     assert results(demo)[ID]["outcome"] == "expected-failure"
-    assert label(demo).label == "✓ Fails as published, as expected: ZeroDivisionError: division by zero"
+    assert label_of(demo, ID) == "✓ Fails as published, as expected: ZeroDivisionError: division by zero"
     assert invoke("build", "--offline", "--require-verified", cwd=demo).exit_code == 0
 
     (demo / f"snippets/{POST}/demo.py").write_text(MODULE)
     assert invoke("test", cwd=demo).exit_code == 1
-    assert label(demo).label == f"✗ Passes unexpectedly since {TODAY}: expected an error matching 'ZeroDivisionError'"
+    assert label_of(demo, ID) == f"✗ Passes unexpectedly since {TODAY}: expected an error matching 'ZeroDivisionError'"
 
 
 def test_a_skipped_run_says_why_and_only_strict_refuses_it(demo):
     (demo / "tests/test_demo.py").write_text(TESTS.replace("def test_half", "@__import__('pytest').mark.skip("
                                                            "reason='needs a GPU')\ndef test_half"))
     assert invoke("test", cwd=demo).exit_code == 0
-    assert label(demo).label == "◌ Not run here: needs a GPU"
+    assert label_of(demo, ID) == "◌ Not run here: needs a GPU"
     strict = invoke("build", "--offline", "--require-verified=strict", cwd=demo)
     assert strict.exit_code == 1 and f"{ID}: ◌ Not run here: needs a GPU" in strict.stderr
 
@@ -228,3 +228,31 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
         assert "Python 3." in folded.inner_text()
         browser.close()
     assert errors == []
+
+
+def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_to_build(tmp_path):
+    """The real site: the Absurd spawn block verified in a copy, then its module broken (three
+    attempts become two); the page says failing and `build --require-verified` names the block."""
+    root = tmp_path / "copy"
+    root.mkdir()
+    for name in ("content", "snippets", "tests", "feeds"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", evidence.NAME))
+    for name in ("mkdocs.yml", "pyproject.toml", "package.json", *evidence.LOCK_FILES):
+        if (REPO / name).is_file():
+            shutil.copy(REPO / name, root / name)
+    spawn = "2025-11-03-absurd-workflows/02"
+    assert invoke("test", spawn, cwd=root).exit_code == 0
+    assert invoke("build", "--offline", cwd=root).exit_code == 0
+    page = root / "site/2025/11/03/absurd-workflows/index.html"
+    assert f"✓ Verified since {TODAY} · 3 tests · Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1" in page.read_text()
+
+    module = root / "snippets/2025-11-03-absurd-workflows/spawn_agent.py"
+    module.write_text(module.read_text().replace("max_attempts=3", "max_attempts=2"))
+    assert label_of(root, spawn) == "⟳ Out of date: snippets/2025-11-03-absurd-workflows/spawn_agent.py changed since the last run"
+    assert invoke("test", spawn, cwd=root).exit_code == 1
+    assert results(root)[spawn]["outcome"] == "failed"
+    assert invoke("build", "--offline", cwd=root).exit_code == 0
+    assert f"✗ Failing since {TODAY}: test_spawn_records_the_task_with_three_attempts: " in page.read_text()
+    refused = invoke("build", "--offline", "--require-verified", cwd=root)
+    assert refused.exit_code == 1
+    assert f"; {spawn}: ✗ Failing since {TODAY}: test_spawn_records_the_task_with_three_attempts: " in refused.stderr
