@@ -184,10 +184,15 @@ def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuild
     assert done.exit_code == 1
     assert done.stderr.splitlines()[-1].startswith(
         "blogtools: error: snippets/results.json: not valid evidence (JSONDecodeError: ")
+    checked = invoke("check", cwd=demo)
+    assert checked.exit_code == 1
+    assert checked.stdout.splitlines()[0].startswith("problem: snippets/results.json: not valid evidence (")
     rebuilt = invoke("test", cwd=demo)
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "snippets/results.json: not valid evidence" in rebuilt.stderr
     assert results(demo)[ID]["outcome"] == "passed"
+    checked = invoke("check", cwd=demo)
+    assert checked.exit_code == 0 and "check: evidence: 1 runnable example · 1 verified" in checked.stderr
 
 
 @pytest.mark.browser

@@ -311,9 +311,10 @@ def check_command(site, content_dir, snippets_dir, as_json):
         click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()}},
                               indent=2))
     else:
+        click.echo(f"check: evidence: {evidence.counts_phrase(found.values(), 'runnable example')}", err=True)
         for problem in report.problems:
             click.echo(f"problem: {problem}")
-        click.echo(f"check: {report.line()}; evidence: {evidence.counts_phrase(found.values(), 'runnable example')}")
+        click.echo(f"check: {report.line()}")
     if report.problems:
         sys.exit(1)
 
