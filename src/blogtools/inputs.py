@@ -54,7 +54,7 @@ class Reads:
             argv = [os.fsdecode(arg) for arg in ([argv] if isinstance(argv, (str, bytes)) else argv or ())
                     if isinstance(arg, (str, bytes, os.PathLike))]
             current.update(os.path.abspath(arg) for arg in argv)
-            current.update(_module_path(name) for flag, name in zip(argv, argv[1:]) if flag == "-m")
+            current.update(filter(None, (_module_path(name) for flag, name in zip(argv, argv[1:]) if flag == "-m")))
 
     @classmethod
     @contextmanager

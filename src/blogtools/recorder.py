@@ -51,6 +51,7 @@ def entry_run(project, entry, states: dict[str, TestState], collected=None, dese
     """The run of ``entry`` from its tests' states, or None unless all its tests ran: each id
     matched collected tests (``collected``: by default those in ``states``), none deselected, all
     finished. A test file that failed to collect (its state keyed by the file's path) fails its ids."""
+    states = dict(states)
     collected = set(states) if collected is None else set(collected)
     for test_id in entry.tests:
         file = test_id.partition("::")[0]
@@ -142,6 +143,7 @@ class Recorder:
 
     def pytest_collection_finish(self, session):
         self.collected.update(item.nodeid for item in session.items)
+        self._log_line({"collected": sorted(self.collected)})
 
     def pytest_deselected(self, items):
         self.deselected.update(item.nodeid for item in items)
@@ -189,11 +191,15 @@ class Recorder:
         self.deselected.update(output.get("blogtools_deselected", ()))
 
     def _log(self, nodeid: str, state: TestState) -> None:
+        self._log_line({"nodeid": nodeid, "outcome": state.outcome, "error": state.error, "seconds": state.seconds,
+                        "reads": sorted(state.reads)})
+
+    def _log_line(self, item: dict) -> None:
+        """One JSON line to the file ``BLOGTOOLS_EVIDENCE_LOG`` names, for `blogtools test` (when it is set)."""
         log = os.environ.get(LOG_VARIABLE)
         if log:
             with Reads.paused(), open(log, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"nodeid": nodeid, "outcome": state.outcome, "error": state.error,
-                                         "seconds": state.seconds, "reads": sorted(state.reads)}) + "\n")
+                handle.write(json.dumps(item) + "\n")
 
     def _warn(self, message: str) -> None:
         self.config.get_terminal_writer().line(f"blogtools: warning: {message}", yellow=True)

@@ -103,25 +103,28 @@ def run_entry(project: Project, entry: Entry, time_limit: float) -> str:
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
             reason = f"did not finish within the time limit of {time_limit:g} s"
-        states = _logged(log)
-    if all(any(matches(test_id, node) and state.finished for node, state in states.items()) or
-           test_id.partition("::")[0] in states for test_id in entry.tests) and child.returncode >= 0:
-        record = evidence.load(project).get(entry.id)  # the child recorded it
+        collected, states = _logged(log)
+    if child.returncode >= 0 and entry_run(project, entry, states, collected) is not None:
+        record = evidence.load(project).get(entry.id)  # every test ran: the child recorded the entry
         return record.outcome if record else "not recorded"
-    for test_id in entry.tests:  # killed, or stopped before every test ran: the rest fail with the reason
-        if not any(matches(test_id, node) and state.finished for node, state in states.items()):
-            states[test_id] = TestState(evidence.FAILED, reason, finished=True)
+    # Killed, or stopped before every test ran: what did not finish fails with the reason.
+    for node in [node for node in collected if node not in states] + [
+            test_id for test_id in entry.tests if not any(matches(test_id, node) for node in collected | set(states))]:
+        states[node] = TestState(evidence.FAILED, reason, finished=True)
     run = entry_run(project, entry, states)
     return evidence.record(project, {entry.id: run})[entry.id].outcome
 
 
-def _logged(log: Path) -> dict[str, TestState]:
-    states = {}
-    if log.exists():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
+def _logged(log: Path) -> tuple[set[str], dict[str, TestState]]:
+    """The node ids the child collected and the states of those that finished, from its log."""
+    collected, states = set(), {}
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    for item in map(json.loads, lines):
+        if "collected" in item:
+            collected.update(item["collected"])
+        else:
             states[item["nodeid"]] = TestState(item["outcome"], item["error"], item["seconds"], set(item["reads"]), True)
-    return states
+    return collected, states
 
 
 def _last_line(output: str) -> str:
