@@ -34,41 +34,47 @@ IGNORED_PARTS = frozenset({".venv", "node_modules", ".git", "__pycache__", ".cac
 
 
 class Reads:
-    """Paths read while ``recording()`` is active, from any thread of this process."""
+    """Paths read while ``recording()`` is active, from any thread of this process.
+
+    Python files a process opens are left out: whether a module is opened depends on whether an
+    earlier test imported it first, so imports come from ``import_closure`` instead."""
 
     _installed = False
-    _current: set[str] | None = None
+    _active: list[set[str]] = []  # the sets of the recordings in progress, outermost first
     _paused = threading.local()
 
     @classmethod
     def _hook(cls, event: str, args: tuple) -> None:
-        current = cls._current
-        if current is None or getattr(cls._paused, "on", False):
+        if not cls._active or getattr(cls._paused, "on", False):
             return
+        found: list[str] = []
         if event == "open":
             path, mode, flags = args
-            if isinstance(path, (str, bytes)) and _is_read(mode, flags):
-                current.add(os.path.abspath(os.fsdecode(path)))
+            if isinstance(path, (str, bytes)) and _is_read(mode, flags) and not os.fsdecode(path).endswith((".py", ".pyc")):
+                found.append(os.path.abspath(os.fsdecode(path)))
         elif event == "subprocess.Popen":
             argv = args[1]
             argv = [os.fsdecode(arg) for arg in ([argv] if isinstance(argv, (str, bytes)) else argv or ())
                     if isinstance(arg, (str, bytes, os.PathLike))]
-            current.update(os.path.abspath(arg) for arg in argv)
-            current.update(filter(None, (_module_path(name) for flag, name in zip(argv, argv[1:]) if flag == "-m")))
+            found += [os.path.abspath(arg) for arg in argv]
+            found += filter(None, (_module_path(name) for flag, name in zip(argv, argv[1:]) if flag == "-m"))
+        for reads in list(cls._active):
+            reads.update(found)
 
     @classmethod
     @contextmanager
     def recording(cls):
-        """Collect the paths read inside the block; yields the set they go into."""
+        """Collect the paths read inside the block (recordings nest: an outer one sees them too);
+        yields the set they go into."""
         if not cls._installed:
             sys.addaudithook(cls._hook)
             cls._installed = True
         reads: set[str] = set()
-        cls._current = reads
+        cls._active.append(reads)
         try:
             yield reads
         finally:
-            cls._current = None
+            cls._active[:] = [active for active in cls._active if active is not reads]  # by identity: sets compare equal
 
     @classmethod
     @contextmanager

@@ -32,9 +32,10 @@ def pytest_collection_modifyitems(items):
 def pytest_runtest_setup(item):
     """A test that a drifted manifest entry lists fails here: only reviewed block text runs."""
     from blogtools.inputs import Reads
-    from blogtools.review import refusal_for_test
 
     with Reads.paused():  # the drift check's reads are blogtools' bookkeeping, not the test's inputs
+        from blogtools.review import refusal_for_test
+
         message = refusal_for_test(item.config, item.path, item.nodeid)
     if message:
         import pytest

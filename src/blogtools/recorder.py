@@ -120,6 +120,7 @@ class Recorder:
         self.collected: set[str] = set()
         self.deselected: set[str] = set()
         self._reads: set[str] | None = None
+        self._fixture_reads: dict[object, set[str]] = {}  # fixturedef -> what its set-up read
 
     # --- where tests run (this process, or an xdist worker) ---
 
@@ -133,11 +134,20 @@ class Recorder:
                 self._reads = None
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        """What a fixture's set-up reads belongs to every test using it, not only to the first one
+        (a module- or session-scoped fixture is set up once, by whichever test runs first)."""
+        with Reads.recording() as reads:
+            yield
+        self._fixture_reads.setdefault(fixturedef, set()).update(reads)
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
         if call.when == "teardown" and self._reads is not None:
-            paths = set(self._reads) | {str(item.path)} | _fixture_files(item)
+            used = [self._fixture_reads.get(definition, ()) for definition in _fixture_definitions(item)]
+            paths = set(self._reads).union(*used) | {str(item.path)} | _fixture_files(item)
             inside = {project_file(path, self.root, self.ignored) for path in paths}
             report.user_properties.append((_READS, sorted(p.relative_to(self.root).as_posix() for p in inside if p)))
 
@@ -205,14 +215,18 @@ class Recorder:
         self.config.get_terminal_writer().line(f"blogtools: warning: {message}", yellow=True)
 
 
+def _fixture_definitions(item) -> list:
+    """The definitions of the fixtures a test uses, directly or through other fixtures."""
+    info = getattr(item, "_fixtureinfo", None)
+    return [definition for definitions in (info.name2fixturedefs.values() if info else ()) for definition in definitions]
+
+
 def _fixture_files(item) -> set[str]:
     """The source files of the fixtures a test uses (a plugin's fixtures are harness code it runs)."""
-    info = getattr(item, "_fixtureinfo", None)
     files = set()
-    for definitions in (info.name2fixturedefs.values() if info else ()):
-        for definition in definitions:
-            try:
-                files.add(inspect.getsourcefile(definition.func) or "")
-            except TypeError:
-                continue
+    for definition in _fixture_definitions(item):
+        try:
+            files.add(inspect.getsourcefile(definition.func) or "")
+        except TypeError:
+            continue
     return files - {""}
