@@ -103,6 +103,10 @@ def run_entry(project: Project, entry: Entry, time_limit: float) -> str:
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
             reason = f"did not finish within the time limit of {time_limit:g} s"
+        except BaseException:  # Ctrl-C: the child (in a session of its own) goes with us
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
         collected, states = _logged(log)
     if child.returncode >= 0 and entry_run(project, entry, states, collected) is not None:
         record = evidence.load(project).get(entry.id)  # every test ran: the child recorded the entry
