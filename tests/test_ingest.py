@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from blogtools import codelang, htmlmd
+from blogtools import htmlmd, language_guess
 from blogtools.cli import main
 from blogtools.errors import BlogtoolsError
 from blogtools.ingest import Source, ingest, read_front_matter
@@ -568,11 +568,11 @@ def test_a_fence_outlasts_the_backticks_in_its_code():
 
 
 def test_language_from_markup_wins_over_guessing():
-    assert codelang.language_from_markup(["highlight"], []) is None
-    assert codelang.language_from_markup(["language-ts"], []) == "typescript"
-    assert codelang.language_from_markup(["code", "python"], []) == "python"
-    assert codelang.language_from_markup([], ["rs"]) == "rust"
-    assert codelang.language_from_markup(["language-x\"onclick"], []) is None
+    assert language_guess.language_from_markup(["highlight"], []) is None
+    assert language_guess.language_from_markup(["language-ts"], []) == "typescript"
+    assert language_guess.language_from_markup(["code", "python"], []) == "python"
+    assert language_guess.language_from_markup([], ["rs"]) == "rust"
+    assert language_guess.language_from_markup(["language-x\"onclick"], []) is None
 
 
 @pytest.mark.parametrize("code, language", [
@@ -585,9 +585,16 @@ def test_language_from_markup_wins_over_guessing():
     ("SELECT id FROM t WHERE x = 1;\n", "sql"),
     ('{"a": [1, 2]}\n', "json"),
     ("Prompt: make me a picture\n\nStep 1:\n", "text"),
+    # Any command line reads as shell, whatever the program: flags, pipes, continuations, subcommands.
+    ("watchexec -r -- cargo run\ncargo watch -x run\n", "shell"),
+    ('pbpaste | llm-spell | pbcopy && say "done"\n', "shell"),
+    ("FLAG=1 \\\n    some-tool --yes\n", "shell"),
+    ("open-webui serve\nllm keys set deepseek\n", "shell"),
+    ("Hello there, world.\nThis is prose.\n", "text"),
+    ("word\n", "text"),
 ])
 def test_guess_language(code, language):
-    assert codelang.guess_language(code) == language
+    assert language_guess.guess_language(code) == language
 
 
 def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():

@@ -17,15 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from blogtools import languages
 from blogtools.blocks import CodeBlock, block_id, find_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import RUNNABLE, Entry
 
-LANGUAGE_NAMES = {
-    "typescript": "TypeScript", "ts": "TypeScript", "javascript": "JavaScript", "js": "JavaScript",
-    "python": "Python", "py": "Python", "rust": "Rust", "sql": "SQL", "shell": "Shell", "sh": "Shell",
-    "bash": "Bash", "console": "Console", "text": "Text", "json": "JSON", "go": "Go",
-}
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
@@ -108,7 +104,7 @@ def module_fence(snippets_dir: Path, entry: Entry, module: str) -> list[str]:
 
 def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
-    published = LANGUAGE_NAMES.get(block.language.lower(), block.language)
+    published = languages.label(block.language)
     out = [f'=== "As published ({published})"' if published else '=== "As published"', ""]
     out += ["    " + line[len(prefix) :] for line in fence] + [""]
     for module in entry.modules:

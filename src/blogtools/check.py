@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools import manifest
+from blogtools import languages, manifest
 from blogtools.blocks import block_id, content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
+
+_PYTHON = languages.named("python")
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> li
             problems.append(f"module {path} is not an importable Python file (snippets/<post>/<identifier>.py)")
         elif path.stem in sys.stdlib_module_names:
             problems.append(f"module {path} is named like the standard library's {path.stem}, which it would hide")
-    if entry.is_block and entry.modules and entry.language.lower() not in ("python", "py", "python3") and not entry.notes:
+    if entry.is_block and entry.modules and languages.lookup(entry.language) != _PYTHON and not entry.notes:
         problems.append(f"the runnable form is Python but the block is {entry.language or 'untagged'}: notes must say how it differs")
     problems += [f"test {test_id} is not collected by pytest" for test_id in entry.tests if not _test_exists(test_id, collected)]
     return problems

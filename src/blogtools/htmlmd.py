@@ -14,7 +14,7 @@
    include.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
    ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
-   code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
+   code, a language from the markup or ``language_guess.guess_language``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
 escaped; attribute values filtered to safe characters), which is what makes pass 2's regular
@@ -33,7 +33,7 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 import html_to_markdown
 import nh3
 
-from blogtools import codelang
+from blogtools import language_guess, languages
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
@@ -105,7 +105,7 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
         tokens = [t for t in value.split() if _CLASS_TOKEN.match(t)]
         return " ".join(tokens) or None
     if attr in ("lang", "data-lang"):
-        return value if codelang.normalise(value) else None
+        return value if languages.fence_name(value) else None
     if attr == "id":
         return value if _ID_VALUE.match(value) else None
     if attr == "alt":
@@ -215,7 +215,7 @@ class _Converter:
             classes = [t for name, value in attrs if name == "class" for t in value.split()]
             langs = [value for name, value in attrs if name in ("lang", "data-lang")]
             code = text_content(_BR.sub("\n", inner))  # a <br> in a <pre> is a line break
-            language = codelang.language_from_markup(classes, langs) or codelang.guess_language(code)
+            language = language_guess.language_from_markup(classes, langs) or language_guess.guess_language(code)
             return f"<p>{self.token('C', fence(code, language))}</p>"
 
         markup = _PRE.sub(replace, markup)

@@ -31,7 +31,7 @@ import feedparser
 import httpx
 import nh3
 
-from blogtools import __version__, blocks, codelang, htmlmd
+from blogtools import __version__, blocks, htmlmd, language_guess, languages
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
 
@@ -41,7 +41,7 @@ DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"blogtools/{__version__} (feed ingest)"
 # What produced a page: the conversion code and the converter libraries. A change re-renders all.
 RENDERER = hashlib.sha256(
-    b"".join(Path(m.__file__).read_bytes() for m in (htmlmd, codelang))
+    b"".join(Path(m.__file__).read_bytes() for m in (htmlmd, language_guess, languages))
     + Path(__file__).read_bytes()
     + f"{version('html-to-markdown')} {version('nh3')} {version('feedparser')}".encode()
 ).hexdigest()[:16]
