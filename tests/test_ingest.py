@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from blogtools import htmlmd, language_guess
+from blogtools import language_guess, mdwrite
 from blogtools.cli import main
 from blogtools.errors import BlogtoolsError
 from blogtools.ingest import Source, ingest, read_front_matter
@@ -562,7 +562,7 @@ def test_other_feeds_never_crash(feed, tmp_path):
 
 def test_a_fence_outlasts_the_backticks_in_its_code():
     code = "before\n````\ninside\n````\n"
-    block = htmlmd.fence(code, "text")
+    block = mdwrite.fence(code, "text")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
     assert fences(block) == [("text", code)]
 
@@ -598,9 +598,9 @@ def test_guess_language(code, language):
 
 
 def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():
-    assert htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;") == \
+    assert mdwrite.escape_text("<b>[x](y) {: a} `c` &amp;") == \
         "&lt;b>&#91;x&#93;(y) &#123;: a&#125; &#96;c&#96; &amp;amp;"
-    assert html.unescape(htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
+    assert html.unescape(mdwrite.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
 
 
 # ------------------------------------------------------------------------------ blogtools new

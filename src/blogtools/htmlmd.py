@@ -34,6 +34,7 @@ import html_to_markdown
 import nh3
 
 from blogtools import language_guess, languages
+from blogtools.mdwrite import code_span, escape_text, fence
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
@@ -72,8 +73,6 @@ _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
 _BR = re.compile(r"<br\s*/?>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
-_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
-_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
 _BASE = contextvars.ContextVar("base", default="")
 
 
@@ -131,14 +130,6 @@ def sanitize(html_text: str) -> str:
 def text_content(fragment: str) -> str:
     """The text a browser shows for a fragment of sanitised HTML: tags dropped, entities decoded."""
     return html.unescape(_TAG.sub("", fragment))
-
-
-def fence(code: str, language: str) -> str:
-    """``code`` as a fenced block whose fence is longer than any backtick run inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * max(3, longest + 1)
-    body = code if code.endswith("\n") else code + "\n"
-    return f"{marks}{language}\n{body}{marks}"
 
 
 def _element_end(markup: str, start: int, tag: str) -> int:
@@ -276,20 +267,6 @@ class _Converter:
 
         markdown = re.sub(rf"^([ >]*)({_NONCE}C\d+x)[ \t]*$", block, markdown, flags=re.M)
         return _TOKEN.sub(inline, markdown)
-
-
-def escape_text(text: str) -> str:
-    """Plain text with every character that Markdown or its extensions could act on referenced."""
-    return _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES.get(m.group(0), "&amp;"), text)
-
-
-def code_span(code: str) -> str:
-    """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks)."""
-    code = code.replace("\n", " ")
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * (longest + 1)
-    pad = " " if code.startswith("`") or code.endswith("`") else ""
-    return f"{marks}{pad}{code}{pad}{marks}"
 
 
 def normalise_link(url: str) -> str:

@@ -37,6 +37,7 @@ from blogtools.blocks import read_front_matter
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
+from blogtools.mdwrite import literal_text
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
@@ -76,7 +77,7 @@ class SiteInfo:
 
 def add_title(post: Post, site: SiteInfo) -> Post:
     """Start the body with the title as its h1 (the blog index links it; the toc lists it)."""
-    post.body = f"# {_markdown_text(post.meta['title'])}\n\n{post.body.lstrip()}"
+    post.body = f"# {literal_text(html.unescape(str(post.meta['title'])))}\n\n{post.body.lstrip()}"
     return post
 
 
@@ -420,15 +421,6 @@ def _parse_date(value, name: str) -> datetime:
 def _html_text(value) -> str:
     """A plain-text value as HTML text escaped exactly once (input may be escaped or not)."""
     return html.escape(html.unescape(str(value)), quote=True)
-
-
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~:&<>\"'")
-
-
-def _markdown_text(value) -> str:
-    """A plain-text value as Markdown that renders as that literal text (specials as entities)."""
-    text = html.unescape(str(value))
-    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else c for c in text)
 
 
 def _http_url(value) -> str | None:
