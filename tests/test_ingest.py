@@ -24,8 +24,10 @@ from markdown_it import MarkdownIt
 
 from blogtools import language_guess, mdwrite
 from blogtools.cli import main
+from blogtools.content import read_page
 from blogtools.errors import BlogtoolsError
-from blogtools.ingest import Source, ingest, read_front_matter
+from blogtools.feeds import Source
+from blogtools.ingest import ingest
 
 DATA = Path(__file__).parent / "data"
 ATOM = DATA / "lucumr-2025-12-13.atom"
@@ -55,8 +57,8 @@ def pages(content: Path) -> dict[str, tuple[dict, str]]:
     """slug → (front matter, body) for every page."""
     out = {}
     for page in sorted((content / "posts").glob("*.md")):
-        text = page.read_text(encoding="utf-8")
-        out[page.stem] = (read_front_matter(text, str(page)), text.split("\n---\n", 1)[1])
+        front, _ = read_page(page)
+        out[page.stem] = (front.as_mapping(), page.read_text(encoding="utf-8").split("\n---\n", 1)[1])
     return out
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import http.server
+import json
 import re
 import shutil
 import socket
@@ -395,7 +395,7 @@ def test_serve_renders_and_serves_the_site(built, tmp_path):
 @pytest.mark.parametrize(
     "page, reason",
     [
-        ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "needs a title and a date"),
+        ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "front matter 'title' is missing"),
         ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad YAML front matter"),
         ("---\ntitle: Dead link\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n[gone](nope.md)\n",
          "mkdocs build --strict failed"),

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__
+from blogtools import __version__, content, feeds, manifest, scaffold
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm import llm_options
@@ -74,7 +73,7 @@ _config_file = click.option(
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("feeds/feeds.toml"), show_default=True,
               help="The list of sources (and their attribution).")
-@click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=float, default=feeds.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds to wait for a feed URL.")
 def ingest(sources, content_dir, feeds_toml, timeout):
     """Turn RSS/Atom feeds into Markdown pages, one per entry.
@@ -82,14 +81,28 @@ def ingest(sources, content_dir, feeds_toml, timeout):
     SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
     Pages of entries that left a feed stay; an unchanged feed writes nothing.
     """
-    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
-    chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
+    configured = feeds.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    chosen = [feeds.source_for(s, configured) for s in sources] or configured
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
     summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress("Converting entries"),
                                   warn=_warn)
+    _echo_migrated(summary.migrated)
     click.echo(summary.line())
+
+
+@main.command()
+@_content_dir
+def migrate(content_dir):
+    """Rewrite pages of an older format in the current one (in place, atomically)."""
+    migrated = content.migrate(content_dir)
+    click.echo(f"migrate: {len(migrated)} pages rewritten as format {content.FORMAT}")
+
+
+def _echo_migrated(pages: list[Path]) -> None:
+    if pages:
+        click.echo(f"migrate: {len(pages)} pages rewritten as format {content.FORMAT}", err=True)
 
 
 @main.command()
@@ -99,8 +112,9 @@ def build(config_file, offline):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
     config = site_stage.load_config(Path(config_file))
     started = time.monotonic()
+    _echo_migrated(content.migrate(config.content_dir))
     if not offline:
-        sources = ingest_stage.load_sources(config.feeds_toml)
+        sources = feeds.load_sources(config.feeds_toml)
         summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(config.content_dir, config.snippets_dir, progress=_progress("Reading posts"))
@@ -119,6 +133,7 @@ def build(config_file, offline):
 def serve(config_file, dev_addr):
     """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
     config = site_stage.load_config(Path(config_file))
+    _echo_migrated(content.migrate(config.content_dir))
     count = site_stage.render_site(config)
     click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
     site_stage.serve(config, dev_addr)

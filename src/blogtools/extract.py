@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blogtools import languages, manifest
-from blogtools.blocks import CodeBlock, block_id, find_blocks, post_pages, read_page
+from blogtools.blocks import CodeBlock, block_id, find_blocks
+from blogtools.content import post_pages, read_text
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 
@@ -111,7 +112,7 @@ def extract(
     content_dir, snippets_dir = Path(content_dir), Path(snippets_dir)
     pages = post_pages(content_dir)
     with (progress or nullcontext)(pages) as reading:
-        posts = {page.stem: find_blocks(read_page(page)) for page in reading}
+        posts = {page.stem: find_blocks(read_text(page)) for page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
     manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here

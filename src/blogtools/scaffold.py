@@ -16,7 +16,7 @@ from pathlib import Path
 
 from blogtools import htmlmd
 from blogtools.errors import BlogtoolsError
-from blogtools.ingest import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
+from blogtools.feeds import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
 
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
                  "copyright")
@@ -35,7 +35,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
     if folder.exists() and any(folder.iterdir()):
         raise BlogtoolsError(f"{folder}: already exists and is not empty")
     source = Source(feed, feed)
-    data, _ = fetch(source, {}, timeout)
+    data, _ = fetch(source, timeout=timeout)
     meta, _ = parse(source, data, lambda message: None)  # refuses what is not a feed
     title = plain_text(meta.get("title_detail")) or "Essays"
     author = (meta.get("author_detail") or {}).get("name") or meta.get("author")
