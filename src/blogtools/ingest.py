@@ -78,7 +78,9 @@ class Plan:
 
 
 @dataclass
-class _Write:
+class PageWrite:
+    """A page to write: its path, its new bytes and whether it is a new page."""
+
     path: Path
     data: bytes
     new: bool
@@ -187,7 +189,7 @@ def _assign_pages(entries: list[FeedEntry], state: IngestState, content_dir: Pat
 
 
 def convert(todo: Plan, content_dir: Path, summary: Summary,
-            progress: Callable[[list], object] | None = None) -> list[_Write]:
+            progress: Callable[[list], object] | None = None) -> list[PageWrite]:
     """The pages whose bytes change; entries whose page is already right count as unchanged."""
     writes = []
     with (progress or nullcontext)(todo.entries) as entries:
@@ -200,7 +202,7 @@ def convert(todo: Plan, content_dir: Path, summary: Summary,
     return writes
 
 
-def _convert(entry: FeedEntry, todo: Plan, content_dir: Path) -> _Write | None:
+def _convert(entry: FeedEntry, todo: Plan, content_dir: Path) -> PageWrite | None:
     """The entry's page, or None when the page on disk already is what it would be."""
     record = todo.state.entries[entry.key]
     digest = _sha(json.dumps([content.page_text(entry.front, entry.body), entry.base, todo.links, RENDERER]).encode())
@@ -212,13 +214,13 @@ def _convert(entry: FeedEntry, todo: Plan, content_dir: Path) -> _Write | None:
     path = content_dir / record.page
     existing = path.read_bytes() if path.exists() else None
     record.input, record.sha256, record.source = digest, _sha(data), entry.source.label
-    return None if existing == data else _Write(path, data, existing is None)
+    return None if existing == data else PageWrite(path, data, existing is None)
 
 
 # --- commit -----------------------------------------------------------------------------------
 
 
-def commit(content_dir: Path, state: IngestState, writes: list[_Write], migrations: list[tuple[Path, bytes]],
+def commit(content_dir: Path, state: IngestState, writes: list[PageWrite], migrations: list[tuple[Path, bytes]],
            summary: Summary) -> None:
     """Write the migrated pages, the converted pages and the state (only when it changed)."""
     converted = {write.path for write in writes}

@@ -54,7 +54,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
              "[[source]]"]
     lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
     (folder / "feeds" / "feeds.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    # Material prints these unescaped, so they are escaped here like the pages' front matter.
+    # Material prints these unescaped, so they are HTML-escaped here.
     identity = {
         "site_name": html.escape(title),
         "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),
