@@ -96,13 +96,17 @@ def ingest(sources, content_dir, feeds_toml, timeout):
 @_content_dir
 def migrate(content_dir):
     """Rewrite pages of an older format in the current one (in place, atomically)."""
-    migrated = content.migrate(content_dir)
-    click.echo(f"migrate: {len(migrated)} pages rewritten as format {content.FORMAT}")
+    click.echo(_migrated_line(content.migrate(content_dir)))
+
+
+def _migrated_line(pages: list[Path]) -> str:
+    return f"migrate: {len(pages)} pages rewritten as format {content.FORMAT}"
 
 
 def _echo_migrated(pages: list[Path]) -> None:
+    """A stage's migration line on stderr, when it migrated any page."""
     if pages:
-        click.echo(f"migrate: {len(pages)} pages rewritten as format {content.FORMAT}", err=True)
+        click.echo(_migrated_line(pages), err=True)
 
 
 @main.command()
