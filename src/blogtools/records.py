@@ -11,6 +11,7 @@ config classes, instead of validating them by hand.)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from datetime import date, datetime, timezone
@@ -28,18 +29,25 @@ def load(cls: type, data: object):
     """``data`` (a mapping from a parser) as a ``cls`` record; RecordError when it does not fit."""
     if not isinstance(data, dict):
         raise RecordError(f"must be a mapping, not {_kind_of(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields, hints, required = _schema(cls)
     unknown = [key for key in data if key not in fields]
     if unknown:
         raise RecordError(f"unknown key {unknown[0]!r} (known: {', '.join(fields)})")
-    hints = typing.get_type_hints(cls)
     values = {name: _value(hints[name], data[name], repr(name), fields[name].metadata)
               for name in fields if name in data}
-    for name, spec in fields.items():
-        required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-        if required and name not in data:
-            raise RecordError(f"{name!r} is missing")
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise RecordError(f"{missing[0]!r} is missing")
     return cls(**values)
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, object], list[str]]:
+    """A record class's fields by name, their resolved annotations and the required ones."""
+    fields = {spec.name: spec for spec in dataclasses.fields(cls)}
+    required = [name for name, spec in fields.items()
+                if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING]
+    return fields, typing.get_type_hints(cls), required
 
 
 def _value(hint, value, where: str, metadata=None):
