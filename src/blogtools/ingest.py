@@ -175,7 +175,7 @@ def _assign_pages(entries: list[FeedEntry], state: IngestState, content_dir: Pat
     for entry in entries:
         record = state.entries.get(entry.key)
         if record is None:
-            stem = f"{entry.front.date:%Y-%m-%d}-{entry.front.slug}"
+            stem = f"{entry.front.date.date().isoformat()}-{entry.front.slug}"
             page, n = f"{content.POSTS}/{stem}.md", 1
             while page in taken or (content_dir / page).exists():
                 n += 1
