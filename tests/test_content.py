@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blogtools import content, feeds, ingest_state, records, site
+from blogtools import content, feeds, ingest_state, project, records, site
 from blogtools.content import FrontMatter
 from blogtools.errors import BlogtoolsError
 
@@ -79,7 +79,8 @@ def test_a_title_whose_text_is_an_entity_survives_the_round_trip_and_renders_lit
     front = FrontMatter(title="&lt;", date=datetime(2025, 1, 2, tzinfo=timezone.utc), slug="entity")
     (posts / "2025-01-02-entity.md").write_text(content.page_text(front, "Body.\n"))
     assert content.read_page(posts / "2025-01-02-entity.md") == (front, "Body.\n")
-    site.render(tmp_path / "content", tmp_path / "docs", site_url="https://x.example/", site_name="X")
+    (tmp_path / "mkdocs.yml").write_text("site_name: X\nsite_url: https://x.example/\ndocs_dir: docs\n")
+    site.render(project.load(tmp_path / "mkdocs.yml"))
     page = (tmp_path / "docs/posts/2025-01-02-entity.md").read_text()
     assert yaml.safe_load(page.split("---\n")[1])["title"] == "&amp;lt;"  # Material prints it unescaped: "&lt;"
     assert "# &#38;lt;\n" in page  # the heading shows the four characters & l t ;

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,15 +18,14 @@ from pathlib import Path
 import markdown
 import pytest
 import yaml
-from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
 from blogtools import language_guess, mdwrite
-from blogtools.cli import main
 from blogtools.content import read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.feeds import Source
 from blogtools.ingest import ingest
+from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
 ATOM = DATA / "lucumr-2025-12-13.atom"
@@ -37,14 +35,7 @@ HOSTILE = DATA / "hostile.atom"
 A = "{http://www.w3.org/2005/Atom}"
 
 
-def run(*args: str, cwd: Path | None = None):
-    """The CLI in this process (in ``cwd`` when given); returns click's Result, stdout and stderr apart."""
-    old = Path.cwd()
-    os.chdir(cwd or old)
-    try:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+run = invoke
 
 
 def snapshot(folder: Path) -> dict:

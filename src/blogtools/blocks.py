@@ -101,9 +101,9 @@ def find_blocks(text: str) -> list[CodeBlock]:
     ]
 
 
-def content_blocks(content_dir: Path) -> dict[str, list[CodeBlock]]:
-    """Blocks of every post, keyed by slug (the page's file name without ``.md``), posts sorted."""
-    return {page.stem: find_blocks(read_text(page)) for page in post_pages(content_dir)}
+def content_blocks(posts_dir: Path) -> dict[str, list[CodeBlock]]:
+    """Blocks of every post in ``posts_dir``, keyed by slug (the page's file name without ``.md``), posts sorted."""
+    return {page.stem: find_blocks(read_text(page)) for page in post_pages(posts_dir)}
 
 
 def block_id(slug: str, ordinal: int) -> str:

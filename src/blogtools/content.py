@@ -25,9 +25,9 @@ import yaml
 from blogtools import records
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
+from blogtools.project import POSTS
 
 FORMAT = 2
-POSTS = "posts"  # under the content folder: one page per post, <slug>.md
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Front matter: a first line ``---``, the YAML, and a closing ``---`` (or ``...``) line.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
@@ -157,9 +157,9 @@ def _yaml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def post_pages(content_dir: Path) -> list[Path]:
-    """The post pages under ``content_dir/posts``, sorted by name (the slug); an error if there is no such folder."""
-    posts = Path(content_dir) / POSTS
+def post_pages(posts_dir: Path) -> list[Path]:
+    """The post pages in ``posts_dir`` (content/posts), sorted by name (the slug); an error if there is no such folder."""
+    posts = Path(posts_dir)
     if not posts.is_dir():
         raise BlogtoolsError(f"{posts}: no such folder (expected content/posts/<slug>.md pages)")
     return sorted(posts.glob("*.md"))

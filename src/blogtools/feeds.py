@@ -98,9 +98,10 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load_sources(feeds_toml: Path) -> list[Source]:
-    """The sources a feeds.toml lists (paths relative to the file, or URLs); one BlogtoolsError
-    naming the file and the first problem."""
+def load_sources(feeds_toml: Path, root: Path | None = None) -> list[Source]:
+    """The sources a feeds.toml lists (paths relative to the file, or URLs; a local feed is
+    labelled relative to the site's ``root``, default: the folder holding feeds/); one
+    BlogtoolsError naming the file and the first problem."""
     try:
         config = records.load(FeedsConfig, tomllib.loads(feeds_toml.read_text(encoding="utf-8")))
     except OSError as exc:
@@ -110,14 +111,15 @@ def load_sources(feeds_toml: Path) -> list[Source]:
     except records.RecordError as exc:
         raise BlogtoolsError(f"{feeds_toml}: {exc}") from None
     folder = feeds_toml.resolve().parent
+    root = (folder.parent if root is None else Path(root)).resolve()
     sources = []
     for table in config.source:
         attribution = {"author": table.author, "site": table.site, "rights": table.rights}
         if "://" in table.location:
             sources.append(Source(table.location, table.location, **attribution))
-        else:  # labelled relative to the project (the folder holding feeds/), whatever the cwd
+        else:  # labelled relative to the site's root, whatever the cwd
             path = folder / table.location
-            sources.append(Source(str(path), _relative(path, folder.parent), **attribution))
+            sources.append(Source(str(path), _relative(path, root), **attribution))
     return sources
 
 
