@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serving
-from clirun import invoke
 
 from blogtools import evidence, manifest, project
 from blogtools.extract import extract
+from browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serving
+from clirun import invoke
 
 REPO = Path(__file__).resolve().parent.parent
 POST = "2025-01-02-demo"

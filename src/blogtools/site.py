@@ -7,9 +7,8 @@ It also writes the blog index, the tags page, the site's own Atom feed (a static
 at the original post. All processing happens here, before MkDocs runs: the Markdown in
 build/docs/ needs no hooks or custom plugins.
 
-Plain-text front-matter values in content/ are HTML-escaped (Material prints them unescaped);
-every value this module writes into a page is normalised with `_html_text()` so that it is
-escaped exactly once, whatever the input.
+Front-matter values in content/ are plain text (`blogtools.content`); Material prints them
+unescaped, so every value this module writes into a page is escaped here, exactly once.
 """
 
 from __future__ import annotations
@@ -32,13 +31,15 @@ from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
-from blogtools import evidence, manifest
-from blogtools.annotate import LANGUAGE_NAMES, SourceLinks, annotate, companions
-from blogtools.blocks import block_id, find_blocks, read_front_matter
+from blogtools import evidence, languages, manifest
+from blogtools.annotate import SourceLinks, annotate, companions
+from blogtools.blocks import block_id, find_blocks
+from blogtools.content import FrontMatter, read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.evidence import Evidence
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
+from blogtools.mdwrite import literal_text
 from blogtools.project import EXCERPT_MARK, Project
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
@@ -57,7 +58,7 @@ class Post:
     """One post on its way from content/ to build/docs/: front matter and Markdown body."""
 
     name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment>
-    meta: dict
+    meta: FrontMatter
     body: str
 
 
@@ -80,7 +81,7 @@ class SiteInfo:
 
 def add_title(post: Post, site: SiteInfo) -> Post:
     """Start the body with the title as its h1 (the blog index links it; the toc lists it)."""
-    post.body = f"# {_markdown_text(post.meta['title'])}\n\n{post.body.lstrip()}"
+    post.body = f"# {literal_text(post.meta.title)}\n\n{post.body.lstrip()}"
     return post
 
 
@@ -113,21 +114,21 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     them from the feed or from its feeds.toml entry).
     """
     meta = post.meta
-    authors = ", ".join(_html_text(a) for a in meta.get("authors") or [])
-    original = _http_url(meta.get("canonical"))
-    published = _parse_date(meta["date"], post.name).strftime("%-d %B %Y")
+    authors = ", ".join(_html_text(a) for a in meta.authors)
+    original = _http_url(meta.canonical)
+    published = meta.date.strftime("%-d %B %Y")
     parts = []
     if authors:
         parts.append(f"By <strong>{authors}</strong>,")
     parts.append(f"first published on {published}")
-    home = _http_url(meta.get("site"))
+    home = _http_url(meta.site)
     if home:
         parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
     text = " ".join(parts) + "."
     if original:
         text += f' <a class="blogtools-original" href="{_attr(original)}">Read the original</a>.'
-    if meta.get("rights"):
-        text += f' <span class="blogtools-rights">{_html_text(meta["rights"])}</span>'
+    if meta.rights:
+        text += f' <span class="blogtools-rights">{_html_text(meta.rights)}</span>'
     block = (
         '<div class="admonition quote blogtools-attribution">\n'
         '<p class="admonition-title">Original post</p>\n'
@@ -193,7 +194,7 @@ def render(project: Project) -> int:
         site.figures = project.figures_dir
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
-    posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
+    posts.sort(key=lambda p: (p.meta.date, p.name), reverse=True)
     blocks = {post.name: find_blocks(post.body) for post in posts}
     for post in posts:
         for transform in PAGE_TRANSFORMS:
@@ -217,7 +218,7 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
     ``blocks`` are each post's code blocks as content has them (before render adds tabs)."""
     rows, found = [], []
     for post in posts:
-        title = _markdown_text(post.meta["title"])
+        title = literal_text(post.meta.title)
         shown = [(block_id(post.name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[post.name]]
         shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
                   if e.post == post.name and not e.is_block and e.status == manifest.RUNNABLE]
@@ -229,7 +230,7 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
             passed = sum(r.outcome == evidence.PASSED for r in record.tests.values()) if record else 0
             tests = f"{passed}/{len(entry.tests)} passed" if record else str(len(entry.tests)) if entry and entry.tests else "—"
             seconds = times.get(ident, {}).get("seconds") if record else None
-            cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, _language_name(language),
+            cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, languages.label(language) or "—",
                      f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
                      record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
             rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
@@ -240,10 +241,6 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
     return "\n".join(out) + "\n"
 
 
-def _language_name(language: str) -> str:
-    return LANGUAGE_NAMES.get(language.lower(), language or "—")
-
-
 def source_links(project: Project) -> SourceLinks:
     """Where the site's links to modules and tests point: mkdocs.yml's repo_url, on edit_uri's branch."""
     links = SourceLinks.for_repo(project.root, project.repo_url, project.edit_uri)
@@ -252,13 +249,12 @@ def source_links(project: Project) -> SourceLinks:
 
 def post_url(post: Post, site: SiteInfo) -> str:
     """The post's address on the site (Material blog: post_url_format "{date}/{slug}")."""
-    date = _parse_date(post.meta["date"], post.name)
-    return f"{site.site_url}{date:%Y/%m/%d}/{_url_slug(post)}/"
+    return f"{site.site_url}{post.meta.date:%Y/%m/%d}/{_url_slug(post)}/"
 
 
 def atom_feed(posts: list[Post], site: SiteInfo) -> str:
     """The site's own Atom feed: one entry per post, newest first, linking page and original."""
-    now = max((_parse_date(p.meta.get("updated") or p.meta["date"], p.name) for p in posts),
+    now = max((p.meta.updated or p.meta.date for p in posts),
               default=datetime(1970, 1, 1, tzinfo=timezone.utc))
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -271,23 +267,23 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
     ]
     for post in posts:
         url = post_url(post, site)
-        published = _parse_date(post.meta["date"], post.name)
-        updated = _parse_date(post.meta.get("updated") or post.meta["date"], post.name)
+        published = post.meta.date
+        updated = post.meta.updated or published
         out += [
             "  <entry>",
             f"    <id>{xml_escape(url)}</id>",
-            f'    <title type="html">{xml_escape(_html_text(post.meta["title"]))}</title>',
+            f'    <title type="html">{xml_escape(_html_text(post.meta.title))}</title>',
             f'    <link href="{_xml_attr(url)}"/>',
         ]
-        original = _http_url(post.meta.get("canonical"))
+        original = _http_url(post.meta.canonical)
         if original:
             out.append(f'    <link rel="related" href="{_xml_attr(original)}"/>')
         out += [f"    <published>{published.isoformat()}</published>",
                 f"    <updated>{updated.isoformat()}</updated>"]
-        for author in post.meta.get("authors") or []:
-            out.append(f"    <author><name>{xml_escape(html.unescape(str(author)))}</name></author>")
-        for tag in post.meta.get("tags") or []:
-            out.append(f'    <category term="{_xml_attr(html.unescape(str(tag)))}"/>')
+        for author in post.meta.authors:
+            out.append(f"    <author><name>{xml_escape(author)}</name></author>")
+        for tag in post.meta.tags:
+            out.append(f'    <category term="{_xml_attr(tag)}"/>')
         out.append("  </entry>")
     out.append("</feed>")
     return "\n".join(out) + "\n"
@@ -357,32 +353,25 @@ def _mkdocs(project: Project, *args: str) -> list[str]:
 
 
 def _read_post(path: Path) -> Post:
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
-    meta, body = read_front_matter(text, path)
-    if not meta.get("title") or not meta.get("date"):
-        raise BlogtoolsError(f"{path}: front matter needs a title and a date")
-    for key in ("authors", "tags"):  # a hand-written page may give a single one as a plain string
-        if isinstance(meta.get(key), str):
-            meta[key] = [meta[key]]
+    meta, body = read_page(path)
+    if meta is None:
+        raise BlogtoolsError(f"{path}: no front matter (a post needs a title and a date)")
     return Post(name=path.stem, meta=meta, body=body)
 
 
 def _page_text(post: Post) -> str:
     """Front matter for Material's blog plugin, then the transformed body."""
     meta = post.meta
-    created = _parse_date(meta["date"], post.name)
-    updated = _parse_date(meta.get("updated") or meta["date"], post.name)
+    created = meta.date
+    updated = meta.updated or created
     out = {
-        "title": _html_text(meta["title"]),
+        "title": _html_text(meta.title),
         "date": {"created": created, **({"updated": updated} if updated != created else {})},
         "slug": _url_slug(post),
     }
-    if meta.get("tags"):
-        out["tags"] = [_html_text(t) for t in meta["tags"]]
-    canonical = _http_url(meta.get("canonical"))
+    if meta.tags:
+        out["tags"] = [_html_text(t) for t in meta.tags]
+    canonical = _http_url(meta.canonical)
     if canonical:
         out["canonical"] = canonical
     front = yaml.safe_dump(out, allow_unicode=True, sort_keys=False)
@@ -408,40 +397,20 @@ def _copy_figures(source: Path, target: Path) -> None:
 
 
 def _url_slug(post: Post) -> str:
-    raw = str(post.meta.get("slug") or post.name[11:] or post.name)
-    return re.sub(r"[^a-z0-9._-]+", "-", html.unescape(raw).lower()).strip("-") or post.name
-
-
-def _parse_date(value, name: str) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise BlogtoolsError(f"{name}: date {value!r} is not ISO 8601") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raw = post.meta.slug or post.name[11:] or post.name
+    return re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-") or post.name
 
 
 def _html_text(value) -> str:
-    """A plain-text value as HTML text escaped exactly once (input may be escaped or not)."""
-    return html.escape(html.unescape(str(value)), quote=True)
-
-
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~:&<>\"'")
-
-
-def _markdown_text(value) -> str:
-    """A plain-text value as Markdown that renders as that literal text (specials as entities)."""
-    text = html.unescape(str(value))
-    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else c for c in text)
+    """A plain-text value as HTML text."""
+    return html.escape(str(value), quote=True)
 
 
 def _http_url(value) -> str | None:
     """`value` as a URL if it is an absolute http(s) URL, else None (nothing else is linked)."""
     if not value:
         return None
-    url = html.unescape(str(value)).strip()
+    url = str(value).strip()
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
