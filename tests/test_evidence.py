@@ -99,6 +99,14 @@ def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_ide
     assert label_of(demo, ID) == f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}"
 
 
+def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
+    assert pytest_in(demo).returncode == 0
+    serial = (demo / "snippets/results.json").read_bytes()
+    (demo / "snippets/results.json").unlink()
+    assert pytest_in(demo, "-n", "2").returncode == 0
+    assert (demo / "snippets/results.json").read_bytes() == serial
+
+
 def test_a_run_of_only_some_of_an_entrys_tests_records_nothing(demo):
     assert pytest_in(demo, "-k", "test_half_of").returncode == 0
     assert pytest_in(demo, "tests/test_demo.py::test_half").returncode == 0

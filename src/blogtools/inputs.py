@@ -112,9 +112,9 @@ def project_file(path: str | Path, root: Path, ignored: Iterable[Path] = ()) -> 
         path = path.parent.parent / (path.name.split(".", 1)[0] + ".py")
     try:
         relative = path.resolve().relative_to(root)
-    except ValueError:
-        return None
-    if IGNORED_PARTS.intersection(relative.parts[:-1]) or not path.is_file():
+        if IGNORED_PARTS.intersection(relative.parts[:-1]) or not path.is_file():
+            return None
+    except (ValueError, OSError):  # outside root, or not a path at all (a child's argument may be any text)
         return None
     if any((root / relative).is_relative_to(folder) for folder in ignored):
         return None
