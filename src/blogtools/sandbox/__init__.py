@@ -36,9 +36,10 @@ from pathlib import Path
 from blogtools.files import write_atomic
 from blogtools.sandbox import runtime
 from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result, check_name, parse
-from blogtools.sandbox.runtime import SandboxUnavailable, unavailable_reason
+from blogtools.sandbox.runtime import SandboxUnavailable, missing_parts, unavailable_reason
 
-__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "unavailable_reason", "write_output"]
+__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "missing_parts", "unavailable_reason",
+           "write_output"]
 
 LANGUAGES = ("python",)  # the guest and the API leave room for "javascript" (Deno strips types)
 STARTUP_SECONDS = 120.0  # loading Pyodide takes ~3 s; this only catches a guest that never starts

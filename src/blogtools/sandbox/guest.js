@@ -201,6 +201,10 @@ function mountNetwork() {
 }
 
 function run(code) {
+  const network = FS.lookupPath("/network").node; // every run reads /network afresh
+  network.mode = 0o40755;
+  for (const name of FS.readdir("/network")) if (name !== "." && name !== "..") FS.unlink("/network/" + name);
+  network.mode = 0o40555;
   streams.stdout = [];
   streams.stderr = [];
   let success = true;

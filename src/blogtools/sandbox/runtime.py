@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from blogtools.files import write_atomic
+from blogtools.errors import BlogtoolsError
 
 PYODIDE_VERSION = "314.0.7"
 DENO_LOCK = Path(__file__).with_name("deno.lock")
@@ -35,7 +35,7 @@ MAX_TASKS = 4096  # RLIMIT_NPROC: counts the sandbox user's threads; Deno runs a
 SCRATCH_BYTES = 64 * 1024 * 1024  # the tmpfs at /tmp
 
 
-class SandboxUnavailable(Exception):
+class SandboxUnavailable(BlogtoolsError):
     """The rings cannot be set up here; the message names what is missing."""
 
     def __init__(self, reason: str):
