@@ -82,25 +82,19 @@ class _GuestDied(Exception):
 class _Guest:
     """One process: bubblewrap around Deno around Pyodide, read through the validated channel."""
 
-    def __init__(self, rt: runtime.Runtime, limits: Limits, entry: tuple[str, str] | None = None,
-                 command: list[str] | None = None):
+    def __init__(self, rt: runtime.Runtime, limits: Limits):
         self.limits = limits
         self._folder = tempfile.TemporaryDirectory(prefix="blogtools-sandbox-")
-        fifo = Path(self._folder.name) / "out"
-        os.mkfifo(fifo, 0o600)
-        if os.geteuid() == 0:
-            os.chmod(self._folder.name, 0o711)
-            os.chown(fifo, runtime.SANDBOX_UID, runtime.SANDBOX_UID)
+        fifo = runtime.make_fifo(Path(self._folder.name))
         self._channel = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         # Holding a write end too keeps the FIFO from reading as ended before the guest opens
         # it; the guest's end is seen through its process instead.
         self._keep_open = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         self._buffer = b""
         info_r, info_w = os.pipe()
-        entry_path = (entry or (None, "/runtime/guest.js"))[1]
-        command = command or runtime.deno_command(entry_path, limits.memory_mb, [str(limits.memory_mb), str(limits.stream_chars)])
+        command = runtime.deno_command("/runtime/guest.js", limits.memory_mb, [str(limits.memory_mb), str(limits.stream_chars)])
         backstop = int(max(600, 20 * limits.cpu_seconds))
-        self.proc = runtime.spawn(runtime.ring_command(rt, runtime.runtime_binds(rt, fifo, entry), info_w, command),
+        self.proc = runtime.spawn(runtime.ring_command(rt, runtime.runtime_binds(rt, fifo), info_w, command),
                                   info_w, limits.memory_mb, backstop)
         os.close(info_w)
         self.pid = runtime.read_child_pid(info_r) or self.proc.pid
