@@ -122,6 +122,14 @@ for _name in [n for n in sys.modules if n.partition(".")[0] in _BLOCKED]:
     del sys.modules[_name]
 for _name in _BLOCKED:
     sys.modules[_name] = None
+# Single-phase modules come back whole from _imp.create_builtin (a stripped _pyodide_core with
+# to_js again), and create_dynamic would load any WebAssembly module: import every other
+# built-in now, then take both away.
+import _imp
+for _name in sorted(set(sys.builtin_module_names) - _BLOCKED - set(sys.modules)):
+    __import__(_name)
+for _name in ("create_builtin", "create_dynamic", "exec_builtin", "exec_dynamic"):
+    delattr(_imp, _name)
 def _audit(event, args, blocked=_BLOCKED):
     if event == "import" and str(args[0]).partition(".")[0] in blocked:
         raise ImportError(f"{args[0]} is not available in the sandbox")
@@ -139,7 +147,7 @@ del _holder
 gc.collect()
 _found = sum(isinstance(o, JsProxy) or any(isinstance(r, JsProxy) for r in gc.get_referents(o))
              for o in gc.get_objects())
-del gc, sys, types, JsProxy, _pyodide_core, _ffi, _module, _name, _BLOCKED, _audit
+del gc, sys, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit
 _found
 `);
 if (audit !== 0) throw new Error(`${audit} JavaScript objects are still reachable from Python`);
@@ -213,10 +221,11 @@ function run(code) {
     FS.chdir("/home/sandbox");
     pyodide.runPython(code, { globals, filename: "<exec>" });
   } catch (error) {
+    if (!(error instanceof pyodide.ffi.PythonError)) throw error; // a fatal error: the unit's process ends
     success = false;
     collector("stderr").write(encoder.encode(String(error.message ?? error)));
   } finally {
-    globals.destroy();
+    try { globals.destroy(); } catch { /* the interpreter is gone */ }
   }
   const text = (parts) => {
     const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -242,8 +251,8 @@ for (;;) {
   let result;
   try {
     result = run(message.code);
-  } catch (error) { // a fatal interpreter error: report it, then this unit is over
-    send({ type: "result", id: message.id, stdout: "", stderr: `the interpreter failed: ${error}\n`, success: false, output: {} });
+  } catch (error) { // a fatal interpreter error: the host sees this process end and starts a fresh one
+    console.error(`fatal interpreter error: ${String(error).slice(0, 200)}`);
     exit(3);
   }
   send({ type: "result", id: message.id, ...result });
