@@ -320,9 +320,10 @@ class Sandbox:
     def _take_spare(self) -> _Guest:
         if self._closed:
             raise RuntimeError("the sandbox is closed")
-        spare, self._spare = self._spare, None
-        self._refill()
-        return spare.result()
+        try:
+            return self._spare.result()
+        finally:  # the next spare starts once this one is taken, not competing with its start
+            self._refill()
 
     def _answer_read(self, name: str) -> dict:
         """The host's answer to a read of /network/<name>: on_read's bytes, or why not."""
@@ -348,11 +349,8 @@ class Sandbox:
     def close(self) -> None:
         """Stop the spare; units already made end on their own ``close``."""
         self._closed = True
-        if self._spare is not None:
-            try:
-                self._spare.result().close()
-            except Exception:  # a spare that failed to start has nothing to stop
-                pass
+        if self._spare is not None:  # stopped as soon as it has started, without waiting for it
+            self._spare.add_done_callback(lambda spare: spare.exception() is None and spare.result().close())
 
     def __enter__(self) -> Sandbox:
         return self
