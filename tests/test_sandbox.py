@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import threading
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
+from local_http import tcp_listener
 
 from blogtools.sandbox import Limits, Sandbox, SandboxUnavailable, runtime, write_output
 
@@ -50,21 +50,9 @@ def fresh(sandbox):
 
 @pytest.fixture
 def listener():
-    server = socket.create_server(("127.0.0.1", 0))
-    hits = []
-
-    def accept():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            hits.append(1)
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1], hits
-    server.close()
+    """A loopback server on the host that counts connections."""
+    with tcp_listener() as (port, hits):
+        yield port, hits
 
 
 # --- what code sees ------------------------------------------------------------------------------
@@ -250,7 +238,7 @@ def test_a_runaway_loop_is_stopped_and_the_unit_continues(fresh):
 def test_memory_is_bounded(fresh):
     result = fresh.run("block = bytearray(600 * 1024 * 1024)")
     assert not result.success and result.stderr.rstrip().endswith("MemoryError")
-    status = open(f"/proc/{fresh._guest.pid}/status").read()
+    status = Path(f"/proc/{fresh._guest.pid}/status").read_text()
     peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
     assert peak_kb < (LIMITS.memory_mb + runtime.DATA_OVERHEAD_MB) * 1024
     assert fresh.run("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"

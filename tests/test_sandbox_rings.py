@@ -9,10 +9,10 @@ import os
 import random
 import socket
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
+from local_http import tcp_listener
 
 from blogtools.sandbox import channel, runtime
 from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result
@@ -98,36 +98,24 @@ def rt():
     return runtime.prepare()
 
 
-def in_ring(rt, script: str, shell: str = "/bin/sh") -> tuple[int, str, str]:
+def in_ring(rt, script: str, shell: str = "/bin/sh") -> tuple[str, str]:
+    """stdout and stderr of ``script`` run by ``shell`` inside the OS ring."""
     done = runtime.run_in_ring(rt, [shell, "-c", script], timeout=60)
-    return done.returncode, done.stdout.decode(), done.stderr.decode()
+    return done.stdout.decode(), done.stderr.decode()
 
 
 @pytest.fixture
 def listener():
-    """A loopback TCP server on the host that counts connections."""
-    server = socket.create_server(("127.0.0.1", 0))
-    hits = []
-
-    def accept():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            hits.append(1)
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1], hits
-    server.close()
+    """A loopback server on the host that counts connections."""
+    with tcp_listener() as (port, hits):
+        yield port, hits
 
 
 @pytest.mark.sandbox
 def test_os_ring_has_no_network(rt, listener):
     port, hits = listener
     socket.create_connection(("127.0.0.1", port)).close()  # reachable from the host
-    code, out, err = in_ring(rt, f"import socket\ntry:\n socket.create_connection(('127.0.0.1', {port}), 3)\n"
+    out, err = in_ring(rt, f"import socket\ntry:\n socket.create_connection(('127.0.0.1', {port}), 3)\n"
                                  "except OSError as e: print('refused', e.errno)\n"
                                  "print(open('/proc/net/dev').read())", shell="/usr/bin/python3")
     assert "refused" in out, err
@@ -139,7 +127,7 @@ def test_os_ring_has_no_network(rt, listener):
 @pytest.mark.sandbox
 def test_os_ring_has_no_host_files_and_a_read_only_runtime(rt, tmp_path):
     planted = tmp_path / "planted.txt"
-    code, out, err = in_ring(rt, f"cat /etc/shadow; cat {planted}; ls -A /; ls -A; pwd; "
+    out, err = in_ring(rt, f"cat /etc/shadow; cat {planted}; ls -A /; ls -A; pwd; "
                                  f"echo x > /runtime/deno; echo x > /usr/x; echo x > /x; echo ok > /tmp/scratch && cat /tmp/scratch")
     assert "/etc/shadow: No such file" in err and f"{planted}: No such file" in err
     assert out.split() == ["bin", "channel", "cwd", "dev", "lib", "lib64", "proc", "runtime", "sbin", "tmp", "usr",
@@ -151,7 +139,7 @@ def test_os_ring_has_no_host_files_and_a_read_only_runtime(rt, tmp_path):
 @pytest.mark.sandbox
 def test_os_ring_process_is_unprivileged_alone_and_limited(rt, monkeypatch):
     monkeypatch.setenv("BLOGTOOLS_PLANTED_SECRET", "s3cret")
-    code, out, err = in_ring(rt, "id -u; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; env; "
+    out, _ = in_ring(rt, "id -u; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; env; "
                                  "cat /proc/self/limits", shell="/bin/bash")
     lines = out.splitlines()
     if os.geteuid() == 0:
@@ -168,7 +156,7 @@ def test_os_ring_process_is_unprivileged_alone_and_limited(rt, monkeypatch):
 
 @pytest.mark.sandbox
 def test_os_ring_has_its_own_pid_namespace(rt):
-    code, out, err = in_ring(rt, "echo $$; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '", shell="/bin/bash")
+    out, _ = in_ring(rt, "echo $$; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '", shell="/bin/bash")
     pid, listed = out.splitlines()
     assert pid == "1"  # the command is PID 1 of its own namespace
     assert all(int(p) < 10 for p in listed.split())  # nothing of the host is visible
@@ -176,7 +164,7 @@ def test_os_ring_has_its_own_pid_namespace(rt):
 
 @pytest.mark.sandbox
 def test_os_ring_bounds_memory_with_rlimit_data(rt):
-    code, out, err = in_ring(rt, f"b = bytearray({(512 + runtime.DATA_OVERHEAD_MB + 100) * 1024 * 1024})\nprint('allocated')",
+    out, err = in_ring(rt, f"b = bytearray({(512 + runtime.DATA_OVERHEAD_MB + 100) * 1024 * 1024})\nprint('allocated')",
                              shell="/usr/bin/python3")
     assert "MemoryError" in err and "allocated" not in out
 

@@ -90,7 +90,7 @@ def unavailable_reason() -> str | None:
         return reason
     probe = subprocess.run(
         [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
-        capture_output=True, text=True, **_user_kwargs(),
+        capture_output=True, text=True, check=False, **_user_kwargs(),
     )
     if probe.returncode != 0:
         detail = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
@@ -135,7 +135,7 @@ def _fetch_pyodide(root: Path, deno: Path) -> Path:
         done = subprocess.run(
             [str(deno), "cache", "--no-config", f"--lock={DENO_LOCK}", "--frozen", f"npm:pyodide@{PYODIDE_VERSION}"],
             env={**os.environ, "DENO_DIR": str(deno_dir), "DENO_NO_UPDATE_CHECK": "1"},
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if done.returncode != 0 or not (fetched / "pyodide.mjs").exists():
             detail = (done.stderr.strip().splitlines() or ["no pyodide.mjs"])[-1]
