@@ -91,6 +91,12 @@ def test_unknown_and_failing_resources(unit):
     assert "/network/broken: ConnectionError: upstream said 500" in broken.stderr and "OSError" in broken.stderr
 
 
+def test_a_reader_that_misbehaves_fails_the_read_not_the_host():
+    with Sandbox(LIMITS, on_read=lambda name: "text, not bytes") as sandbox:
+        result = sandbox.run("open('/network/anything').read()")
+    assert not result.success and "/network/anything: TypeError" in result.stderr
+
+
 @pytest.mark.parametrize("path", ["/network/greeting", "/network/new", "/data/notes/hello.txt", "/data/new"])
 def test_network_and_data_are_read_only(unit, path):
     assert "PermissionError" in unit.run(f"open({path!r}, 'w')").stderr
