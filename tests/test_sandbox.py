@@ -70,6 +70,14 @@ def test_a_failure_reports_its_traceback(unit):
     assert result.stderr.rstrip().endswith("ZeroDivisionError: division by zero")
 
 
+def test_output_past_the_stream_limit_is_cut_not_slow(unit):
+    started = time.monotonic()
+    result = unit.run("for i in range(300_000):\n    print(i)")
+    assert result.success and len(result.stdout) == LIMITS.stream_chars
+    assert result.stdout.startswith("0\n1\n2\n")
+    assert time.monotonic() - started < 10
+
+
 def test_runs_do_not_share_globals(unit):
     unit.run("leftover = 1")
     assert "NameError" in unit.run("leftover").stderr

@@ -58,10 +58,14 @@ WebAssembly.Memory.prototype.grow = function (pages) {
 };
 
 const streams = { stdout: [], stderr: [] };
+const kept = { stdout: 0, stderr: 0 };
 function collector(name) {
   return { write(bytes) {
-    const kept = streams[name].reduce((sum, part) => sum + part.length, 0);
-    if (kept < maxStreamChars) streams[name].push(bytes.slice(0, maxStreamChars - kept));
+    if (kept[name] < maxStreamChars) {
+      const part = bytes.slice(0, maxStreamChars - kept[name]);
+      streams[name].push(part);
+      kept[name] += part.length;
+    }
     return bytes.length;
   } };
 }
@@ -197,7 +201,7 @@ function mountNetwork() {
     let reply;
     do reply = receive(); while (reply.type !== "read-reply");
     if (!reply.ok) {
-      streams.stderr.push(encoder.encode(`/network/${name}: ${reply.error}\n`));
+      collector("stderr").write(encoder.encode(`/network/${name}: ${reply.error}\n`));
       throw new FS.ErrnoError(reply.missing ? 44 : 29); // ENOENT or EIO
     }
     const node = MEMFS.createNode(parent, name, 0o100444, 0);
@@ -215,6 +219,7 @@ function run(code) {
   network.mode = 0o40555;
   streams.stdout = [];
   streams.stderr = [];
+  kept.stdout = kept.stderr = 0;
   let success = true;
   const globals = pyodide.globals.get("dict")();
   try {
