@@ -78,6 +78,13 @@ def test_output_past_the_stream_limit_is_cut_not_slow(unit):
     assert time.monotonic() - started < 10
 
 
+def test_process_facts_are_the_interpreters_own(unit):
+    result = unit.run("import os, sys, time\nstarted = time.monotonic()\ntime.sleep(0.2)\n"
+                      "print(os.getuid(), os.getgid(), os.getpid(), os.getcwd(), sys.platform, time.monotonic() - started >= 0.2)")
+    assert (result.success, result.stdout) == (True, "0 0 42 /home/sandbox emscripten True\n"), result.stderr
+    assert "OSError: [Errno 29] I/O error" in unit.run("input()").stderr  # the process's stdin is the host's
+
+
 def test_runs_do_not_share_globals(unit):
     unit.run("leftover = 1")
     assert "NameError" in unit.run("leftover").stderr

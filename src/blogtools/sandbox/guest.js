@@ -76,6 +76,7 @@ const pyodide = await loadPyodide({
   jsglobals: Object.create(null), // the `js` module sees nothing of this realm
   env: { HOME: "/home/sandbox" },
 });
+pyodide.setStdin({ error: true }); // the process's stdin carries the host's messages: never the code's
 pyodide.setStdout(collector("stdout"));
 pyodide.setStderr(collector("stderr"));
 const M = pyodide._module;
@@ -113,8 +114,9 @@ Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: 
 // Python side: drop the FFI's entry points, check that no JsProxy is left anywhere in the heap
 // (fail closed), then an audit hook refuses any later import of the removed modules.
 const audit = pyodide.runPython(`
-import gc, sys, types
+import gc, sys, time, types
 import _pyodide_core
+time.sleep = getattr(time.sleep, "__wrapped__", time.sleep)  # Pyodide's sleep goes through the FFI
 from pyodide.ffi import JsProxy
 _ffi = {id(value) for name, value in vars(_pyodide_core).items() if not name.startswith("__")}
 for _module in [o for o in gc.get_objects() if isinstance(o, types.ModuleType)]:
@@ -151,12 +153,15 @@ del _holder
 gc.collect()
 _found = sum(isinstance(o, JsProxy) or any(isinstance(r, JsProxy) for r in gc.get_referents(o))
              for o in gc.get_objects())
-del gc, sys, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit
+del gc, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit
 _found
 `);
 if (audit !== 0) throw new Error(`${audit} JavaScript objects are still reachable from Python`);
 
 // --- the runtime ring: nothing is allowed from here on -----------------------------------------
+// Emscripten asks Node's process.getuid() for os.getuid(), which needs Deno's sys permission
+// (and threw a fatal error): answer as it does in a browser.
+process.getuid = () => 0;
 for (const name of ["read", "write", "net", "env", "run", "ffi", "sys", "import"]) {
   await Deno.permissions.revoke({ name });
 }

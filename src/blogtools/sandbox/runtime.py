@@ -57,9 +57,10 @@ def cache_root() -> Path:
 def _deno() -> Path | None:
     try:
         import deno
-    except ImportError:
+
+        return Path(deno.find_deno_bin())
+    except (ImportError, FileNotFoundError):  # the package without its binary
         return None
-    return Path(deno.find_deno_bin())
 
 
 def _bwrap() -> Path | None:
