@@ -103,7 +103,7 @@ def steps_of(transcript: str) -> dict[int, str]:
     return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, ip_server, essay_model):
     transcript = run_agent_cli(tmp_path, ip_server, essay_model)
     steps = steps_of(transcript)
@@ -134,7 +134,7 @@ def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, 
     assert (tmp_path / "output" / "ip_address.png").read_bytes() == png
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essay_model):
     arrived, release = threading.Event(), threading.Event()
     ip_server.ip_gate.append((2, arrived, release))  # the second IP lookup is step 3's
@@ -161,7 +161,7 @@ def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essa
     assert decode_png((tmp_path / "output" / "ip_address.png").read_bytes())[:2] == (640, 320)
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_dsn):
     import psycopg
 
@@ -175,7 +175,7 @@ def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_ds
     assert len(essay_model.requests) == 4
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
     """`blogtools run 2025-10-17-code/03`: the default scripted run, with nothing but this machine."""
     proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run",
@@ -211,7 +211,7 @@ def test_a_bad_resource_option_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.live
-@pytest.mark.node
+@pytest.mark.sandbox
 @pytest.mark.skipif(not os.environ.get("ANTHROPIC_API_KEY"), reason="ANTHROPIC_API_KEY is not set")
 def test_the_live_model_runs_the_task(tmp_path, ip_server):
     proc = subprocess.run([sys.executable, "-m", "blogtools", "agent", PROMPT, "--llm", "anthropic",
