@@ -1,7 +1,7 @@
 """The 2025-11-22 essay's claim, measured: resending the history is quadratic, appending is linear.
 
 Runs a conversation of ``--turns`` turns (default 50) through the real anthropic SDK against the
-local backend (the tiny random model from ``blogtools.harness.tiny_model``, on CPU) and measures:
+local backend (the tiny random model from ``blogtools.harness.llm.tiny_model``, on CPU) and measures:
 
 - bytes sent per turn: the whole Messages API request (resend-everything, what the API does)
   against an append-only sync message carrying only the new user message (the server already
@@ -54,7 +54,7 @@ def append_message(conversation: str, offset: int, message: dict) -> bytes:
 def measure(model_dir: Path, turns: int, max_tokens: int = 16) -> Measurement:
     """Hold a ``turns``-turn conversation with the local backend and measure both ways of syncing."""
     from blogtools.harness.llm import MessagesServer
-    from blogtools.harness.local import LocalBackend
+    from blogtools.harness.llm.local import LocalBackend
 
     reusing = LocalBackend(model_dir, device="cpu")
     messages: list[dict] = []
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=50, help="conversation length")
     args = parser.parse_args([] if argv is None else argv)
 
-    from blogtools.harness.tiny_model import make_tiny_model
+    from blogtools.harness.llm.tiny_model import make_tiny_model
 
     with tempfile.TemporaryDirectory() as model_dir:
         print(f"measuring {args.turns} turns with a tiny local model...", flush=True)

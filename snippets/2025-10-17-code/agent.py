@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Protocol
 
 import anthropic
+from agent_script import ESSAY_IP_ADDRESS, essay_turns
 
-from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
 from blogtools.harness.http import fixed_responses
@@ -283,7 +283,7 @@ def format_step(report: StepReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- a whole run, for the CLI ------------------------------------------------------------------------
+# --- a whole run, for agent_run.main ------------------------------------------------------------------------
 
 LIVE_RESOURCES = {"current-ip": "https://api.ipify.org"}
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[local]'")
 pytest.importorskip("transformers", reason="transformers is not installed: pip install -e '.[local]'")
 
-SNIPPET_DIR = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-22-llm-apis"
+SNIPPET_DIR = Path(__file__).resolve().parent
 TURNS = 8
 
 
