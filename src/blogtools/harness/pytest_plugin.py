@@ -80,6 +80,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker("postgres")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     for name in dict.fromkeys(marker.name for marker in item.iter_markers()):
         if name in MARKERS and (reason := _missing(name)):
