@@ -10,7 +10,9 @@ local backend (the tiny random model from ``blogtools.harness.llm.tiny_model``, 
   requests, against recomputing every request from scratch (the same requests replayed).
 
 Writes ``sync-cost.svg`` (the figure), ``sync-cost.json`` (every number) and ``sync-cost.md``
-(a Markdown section for the essay's page) into ``--out``.
+(a Markdown section for the essay's page) into ``--out``. ``--record FILE`` also keeps the numbers
+in FILE; ``--from FILE`` draws the figure from numbers recorded earlier without measuring (no torch
+needed): `make figures` records ``sync-cost.json`` beside this module, `make site` draws from it.
 """
 
 from __future__ import annotations
@@ -175,15 +177,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the svg, json and md files")
     parser.add_argument("--turns", type=int, default=50, help="conversation length")
+    parser.add_argument("--record", type=Path, help="also keep the measured numbers in this JSON file")
+    parser.add_argument("--from", dest="recorded", type=Path, help="draw from numbers recorded earlier; measure nothing")
     args = parser.parse_args([] if argv is None else argv)
 
-    from blogtools.harness.llm.tiny_model import make_tiny_model
+    if args.recorded:
+        result = Measurement(**json.loads(args.recorded.read_text()))
+    else:
+        from blogtools.harness.llm.tiny_model import make_tiny_model
 
-    with tempfile.TemporaryDirectory() as model_dir:
-        print(f"measuring {args.turns} turns with a tiny local model...", flush=True)
-        result = measure(make_tiny_model(model_dir), args.turns)
+        with tempfile.TemporaryDirectory() as model_dir:
+            print(f"measuring {args.turns} turns with a tiny local model...", flush=True)
+            result = measure(make_tiny_model(model_dir), args.turns)
+    numbers = (json.dumps(asdict(result), indent=1) + "\n").encode()
+    if args.record:
+        write_if_changed(args.record, numbers)
     write_if_changed(args.out / "sync-cost.svg", figure(result).encode())
-    write_if_changed(args.out / "sync-cost.json", (json.dumps(asdict(result), indent=1) + "\n").encode())
+    write_if_changed(args.out / "sync-cost.json", numbers)
     write_if_changed(args.out / "sync-cost.md", summary(result, "sync-cost.svg").encode())
     print(f"wrote {args.out}/sync-cost.svg, .json, .md: bytes {sum(result.resend_bytes):,} resent vs "
           f"{sum(result.append_bytes):,} appended; tokens {sum(result.computed_without_reuse):,} recomputed vs "
