@@ -20,7 +20,7 @@ $(SETUP): pyproject.toml requirements.lock package.json package-lock.json sandbo
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip   # 25.1 or later reads --group
 	$(PIP) -e '.[harness,test]' --group essays
-	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
+	$(BIN)/python -c 'from blogtools.harness.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d .cache/wheels
 	touch $@

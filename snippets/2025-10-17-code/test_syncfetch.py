@@ -1,4 +1,4 @@
-"""The sync fetch in both forms, Python (blogtools.syncfetch) and the published JavaScript on Node's
+"""The sync fetch in both forms, Python (syncfetch.py) and the published JavaScript on Node's
 worker_threads, against a local HTTP server: body, HTTP errors, a server that never answers, and
 20 callers at once (the server answers none of them until all 20 are in flight)."""
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from local_http import LocalServer
 from sync_fetch import published_fetch
+from syncfetch import FetchError, SyncFetcher
 
-from blogtools.node import run_node_tool
-from blogtools.syncfetch import FetchError, SyncFetcher
+from blogtools.harness.node import run_node_tool
 
 HERE = Path(__file__).resolve().parent
 

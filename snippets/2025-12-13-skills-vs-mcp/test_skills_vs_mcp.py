@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blogtools.node import NODE, node_env
+from blogtools.harness.node import NODE, node_env
 
 SNIPPET_DIR = Path(__file__).resolve().parent
 ROOT = SNIPPET_DIR.parents[1]

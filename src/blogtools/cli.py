@@ -11,11 +11,10 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__
+from blogtools import __version__, manifest, scaffold
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import manifest, scaffold
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 
