@@ -22,6 +22,10 @@ def test_help_lists_the_program():
         [sys.executable, "-m", "blogtools", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Usage: python -m blogtools" in out
+    own, added = out.split("Commands added by installed packages:")
+    assert [line.split()[0] for line in own.split("Commands:")[1].splitlines() if line[2:3].isalpha()] == [
+        "build", "check", "extract", "ingest", "new", "run", "serve", "snippets"]
+    assert [line.split()[0] for line in added.splitlines() if line.strip()] == ["db", "llm"]
 
 
 def invoke(*args: str):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 
@@ -16,6 +17,14 @@ def register_commands(cli: click.Group) -> None:
     """The ``blogtools.commands`` hook: add ``db`` and ``llm`` to the ``blogtools`` group."""
     cli.add_command(db)
     cli.add_command(llm)
+
+
+def _service(name: str):
+    """Import ``blogtools.harness.<name>``; without the harness extra, one clear error naming it."""
+    try:
+        return importlib.import_module(f"blogtools.harness.{name}")
+    except ModuleNotFoundError as exc:
+        raise BlogtoolsError(f"{exc.name} is not installed: pip install 'blogtools[harness]'") from None
 
 
 def llm_options(function: Callable) -> Callable:
@@ -35,9 +44,8 @@ def llm():
 @click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
 def llm_serve(llm, model, port):
     """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
-    from blogtools.harness.llm import MessagesServer, make_backend
-
-    with MessagesServer(make_backend(llm, model=model), port=port) as server:
+    service = _service("llm")
+    with service.MessagesServer(service.make_backend(llm, model=model), port=port) as server:
         click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
         try:
             threading.Event().wait()
@@ -58,8 +66,7 @@ def db():
 @db.command("url")
 def db_url():
     """Print the DSN of the server in use (the embedded one must be running: `blogtools db start`)."""
-    from blogtools.harness import postgres
-
+    postgres = _service("postgres")
     url = postgres.configured_url() or postgres.running_embedded_url()
     if url is None:
         raise BlogtoolsError(
@@ -71,8 +78,7 @@ def db_url():
 @db.command("start")
 def db_start():
     """Start the embedded server and keep it running until `blogtools db stop`; print its DSN."""
-    from blogtools.harness import postgres
-
+    postgres = _service("postgres")
     _refuse_when_configured(postgres, "start")
     click.echo(f"starting embedded PostgreSQL in {postgres.data_dir()} ...", err=True)
     click.echo(postgres.start_pinned())
@@ -81,8 +87,7 @@ def db_start():
 @db.command("stop")
 def db_stop():
     """Stop the embedded server (for every process using it)."""
-    from blogtools.harness import postgres
-
+    postgres = _service("postgres")
     _refuse_when_configured(postgres, "stop")
     stopped = postgres.stop_embedded()
     click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({postgres.data_dir()})")
