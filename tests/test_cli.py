@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from click.testing import CliRunner
-
-from blogtools.cli import main
+from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
 ATOM = DATA / "lucumr-2025-12-13.atom"
@@ -24,13 +22,8 @@ def test_help_lists_the_program():
     assert "Usage: python -m blogtools" in out
     own, added = out.split("Commands added by installed packages:")
     assert [line.split()[0] for line in own.split("Commands:")[1].splitlines() if line[2:3].isalpha()] == [
-        "build", "check", "extract", "ingest", "new", "run", "serve", "snippets"]
+        "build", "check", "extract", "ingest", "new", "review", "run", "serve", "snippets"]
     assert [line.split()[0] for line in added.splitlines() if line.strip()] == ["db", "llm"]
-
-
-def invoke(*args: str):
-    """The CLI in this process; an exception other than the BlogtoolsError it reports fails the test."""
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def tree(folder: Path) -> dict:

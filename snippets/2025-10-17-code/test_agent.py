@@ -89,7 +89,7 @@ SNIPPETS = Path(__file__).resolve().parents[1]
 
 def run_command(ident: str, *args: str) -> list[str]:
     """`blogtools run IDENT -- ARGS...`: how a reader runs the essay's blocks."""
-    return [sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS), ident, "--", *args]
+    return [sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run", ident, "--", *args]
 
 
 def agent_command(cwd: Path, ip_server, model_server, *extra: str) -> list[str]:

@@ -2,7 +2,7 @@
 themselves and the harness's fixtures.
 
 Loaded by every pytest run wherever blogtools is installed, so this module holds hooks only: the
-fixtures (``blogtools.harness.fixtures``) are registered at configure time and import their
+drift refusal (``blogtools.review``) loads when a test first runs, the fixtures (``blogtools.harness.fixtures``) are registered at configure time and import their
 services (psycopg, the Messages server) when a test asks for them. A marker whose requirement is
 missing on this machine skips its tests with the reason; add a row to ``MARKERS`` for a new one.
 """
@@ -82,6 +82,13 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
+    """Fail a test that a drifted manifest entry lists (only reviewed block text runs), then skip
+    one whose markers need what this machine lacks."""
+    from blogtools.review import refusal_for_test
+
+    message = refusal_for_test(item.config, item.path, item.nodeid)
+    if message:
+        pytest.fail(message, pytrace=False)
     for name in dict.fromkeys(marker.name for marker in item.iter_markers()):
         if name in MARKERS and (reason := _missing(name)):
             pytest.skip(reason)
