@@ -57,7 +57,7 @@ def test_a_schema_database_is_a_clone_of_its_shared_template(pg_server_dsn):
         with psycopg.connect(second) as conn:
             assert conn.execute("SELECT body FROM notes").fetchall() == [("seed",)]
     name = postgres.template_database(pg_server_dsn, SCHEMA)
-    assert name.startswith("blogtools_tpl_") and postgres.template_database(pg_server_dsn, SCHEMA) == name
+    assert name == postgres.template_name(SCHEMA) and postgres.template_database(pg_server_dsn, SCHEMA) == name
     with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", (name,)
@@ -66,11 +66,12 @@ def test_a_schema_database_is_a_clone_of_its_shared_template(pg_server_dsn):
 
 
 def test_a_schema_that_fails_leaves_no_template_behind(pg_server_dsn):
-    before = _databases(pg_server_dsn)
-    with pytest.raises(psycopg.errors.SyntaxError):
-        with postgres.temporary_database(pg_server_dsn, schema_sql="CREATE TABLE broken ("):
-            pass
-    assert _databases(pg_server_dsn) == before
+    broken = "CREATE TABLE broken ("
+    for _ in range(2):  # the second attempt fails the same way: nothing half-built was kept
+        with pytest.raises(psycopg.errors.SyntaxError):
+            with postgres.temporary_database(pg_server_dsn, schema_sql=broken):
+                pass
+    assert postgres.template_name(broken) not in _databases(pg_server_dsn)
 
 
 def test_configured_url_wins_and_is_not_managed(monkeypatch):

@@ -180,6 +180,11 @@ def drop_database(server: str, dsn: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def template_name(schema_sql: str) -> str:
+    """The name of the template database for ``schema_sql``: a digest of the SQL."""
+    return f"blogtools_tpl_{hashlib.sha256(schema_sql.encode()).hexdigest()[:16]}"
+
+
 def template_database(server: str, schema_sql: str) -> str:
     """Name of a template database on ``server`` holding ``schema_sql``, built once and shared.
 
@@ -187,7 +192,7 @@ def template_database(server: str, schema_sql: str) -> str:
     under an advisory lock, so concurrent processes never see half a schema; the template refuses
     connections, which would block cloning it.
     """
-    name = f"blogtools_tpl_{hashlib.sha256(schema_sql.encode()).hexdigest()[:16]}"
+    name = template_name(schema_sql)
     with _connect(server) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
         try:
