@@ -40,6 +40,7 @@ serve: $(SETUP)
 	$(BIN)/blogtools serve
 
 test: figures
+	$(BIN)/ruff check
 	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 

@@ -8,7 +8,12 @@ pytest.importorskip("transformers", reason="transformers is not installed: pip i
 
 from blogtools.errors import BlogtoolsError  # noqa: E402
 from blogtools.harness.llm import MessagesServer, make_backend  # noqa: E402
-from blogtools.harness.llm.local import LocalBackend, chat_messages, chat_tools, parse_reply  # noqa: E402
+from blogtools.harness.llm.local import (  # noqa: E402
+    LocalBackend,
+    chat_messages,
+    chat_tools,
+    parse_reply,
+)
 from blogtools.harness.llm.tiny_model import make_tiny_model  # noqa: E402
 
 WEATHER_TOOL = {"name": "get_weather", "description": "Current weather for a city",
