@@ -1,4 +1,4 @@
-"""Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) and a local server for a built site."""
+"""Headless Chromium's arguments (Debian's `chromium`, driven by Playwright) and a local server for a built site."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-NO_CHROMIUM = "/usr/bin/chromium is absent (apt-get install chromium)"
 
 
 @contextmanager

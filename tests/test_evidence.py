@@ -18,7 +18,7 @@ import pytest
 
 from blogtools import evidence, manifest, project
 from blogtools.extract import extract
-from browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serving
+from browser import CHROMIUM_ARGS, serving
 from clirun import invoke
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,11 @@ def test_half_of_the_data():
     value = int((Path(__file__).parent / "data.txt").read_text())
     assert demo.half(value) == value / 2
 """
-TODAY = datetime.now(timezone.utc).date().isoformat()
+
+
+def today() -> str:
+    """The UTC date a record made now carries as its ``since``."""
+    return datetime.now(timezone.utc).date().isoformat()
 
 
 @pytest.fixture
@@ -85,7 +89,7 @@ def label_of(root: Path, ident: str) -> str:
 def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_identical(demo):
     assert pytest_in(demo).returncode == 0
     record = results(demo)[ID]
-    assert record["outcome"] == "passed" and record["since"] == TODAY
+    assert record["outcome"] == "passed" and record["since"] == today()
     assert set(record["tests"]) == {"tests/test_demo.py::test_half", "tests/test_demo.py::test_half_of_the_data"}
     assert {f"snippets/{POST}/demo.py", "tests/test_demo.py", "tests/data.txt"} <= set(record["inputs"])
     assert record["inputs"]["package-lock.json"] == "" and "requirements.lock" in record["inputs"]  # none here
@@ -96,7 +100,7 @@ def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_ide
 
     assert pytest_in(demo).returncode == 0
     assert (demo / "snippets/results.json").read_bytes() == before
-    assert label_of(demo, ID) == f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}"
+    assert label_of(demo, ID) == f"✓ Verified since {today()} · 2 tests · Python 3.{sys.version_info.minor}"
 
 
 def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
@@ -134,19 +138,19 @@ def test_a_broken_module_is_recorded_failing_and_the_build_refuses_to_publish_it
     assert done.stdout.splitlines()[0] == f"failed: {ID}: failed"
     assert results(demo)[ID]["tests"]["tests/test_demo.py::test_half"] == {
         "outcome": "failed", "error": "assert 1 == 2"}
-    assert label_of(demo, ID) == f"✗ Failing since {TODAY}: test_half: assert 1 == 2"
+    assert label_of(demo, ID) == f"✗ Failing since {today()}: test_half: assert 1 == 2"
 
     refused = invoke("build", "--offline", "--require-verified", cwd=demo)
     assert refused.exit_code == 1
     assert refused.stderr.splitlines()[-1] == (
         f"blogtools: error: --require-verified: 1 runnable block(s) not verified: {ID}: "
-        f"✗ Failing since {TODAY}: test_half: assert 1 == 2 (run `blogtools test`)")
+        f"✗ Failing since {today()}: test_half: assert 1 == 2 (run `blogtools test`)")
     assert not (demo / "site").exists()
 
     built = invoke("build", "--offline", cwd=demo)  # without the flag the page says so
     assert built.exit_code == 0, built.stderr
     page = (demo / "site/2025/01/02/demo/index.html").read_text()
-    assert f"✗ Failing since {TODAY}: test_half: assert 1 == 2" in page
+    assert f"✗ Failing since {today()}: test_half: assert 1 == 2" in page
     assert '<p class="blogtools-block-counts">1 code block · 1 failing</p>' in page
 
 
@@ -160,7 +164,7 @@ def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo
 
     (demo / f"snippets/{POST}/demo.py").write_text(MODULE)
     assert invoke("test", cwd=demo).exit_code == 1
-    assert label_of(demo, ID) == f"✗ Passes unexpectedly since {TODAY}: expected an error matching 'ZeroDivisionError'"
+    assert label_of(demo, ID) == f"✗ Passes unexpectedly since {today()}: expected an error matching 'ZeroDivisionError'"
 
 
 def test_a_skipped_run_says_why_and_only_strict_refuses_it(demo):
@@ -204,7 +208,6 @@ def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuild
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_details(demo):
     from playwright.sync_api import sync_playwright
 
@@ -213,7 +216,7 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
     assert built.exit_code == 0, built.stderr
     errors = []
     with serving(demo / "site") as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -225,15 +228,15 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
         rows = page.locator("article table tbody tr")
         assert rows.count() == 1
         cells = rows.first.locator("td").all_inner_texts()
-        assert cells[:6] == ["Demo", "01", "Python", f"✓ Verified since {TODAY} · 2 tests · Python 3.{sys.version_info.minor}",
-                             TODAY, "2/2 passed"]
+        assert cells[:6] == ["Demo", "01", "Python", f"✓ Verified since {today()} · 2 tests · Python 3.{sys.version_info.minor}",
+                             today(), "2/2 passed"]
         assert cells[6].endswith(" s") and float(cells[6][:-2]) >= 0
 
         rows.first.get_by_role("link", name="Demo").click()
         page.wait_for_load_state("networkidle")
         assert page.url == url + "2025/01/02/demo/"
         status = page.locator(".md-content .snippet-status")
-        assert status.inner_text().startswith(f"✓ Verified since {TODAY}")
+        assert status.inner_text().startswith(f"✓ Verified since {today()}")
         folded = page.locator(".md-content details.info")
         assert not folded.locator("li").first.is_visible()
         folded.locator("summary").click()
@@ -257,7 +260,7 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     assert invoke("test", spawn, cwd=root).exit_code == 0
     assert invoke("build", "--offline", cwd=root).exit_code == 0
     page = root / "site/2025/11/03/absurd-workflows/index.html"
-    assert f"✓ Verified since {TODAY} · 3 tests · Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1" in page.read_text()
+    assert f"✓ Verified since {today()} · 3 tests · Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1" in page.read_text()
 
     module = root / "snippets/2025-11-03-absurd-workflows/spawn_agent.py"
     module.write_text(module.read_text().replace("max_attempts=3", "max_attempts=2"))
@@ -265,7 +268,7 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     assert invoke("test", spawn, cwd=root).exit_code == 1
     assert results(root)[spawn]["outcome"] == "failed"
     assert invoke("build", "--offline", cwd=root).exit_code == 0
-    assert f"✗ Failing since {TODAY}: test_spawn_records_the_task_with_three_attempts: " in page.read_text()
+    assert f"✗ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in page.read_text()
     refused = invoke("build", "--offline", "--require-verified", cwd=root)
     assert refused.exit_code == 1
-    assert f"; {spawn}: ✗ Failing since {TODAY}: test_spawn_records_the_task_with_three_attempts: " in refused.stderr
+    assert f"; {spawn}: ✗ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in refused.stderr
