@@ -28,6 +28,7 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 import html_to_markdown
@@ -37,24 +38,27 @@ from blogtools import codelang
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
-    "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small",
+    "strong", "b", "del", "s", "ins", "u", "mark", "sup", "sub", "small", "span",
     "abbr", "q", "cite", "ul", "ol", "li", "dl", "dt", "dd", "a", "img", "figure", "figcaption",
     "table", "thead", "tbody", "tfoot", "tr", "th", "td", "details", "summary", "div", "section",
+    "aside", "footer",
 }
-ALLOWED_ATTRIBUTES = {
-    "a": {"href"},
-    "img": {"src", "alt"},
-    "pre": {"class", "lang", "data-lang"},
-    "code": {"class", "lang", "data-lang"},
-    "div": {"class", "lang", "data-lang"},
-    "section": {"class"},
-    "li": {"id"},
-    "sup": {"id"},
-    "th": {"align"},
-    "td": {"align"},
+# Every tag keeps ``class`` and ``id``: code lifting reads gutters, wrappers and languages from
+# classes, footnote pairing reads ids. Neither reaches the Markdown (see ``_html``).
+_LANG_ATTRIBUTES = {"lang", "data-lang", "data-language"}
+ALLOWED_ATTRIBUTES = {tag: {"class", "id"} for tag in ALLOWED_TAGS} | {
+    "a": {"class", "id", "href"},
+    "img": {"class", "id", "src", "alt"},
+    "pre": {"class", "id"} | _LANG_ATTRIBUTES,
+    "code": {"class", "id"} | _LANG_ATTRIBUTES,
+    "div": {"class", "id", "data-lang", "data-language"},
+    "figure": {"class", "id", "data-lang", "data-language"},
+    "details": {"class", "id", "open"},
+    "th": {"class", "id", "align"},
+    "td": {"class", "id", "align"},
 }
 SAFE_SCHEMES = {"http", "https", "mailto"}
-_CLASS_TOKEN = re.compile(r"^[A-Za-z0-9_+#.:-]+$")
+_CLASS_TOKEN = re.compile(r"^[A-Za-z0-9_+#.:;-]+$")
 _ID_VALUE = re.compile(r"^[A-Za-z0-9_:.-]+$")
 
 _CONVERT_OPTIONS = html_to_markdown.ConversionOptions(
@@ -62,19 +66,50 @@ _CONVERT_OPTIONS = html_to_markdown.ConversionOptions(
     code_block_style="backticks",
 )
 _NONCE = "bt" + secrets.token_hex(4)
-_TOKEN = re.compile(_NONCE + r"([CFLRIS])\d+x")
-_FOOTNOTE_BOX = re.compile(r'<(div|section) class="[^"]*\bfootnotes?\b[^"]*">')
-_FOOTNOTE_ITEM = re.compile(r'<li id="([^"]+)">')
-_PRE = re.compile(r'(<div[^>]*>\s*)?<pre([^>]*)>(.*?)</pre>(?(1)\s*</div>)', re.S)
-_INLINE_CODE = re.compile(r"<code[^>]*>(.*?)</code>", re.S)
+_TOKEN = re.compile(_NONCE + r"([CDFLRIS])\d+x")
 _LINK = re.compile(r'<a(?: href="([^"]*)")?[^>]*>|</a>')
 _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
-_BR = re.compile(r"<br\s*/?>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
-_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
-_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
+_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;",
+                 "!": "&#33;", "?": "&#63;", "=": "&#61;"}
+# ``!!!``, ``???`` and ``===`` open admonitions, collapsible blocks and tabs: their first mark is referenced.
+_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)|([!?=])(?=\1\1)")
 _BASE = contextvars.ContextVar("base", default="")
+
+# Elements that are not code: line-number gutters (Pygments, Chroma, Rouge, Hexo, Octopress,
+# Crayon, highlight.js and Prism plugins, VitePress).
+_GUTTER_CLASSES = {
+    "lineno", "linenos", "linenodiv", "ln", "lnt", "gutter", "gl", "line-numbers", "line-number",
+    "linenumber", "linenumbers", "lineNumber", "lineNumbers", "crayon-nums", "crayon-num",
+    "line-numbers-rows", "line-numbers-wrapper", "hljs-ln-numbers", "hljs-ln-n", "rouge-gutter",
+    "code-line-number",
+}
+# Inside a <pre>, these break lines as a browser shows them; so do per-line elements
+# (``span.line`` and kin) when nothing else separates them.
+_LINE_BREAKING_TAGS = {"div", "p", "tr", "li", "table", "pre", "dd", "dt", "figure", "section", "aside"}
+_LINE_CLASSES = {"line", "code-line", "crayon-line", "hljs-ln-line", "highlight-line"}
+# Elements a code block may sit in that hold nothing else (then they go with it).
+_CODE_WRAPPERS = {"div", "figure", "table", "tbody", "thead", "tr", "td", "th"}
+# Class prefixes and markers by which engines name a block's language (``language-go``,
+# Pygments/Sphinx ``highlight-python``, GitHub ``highlight-source-js``, Org ``src-elisp``,
+# SyntaxHighlighter ``brush: ruby``; pandoc ``sourceCode r``, docutils ``code literal-block x``,
+# Hexo ``highlight js``, highlight.js ``hljs x``).
+_LANGUAGE_PREFIXES = ("language-", "lang-", "highlight-source-", "highlight-", "sourcecode-", "src-", "brush:")
+_LANGUAGE_MARKERS = {"sourcecode", "literal-block", "brush:", "src", "code", "highlight", "hljs", "prettyprint"}
+_NOT_LANGUAGES = _LANGUAGE_MARKERS | {
+    "highlighter-rouge", "chroma", "shiki", "rouge", "notranslate", "numbersource", "numberlines",
+    "linenums", "line-numbers", "codehilite", "wrap", "nowrap", "default", "block", "codeblock",
+    "highlighttable", "lntable", "rouge-table", "rouge-code", "crayon-plain-tag", "listingblock",
+    "content", "tab-size", "source", "highlight-source", "cell", "numbercode",
+}
+# Footnote regions: the element that holds a page's definitions (class or id).
+_FOOTNOTE_REGION = re.compile(r"foot-?notes?|endnotes?|footdef|fn-?list", re.I)
+_FOOTNOTE_LABEL = {"label", "footnote-label", "footnote-number", "footnote-definition-label", "footnum",
+                   "fn-bracket", "fn-label"}
+_BLOCKS = {"p", "div", "li", "aside", "section", "dd", "td", "footer", "table", "blockquote"}
+_VOID = {"br", "hr", "img"}
+_KEPT_ATTRIBUTES = {"a": ("href",), "img": ("src", "alt"), "th": ("align",), "td": ("align",)}
 
 
 def safe_url(url: str, base: str = "") -> str | None:
@@ -104,12 +139,14 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     if attr == "class":
         tokens = [t for t in value.split() if _CLASS_TOKEN.match(t)]
         return " ".join(tokens) or None
-    if attr in ("lang", "data-lang"):
+    if attr in _LANG_ATTRIBUTES:
         return value if codelang.normalise(value) else None
     if attr == "id":
         return value if _ID_VALUE.match(value) else None
     if attr == "alt":
         return value.replace("<", "").replace(">", "")
+    if attr == "open":
+        return ""
     return value if attr == "align" and value in ("left", "right", "center") else None
 
 
@@ -141,14 +178,248 @@ def fence(code: str, language: str) -> str:
     return f"{marks}{language}\n{body}{marks}"
 
 
-def _element_end(markup: str, start: int, tag: str) -> int:
-    """Index just past the end tag matching the ``tag`` element that opens at ``start``."""
-    depth = 0
-    for match in re.finditer(rf"<(/?){tag}\b[^>]*>", markup[start:]):
-        depth += -1 if match.group(1) else 1
-        if depth == 0:
-            return start + match.end()
-    return len(markup)
+class _Element:
+    """One element of sanitised HTML: tag, attributes, children (elements and decoded text)."""
+
+    __slots__ = ("tag", "attrs", "children", "parent")
+
+    def __init__(self, tag: str, attrs: dict[str, str], parent: _Element | None = None):
+        self.tag, self.attrs, self.children, self.parent = tag, attrs, [], parent
+
+    def classes(self) -> list[str]:
+        return self.attrs.get("class", "").split()
+
+    def iter(self):
+        """This element and every element below it, in document order."""
+        yield self
+        for child in self.children:
+            if isinstance(child, _Element):
+                yield from child.iter()
+
+    def ancestors(self):
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def text(self) -> str:
+        """The text of the element, tags dropped."""
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def replace(self, *nodes: _Element | str) -> None:
+        """Put ``nodes`` where this element is (none: remove it)."""
+        siblings = self.parent.children
+        index = next(i for i, c in enumerate(siblings) if c is self)
+        siblings[index:index + 1] = list(nodes)
+        for node in nodes:
+            if isinstance(node, _Element):
+                node.parent = self.parent
+
+
+class _TreeBuilder(HTMLParser):
+    """A tree of nh3's output. nh3 already applied HTML's parsing rules (the newline after
+    ``<pre>`` is gone, every element is closed), so this only mirrors its structure."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = _Element("#root", {})
+
+    def handle_starttag(self, tag, attrs):
+        element = _Element(tag, {name: value or "" for name, value in attrs}, self.current)
+        self.current.children.append(element)
+        if tag not in _VOID:
+            self.current = element
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(_Element(tag, {name: value or "" for name, value in attrs}, self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node.parent is not None and node.tag != tag:
+            node = node.parent
+        if node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.children.append(data)
+
+
+def _parse(markup: str) -> _Element:
+    builder = _TreeBuilder()
+    builder.feed(markup)
+    builder.close()
+    return builder.root
+
+
+def _html(node: _Element | str) -> str:
+    """HTML for a node, with only the attributes the converter uses (links, images, alignment)."""
+    if isinstance(node, str):
+        return html.escape(node, quote=False)
+    inner = "".join(map(_html, node.children))
+    if node.tag == "#root":
+        return inner
+    attrs = "".join(f' {name}="{html.escape(node.attrs[name])}"'
+                    for name in _KEPT_ATTRIBUTES.get(node.tag, ()) if name in node.attrs)
+    if node.tag in _VOID:
+        return f"<{node.tag}{attrs}>"
+    return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
+
+
+def _inner_html(node: _Element) -> str:
+    return "".join(map(_html, node.children))
+
+
+def _meaningful(node: _Element | str) -> bool:
+    """Whether a node shows anything: non-blank text or an image."""
+    if isinstance(node, str):
+        return bool(node.strip())
+    return node.tag == "img" or any(_meaningful(c) for c in node.children)
+
+
+# ------------------------------------------------------------------------------------- code
+
+
+def _number_column(pre: _Element) -> bool:
+    """Whether a <pre> holds only consecutive line numbers (a gutter beside the code)."""
+    lines = pre.text().split()
+    if not lines or not all(line.isdigit() for line in lines):
+        return False
+    numbers = [int(line) for line in lines]
+    return numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+class _CodeBlocks:
+    """The code blocks of a tree: each outermost <pre> that is not a gutter, with its gutters."""
+
+    def __init__(self, root: _Element):
+        pres = [el for el in root.iter() if el.tag == "pre" and not any(a.tag == "pre" for a in el.ancestors())]
+        numbered = [pre for pre in pres if _number_column(pre)]
+        self.gutters = {id(pre) for pre in numbered if self._has_code_beside(pre, pres)}
+        self.pres = [pre for pre in pres if id(pre) not in self.gutters and not self.is_gutter(pre)]
+
+    def _has_code_beside(self, pre: _Element, pres: list[_Element]) -> bool:
+        for ancestor in list(pre.ancestors())[:4]:
+            if any(other is not pre and not _number_column(other) for other in ancestor.iter() if other.tag == "pre"):
+                return True
+        return False
+
+    def is_gutter(self, node: _Element) -> bool:
+        if id(node) in self.gutters or _GUTTER_CLASSES.intersection(node.classes()):
+            return True
+        if any(_GUTTER_CLASSES.intersection(a.classes()) for a in node.ancestors()):
+            return True
+        # A cell or box that holds nothing but a gutter is one.
+        children = [c for c in node.children if _meaningful(c)]
+        return node.tag in ("td", "div") and bool(children) and all(
+            isinstance(c, _Element) and self.is_gutter(c) for c in children)
+
+    def text(self, pre: _Element) -> str:
+        """The code as a browser shows it: gutters left out, ``<br>`` and line elements break lines."""
+        out: list[str] = []
+        pending = False
+
+        def emit(text: str) -> None:
+            nonlocal pending
+            if not text:
+                return
+            if pending and out and not out[-1].endswith("\n") and not text.startswith("\n"):
+                out.append("\n")
+            pending = False
+            out.append(text)
+
+        def walk(node: _Element) -> None:
+            nonlocal pending
+            for child in node.children:
+                if isinstance(child, str):
+                    emit(child)
+                elif child.tag == "br":
+                    emit("\n")
+                elif not self.is_gutter(child):
+                    breaks = child.tag in _LINE_BREAKING_TAGS or bool(_LINE_CLASSES.intersection(child.classes()))
+                    pending = pending or breaks
+                    walk(child)
+                    pending = pending or breaks
+
+        walk(pre)
+        return "".join(out)
+
+    def container(self, pre: _Element) -> _Element:
+        """The outermost wrapper of ``pre`` that holds nothing but it, its gutters and a caption."""
+        node = pre
+        while node.parent is not None and node.parent.tag in _CODE_WRAPPERS and all(
+                c is node or not _meaningful(c) or (isinstance(c, _Element) and (
+                    c.tag == "figcaption" or self.is_gutter(c)))
+                for c in node.parent.children):
+            node = node.parent
+        return node
+
+
+def markup_language(nodes: list[_Element]) -> str | None:
+    """The language name a code block's markup gives, as written (lower case), or None.
+
+    ``nodes`` are the ``<pre>``, its ``<code>`` and the wrappers around them, innermost first.
+    """
+    for node in nodes:
+        for attr in ("data-lang", "data-language", "lang"):
+            if attr == "lang" and node.tag not in ("pre", "code"):
+                continue  # a wrapper's lang="en" names the prose's language
+            if value := node.attrs.get(attr, "").strip():
+                return value.lower()
+    for node in nodes:
+        tokens = [token.lower().rstrip(";") for token in node.classes()]
+        for token in tokens:
+            for prefix in _LANGUAGE_PREFIXES:
+                name = token[len(prefix):] if token.startswith(prefix) else ""
+                if name and name not in _NOT_LANGUAGES:
+                    return name
+        if _LANGUAGE_MARKERS.intersection(tokens):
+            names = [t for t in tokens if t not in _NOT_LANGUAGES and codelang.normalise(t)]
+            if names:
+                return names[0]
+        if node.tag in ("pre", "code"):
+            known = [t for t in tokens if t in codelang.KNOWN]
+            if known:
+                return known[0]
+    return None
+
+
+def _language_nodes(pre: _Element, container: _Element) -> list[_Element]:
+    """The <pre>, its first <code> and the wrappers whose markup may name its language."""
+    nodes = [pre] + [el for el in pre.iter() if el.tag == "code"][:1]
+    for ancestor in pre.ancestors():
+        if ancestor.parent is None or ancestor.tag in ("li", "blockquote", "details", "section"):
+            break
+        if ancestor is not container and len(nodes) > 4:
+            break
+        nodes.append(ancestor)
+        if ancestor is container and len(nodes) > 4:
+            break
+    return nodes
+
+
+# -------------------------------------------------------------------------------- footnotes
+
+
+def _is_region(node: _Element) -> bool:
+    return any(_FOOTNOTE_REGION.search(value) for value in (node.attrs.get("class", ""), node.attrs.get("id", "")))
+
+
+def _definition_block(target: _Element) -> _Element:
+    """The block that holds a footnote definition whose id is on ``target``."""
+    node = target
+    while node.tag not in _BLOCKS and node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    return node
+
+
+def _block_regions(node: _Element) -> list[_Element]:
+    """The footnote regions ``node`` is or sits in (block elements only: a ``sup.footnote-ref``
+    is a reference, not a region)."""
+    return [n for n in (node, *node.ancestors()) if n.tag in _BLOCKS | {"ol", "ul", "dl"} and _is_region(n)]
+
+
+_BACKLINK_TEXT = re.compile(r"^[\s\[\]\d.:()^↩↑⤴\ufe0e\ufe0f]*$")
+_NOTES_HEADING = re.compile(r"^\s*(?:foot|end)notes?\s*:?\s*$", re.I)
 
 
 class _Converter:
@@ -159,8 +430,7 @@ class _Converter:
         self.base = base
         self.internal = internal
         self.replacements: dict[str, str] = {}
-        self.footnotes: dict[str, int] = {}
-        self.definitions: list[tuple[int, str]] = []
+        self.definitions: list[tuple[int, _Element]] = []
 
     def token(self, kind: str, value: str) -> str:
         key = f"{_NONCE}{kind}{len(self.replacements)}x"
@@ -177,49 +447,87 @@ class _Converter:
             return f"{self.internal[key]}.md"
         return href
 
-    def lift_footnotes(self, markup: str) -> str:
-        box = _FOOTNOTE_BOX.search(markup)
-        if not box:
-            return markup
-        end = _element_end(markup, box.start(), box.group(1))
-        inner = markup[box.end():end]
-        items = []
-        for item in _FOOTNOTE_ITEM.finditer(inner):
-            stop = _element_end(inner, item.start(), "li")
-            items.append((item.group(1), inner[item.end():stop - len("</li>")]))
-        if not items:
-            return markup
-        self.footnotes = {ident: n for n, (ident, _) in enumerate(items, 1)}
-        markup = markup[: box.start()] + markup[end:]
-        ref = re.compile(
-            r'(?:<sup(?: id="[^"]*")?>\s*)?<a href="#([^"]+)">[^<]*</a>(?:\s*</sup>)?'
-        )
-        markup = ref.sub(self._footnote_ref, markup)
-        backref = re.compile(r'<a href="#([^"]*)">.*?</a>', re.S)
-        for ident, body in items:
-            body = backref.sub(lambda m: m.group(0) if m.group(1) in self.footnotes else "", body)
-            self.definitions.append((self.footnotes[ident], body))
-        return markup
+    def fragment(self, href: str) -> str | None:
+        """The id an in-page link points at (``#x``, or this entry's own URL with ``#x``)."""
+        url, frag = urldefrag(href)
+        if frag and (not url or (self.base and normalise_link(url) == normalise_link(self.base))):
+            return frag
+        return None
 
-    def _footnote_ref(self, match: re.Match) -> str:
-        number = self.footnotes.get(match.group(1))
-        if number is None:
-            return match.group(0)
-        return self.token("F", f"[^{self.slug}-{number}]")
+    # ---------------------------------------------------------------------------- footnotes
 
-    def lift_code(self, markup: str) -> str:
-        def replace(match: re.Match) -> str:
-            outer, pre_attrs, inner = match.group(1) or "", match.group(2) or "", match.group(3)
-            code_attrs = " ".join(re.findall(r"<code( [^>]*)>", inner))
-            attrs = _ATTR.findall(" ".join((outer, pre_attrs, code_attrs)))
-            classes = [t for name, value in attrs if name == "class" for t in value.split()]
-            langs = [value for name, value in attrs if name in ("lang", "data-lang")]
-            code = text_content(_BR.sub("\n", inner))  # a <br> in a <pre> is a line break
-            language = codelang.language_from_markup(classes, langs) or codelang.guess_language(code)
-            return f"<p>{self.token('C', fence(code, language))}</p>"
+    def lift_footnotes(self, root: _Element) -> None:
+        """Pair each reference with the definition it points at, by target id, whatever the
+        engine's markup; replace the references with ``[^<slug>-N]`` and take the definitions
+        out. Definitions nobody references and references to nothing stay as they are."""
+        ids: dict[str, _Element] = {}
+        for element in root.iter():
+            ids.setdefault(element.attrs.get("id", ""), element)
+        numbers: dict[int, int] = {}
+        blocks: dict[int, _Element] = {}
+        refs = []
+        for anchor in list(root.iter()):
+            target = ids.get(self.fragment(anchor.attrs.get("href", "")) or "") if anchor.tag == "a" else None
+            if target is None or _block_regions(anchor):
+                continue
+            block = _definition_block(target)
+            if not _block_regions(block) or block is anchor or block in anchor.ancestors() \
+                    or anchor in block.iter():
+                continue
+            number = numbers.setdefault(id(block), len(numbers) + 1)
+            blocks[id(block)] = block
+            refs.append((anchor, number))
+        for anchor, number in refs:
+            _reference_box(anchor).replace(self.token("F", f"[^{self.slug}-{number}]"))
+        regions = []
+        for key, number in numbers.items():
+            block = blocks[key]
+            outer = _block_regions(block)[-1]
+            if block is not outer and outer not in regions:
+                regions.append(outer)
+            block.replace()
+            self.definitions.append((number, _definition_body(block, self.fragment)))
+        for region in regions:
+            _drop_if_empty(region)
 
-        markup = _PRE.sub(replace, markup)
-        return _INLINE_CODE.sub(lambda m: self.token("S", code_span(text_content(m.group(1)))), markup)
+    # --------------------------------------------------------------------------------- code
+
+    def lift_blocks(self, root: _Element) -> None:
+        """Replace code blocks, inline code and ``<details>`` with placeholders."""
+        blocks = _CodeBlocks(root)
+        for pre in blocks.pres:
+            container = blocks.container(pre)
+            named = markup_language(_language_nodes(pre, container))
+            code = blocks.text(pre)
+            language = (named and codelang.normalise(named)) or codelang.guess_language(code)
+            captions = [c for c in container.iter() if c.tag == "figcaption" and _meaningful(c)] \
+                if container is not pre else []
+            paragraphs = [_Element("p", {}) for _ in captions] + [_Element("p", {})]
+            for paragraph, caption in zip(paragraphs, captions):
+                paragraph.children = caption.children
+            paragraphs[-1].children = [self.token("C", fence(code, language))]
+            container.replace(*paragraphs)
+        for code in [el for el in root.iter() if el.tag == "code"]:
+            code.replace(self.token("S", code_span(code.text())))
+        for details in reversed([el for el in root.iter() if el.tag == "details" and el is not root]):
+            self._lift_details(details)
+
+    def _lift_details(self, details: _Element) -> None:
+        """A ``<details>`` stays collapsible: raw ``<details markdown="1">`` that blogtools writes
+        itself (md_in_html), with the summary as escaped text and the body as converted Markdown."""
+        summary = next((c for c in details.children if isinstance(c, _Element) and c.tag == "summary"), None)
+        title = " ".join(summary.text().split()) if summary else ""
+        if summary is not None:
+            summary.replace()
+        body = self.markdown(details).strip("\n")
+        opened = " open" if "open" in details.attrs else ""
+        value = (f'<details markdown="1"{opened}>\n<summary>{html.escape(title or "Details")}</summary>\n\n'
+                 f"{body}\n\n</details>")
+        paragraph = _Element("p", {})
+        paragraph.children = [self.token("D", value)]
+        details.replace(paragraph)
+
+    # -------------------------------------------------------------------------------- links
 
     def lift_links(self, markup: str) -> str:
         open_link = [False]
@@ -246,18 +554,26 @@ class _Converter:
             return alt
         return self.token("I", f"![{alt}]({src})")
 
+    # ------------------------------------------------------------------------------ convert
+
     def convert(self, markup: str) -> str:
-        markup = self.lift_code(self.lift_footnotes(markup))
-        markdown = self.to_text(self.lift_links(markup))
+        root = _parse(markup)
+        self.lift_footnotes(root)
+        markdown = self.markdown(root)
         notes = []
-        for number, body in self.definitions:
-            text = self.to_text(self.lift_links(self.lift_code(body))).strip()
+        for number, body in sorted(self.definitions, key=lambda item: item[0]):
+            text = _EMPTY_BRACKETS.sub("", self.markdown(body)).strip()
             indented = "\n".join(("    " + line) if line else "" for line in text.splitlines()[1:])
             first = text.splitlines()[0] if text else ""
             notes.append(f"[^{self.slug}-{number}]: {first}" + (f"\n{indented}" if indented else ""))
         if notes:
             markdown = markdown.rstrip("\n") + "\n\n" + "\n\n".join(notes)
         return markdown.strip("\n") + "\n"
+
+    def markdown(self, node: _Element) -> str:
+        """Markdown for the content of ``node``."""
+        self.lift_blocks(node)
+        return self.to_text(self.lift_links(_inner_html(node)))
 
     def to_text(self, markup: str) -> str:
         markdown = html_to_markdown.convert(markup, _CONVERT_OPTIONS).content
@@ -274,8 +590,61 @@ class _Converter:
             # A block that is not alone on its line cannot be fenced: show it as a code span.
             return code_span(value.split("\n", 1)[1].rsplit("\n", 1)[0]) if match.group(1) == "C" else value
 
-        markdown = re.sub(rf"^([ >]*)({_NONCE}C\d+x)[ \t]*$", block, markdown, flags=re.M)
+        markdown = re.sub(rf"^([ >]*)({_NONCE}[CD]\d+x)[ \t]*$", block, markdown, flags=re.M)
         return _TOKEN.sub(inline, markdown)
+
+
+_EMPTY_BRACKETS = re.compile(r"\s*&#91;\s*&#93;")
+
+
+def _reference_box(anchor: _Element) -> _Element:
+    """The element a footnote reference occupies: the link, or the ``<sup>``/``<span>`` around
+    it when that holds nothing else but brackets."""
+    node = anchor
+    while node.parent is not None and node.parent.tag in ("sup", "span") and all(
+            c is node or (isinstance(c, str) and not c.strip(" []()")) for c in node.parent.children):
+        node = node.parent
+    return node
+
+
+def _definition_body(block: _Element, fragment) -> _Element:
+    """A definition without its label and back-links (the references it points back to)."""
+    for element in list(block.iter()):
+        if element is block or element.parent is None:
+            continue
+        is_label = _FOOTNOTE_LABEL.intersection(element.classes())
+        is_backlink = element.tag == "a" and fragment(element.attrs.get("href", "")) \
+            and _BACKLINK_TEXT.match(element.text())
+        if is_label or is_backlink:
+            element.replace()
+    _drop_empty_inline(block)
+    first = next((c for c in block.iter() if any(isinstance(t, str) and t.strip() for t in c.children)), None)
+    if first is not None:  # "1. text" (Asciidoctor) lost its number to the back-link
+        index = next(i for i, t in enumerate(first.children) if isinstance(t, str) and t.strip())
+        first.children[index] = re.sub(r"^\s*[.:)]\s+", "", first.children[index])
+    return block
+
+
+def _drop_empty_inline(node: _Element) -> None:
+    for child in list(node.children):
+        if isinstance(child, _Element):
+            _drop_empty_inline(child)
+            if child.tag in ("sup", "span", "a") and not _meaningful(child):
+                child.replace()
+
+
+def _drop_if_empty(region: _Element) -> None:
+    """Remove a footnote region left with nothing but its heading and rules."""
+    rest = [c for c in region.children if _meaningful(c) and not (
+        isinstance(c, _Element) and _NOTES_HEADING.match(c.text()))]
+    if rest or region.parent is None:
+        return
+    siblings = region.parent.children
+    index = next(i for i, c in enumerate(siblings) if c is region)
+    before = [c for c in siblings[:index] if _meaningful(c)]
+    if before and isinstance(before[-1], _Element) and _NOTES_HEADING.match(before[-1].text()):
+        before[-1].replace()  # docutils' "Footnotes" rubric
+    region.replace()
 
 
 def escape_text(text: str) -> str:
