@@ -208,10 +208,13 @@ def test_links_are_absolute_or_point_at_pages_of_the_site(lucumr):
     assert "[I am not](2025-09-04-996.md)" in got["2025-10-21-eu-resigation"][1]
 
 
-def test_details_keep_their_summary_text(lucumr):
+def test_details_stay_collapsible_around_their_code(lucumr):
     body = pages(lucumr)["2025-10-17-code"][1]
-    assert "What an agent run looks like" in body
-    assert "Single step function" in pages(lucumr)["2025-11-03-absurd-workflows"][1]
+    transcript = re.search(r'^<details markdown="1">\n<summary>What an agent run looks like</summary>\n\n'
+                           r'(.*?)\n\n</details>$', body, re.S | re.M)
+    assert transcript and [lang for lang, _ in fences(transcript.group(1))] == ["text"]
+    assert transcript.group(1).startswith("```text\nPrompt: Figure out the current ip address")
+    assert '<summary>Single step function</summary>' in pages(lucumr)["2025-11-03-absurd-workflows"][1]
 
 
 # ----------------------------------------------------------------------------- hostile input
@@ -252,6 +255,10 @@ def test_a_hostile_feed_yields_no_executable_markup(tmp_path):
         audit = _Audit()
         audit.feed(rendered)
         assert audit.problems == [], (slug, audit.problems)
+        # Text cannot open an admonition, a collapsible block or a tab; only the feed's own
+        # <details> are collapsible.
+        assert 'class="admonition' not in rendered and 'class="tabbed-set' not in rendered, slug
+        assert rendered.count("<details") == (2 if slug == "2025-12-01-scripts" else 0), slug
         raw = (tmp_path / "posts" / f"{slug}.md").read_text()
         front = raw.split("\n---\n", 1)[0]
         assert "<" not in front and ">" not in front, slug

@@ -83,14 +83,15 @@ _GUTTER_CLASSES = {
     "lineno", "linenos", "linenodiv", "ln", "lnt", "gutter", "gl", "line-numbers", "line-number",
     "linenumber", "linenumbers", "lineNumber", "lineNumbers", "crayon-nums", "crayon-num",
     "line-numbers-rows", "line-numbers-wrapper", "hljs-ln-numbers", "hljs-ln-n", "rouge-gutter",
-    "code-line-number",
+    "code-line-number", "linenr",
 }
 # Inside a <pre>, these break lines as a browser shows them; so do per-line elements
 # (``span.line`` and kin) when nothing else separates them.
 _LINE_BREAKING_TAGS = {"div", "p", "tr", "li", "table", "pre", "dd", "dt", "figure", "section", "aside"}
 _LINE_CLASSES = {"line", "code-line", "crayon-line", "hljs-ln-line", "highlight-line"}
 # Elements a code block may sit in that hold nothing else (then they go with it).
-_CODE_WRAPPERS = {"div", "figure", "table", "tbody", "thead", "tr", "td", "th"}
+_TABLE_PARTS = {"tbody", "thead", "tr", "td", "th"}
+_CODE_WRAPPERS = {"div", "figure", "table"} | _TABLE_PARTS
 # Class prefixes and markers by which engines name a block's language (``language-go``,
 # Pygments/Sphinx ``highlight-python``, GitHub ``highlight-source-js``, Org ``src-elisp``,
 # SyntaxHighlighter ``brush: ruby``; pandoc ``sourceCode r``, docutils ``code literal-block x``,
@@ -109,6 +110,7 @@ _FOOTNOTE_LABEL = {"label", "footnote-label", "footnote-number", "footnote-defin
                    "fn-bracket", "fn-label"}
 _BLOCKS = {"p", "div", "li", "aside", "section", "dd", "td", "footer", "table", "blockquote"}
 _VOID = {"br", "hr", "img"}
+_NUMBERS = re.compile(r"[\d\s:.|]*")
 _KEPT_ATTRIBUTES = {"a": ("href",), "img": ("src", "alt"), "th": ("align",), "td": ("align",)}
 
 
@@ -279,9 +281,9 @@ def _meaningful(node: _Element | str) -> bool:
 # ------------------------------------------------------------------------------------- code
 
 
-def _number_column(pre: _Element) -> bool:
-    """Whether a <pre> holds only consecutive line numbers (a gutter beside the code)."""
-    lines = pre.text().split()
+def _number_column(element: _Element) -> bool:
+    """Whether an element holds only consecutive line numbers (a gutter beside the code)."""
+    lines = element.text().split()
     if not lines or not all(line.isdigit() for line in lines):
         return False
     numbers = [int(line) for line in lines]
@@ -304,10 +306,17 @@ class _CodeBlocks:
         return False
 
     def is_gutter(self, node: _Element) -> bool:
-        if id(node) in self.gutters or _GUTTER_CLASSES.intersection(node.classes()):
+        """Whether ``node`` is, or sits in, a column of line numbers."""
+        if id(node) in self.gutters:
             return True
-        if any(_GUTTER_CLASSES.intersection(a.classes()) for a in node.ancestors()):
+        # By class only when it holds numbers: Prism puts "line-numbers" on the code's own <pre>.
+        if any(_GUTTER_CLASSES.intersection(el.classes()) and _NUMBERS.fullmatch(el.text())
+               for el in (node, *node.ancestors())):
             return True
+        if node.tag == "td" and node.parent is not None:  # Zola: <tr><td>1</td><td>code</td></tr>
+            cells = [c for c in node.parent.children if isinstance(c, _Element) and c.tag == "td"]
+            if len(cells) > 1 and cells[0] is node and _number_column(node):
+                return True
         # A cell or box that holds nothing but a gutter is one.
         children = [c for c in node.children if _meaningful(c)]
         return node.tag in ("td", "div") and bool(children) and all(
@@ -345,13 +354,15 @@ class _CodeBlocks:
 
     def container(self, pre: _Element) -> _Element:
         """The outermost wrapper of ``pre`` that holds nothing but it, its gutters and a caption."""
-        node = pre
-        while node.parent is not None and node.parent.tag in _CODE_WRAPPERS and all(
-                c is node or not _meaningful(c) or (isinstance(c, _Element) and (
+        path = [pre]
+        while path[-1].parent is not None and path[-1].parent.tag in _CODE_WRAPPERS and all(
+                c is path[-1] or not _meaningful(c) or (isinstance(c, _Element) and (
                     c.tag == "figcaption" or self.is_gutter(c)))
-                for c in node.parent.children):
-            node = node.parent
-        return node
+                for c in path[-1].parent.children):
+            path.append(path[-1].parent)
+        while path[-1].tag in _TABLE_PARTS:  # a row or cell of a larger table: keep the table whole
+            path.pop()
+        return path[-1]
 
 
 def markup_language(nodes: list[_Element]) -> str | None:
