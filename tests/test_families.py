@@ -2,7 +2,8 @@
 
 Each feed in tests/data/families/ holds samples of one engine's output (Hugo's Chroma, Jekyll's
 Rouge, Pygments, Nikola, Hexo, Octopress, Blogger, WordPress, Ghost, Zola, Eleventy's Prism,
-pandoc/Quarto, Org, Asciidoctor, Shiki, Substack, MkDocs Material), written from what the engine
+pandoc/Quarto, Org, Asciidoctor, Shiki, Substack, MkDocs Material; dev.to and highlight.js's
+line-number plugin within Ghost's), written from what the engine
 emits. Every code block must come out byte for byte with the language its markup names
 (``None`` below: the markup names none, so the language is a guess and not checked here).
 """
@@ -63,6 +64,8 @@ CODE = {
             (None, "x = [1, 2]\nfor i in x:\n    print(i)\n"),
             ("python", "def f():\n    pass\n"),
             ("java", "class A {}\n"),
+            (None, "first = 1\n"),  # two <pre> in one <div>: two blocks
+            (None, "second = 2\n"),
             (None, "SELECT 1;\n"),
         ],
     },
@@ -72,7 +75,8 @@ CODE = {
     },
     "ghost": {
         "ghost-post": [("javascript", "const ghost = require('ghost');\nghost().then((server) => server.start());\n"),
-                       (None, "no language here\n")],
+                       (None, "no language here\n"), ("go", "package main\n    var x = 1"),
+                       ("elixir", "def hello, do: :world\n")],
     },
     "zola": {
         "zola-post": [("rust", 'fn main() {\n    println!("hi");\n}\n'), ("toml", "[markdown]\nhighlight_code = true\n")],

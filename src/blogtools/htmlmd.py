@@ -94,9 +94,10 @@ _TABLE_PARTS = {"tbody", "thead", "tr", "td", "th"}
 _CODE_WRAPPERS = {"div", "figure", "table"} | _TABLE_PARTS
 # Class prefixes and markers by which engines name a block's language (``language-go``,
 # Pygments/Sphinx ``highlight-python``, GitHub ``highlight-source-js``, Org ``src-elisp``,
+# Jupyter ``hl-ipython3``,
 # SyntaxHighlighter ``brush: ruby``; pandoc ``sourceCode r``, docutils ``code literal-block x``,
 # Hexo ``highlight js``, highlight.js ``hljs x``).
-_LANGUAGE_PREFIXES = ("language-", "lang-", "highlight-source-", "highlight-", "sourcecode-", "src-", "brush:")
+_LANGUAGE_PREFIXES = ("language-", "lang-", "highlight-source-", "highlight-", "sourcecode-", "src-", "brush:", "hl-")
 _LANGUAGE_MARKERS = {"sourcecode", "literal-block", "brush:", "src", "code", "highlight", "hljs", "prettyprint"}
 _NOT_LANGUAGES = _LANGUAGE_MARKERS | {
     "highlighter-rouge", "chroma", "shiki", "rouge", "notranslate", "numbersource", "numberlines",
@@ -384,7 +385,9 @@ def markup_language(nodes: list[_Element]) -> str | None:
                 if name and name not in _NOT_LANGUAGES:
                     return name
         if _LANGUAGE_MARKERS.intersection(tokens):
-            names = [t for t in tokens if t not in _NOT_LANGUAGES and codelang.normalise(t)]
+            # On a wrapper, "highlight js" names a language but "highlight full-width" does not.
+            names = [t for t in tokens if t not in _NOT_LANGUAGES and codelang.normalise(t) and (
+                node.tag in ("pre", "code") or "-" not in t or t in codelang.KNOWN)]
             if names:
                 return names[0]
         if node.tag in ("pre", "code"):
@@ -394,17 +397,19 @@ def markup_language(nodes: list[_Element]) -> str | None:
     return None
 
 
-def _language_nodes(pre: _Element, container: _Element) -> list[_Element]:
-    """The <pre>, its first <code> and the wrappers whose markup may name its language."""
+def _language_nodes(pre: _Element, container: _Element, pres: list[_Element]) -> list[_Element]:
+    """The <pre>, its first <code>, the wrappers that go with it and up to two more ancestors
+    that hold no other code block: the elements whose markup may name its language."""
     nodes = [pre] + [el for el in pre.iter() if el.tag == "code"][:1]
+    beyond = 0
     for ancestor in pre.ancestors():
-        if ancestor.parent is None or ancestor.tag in ("li", "blockquote", "details", "section"):
+        if ancestor.parent is None or ancestor.tag in ("li", "blockquote", "details", "section") or beyond == 2:
             break
-        if ancestor is not container and len(nodes) > 4:
-            break
+        if beyond or ancestor is container.parent:
+            if sum(1 for el in ancestor.iter() if any(el is p for p in pres)) > 1:
+                break
+            beyond += 1
         nodes.append(ancestor)
-        if ancestor is container and len(nodes) > 4:
-            break
     return nodes
 
 
@@ -508,7 +513,7 @@ class _Converter:
         blocks = _CodeBlocks(root)
         for pre in blocks.pres:
             container = blocks.container(pre)
-            named = markup_language(_language_nodes(pre, container))
+            named = markup_language(_language_nodes(pre, container, blocks.pres))
             code = blocks.text(pre)
             language = (named and codelang.normalise(named)) or codelang.guess_language(code)
             captions = [c for c in container.iter() if c.tag == "figcaption" and _meaningful(c)] \
