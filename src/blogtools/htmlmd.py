@@ -28,7 +28,6 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
-from html.parser import HTMLParser
 from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 import html_to_markdown
@@ -71,6 +70,7 @@ _LINK = re.compile(r'<a(?: href="([^"]*)")?[^>]*>|</a>')
 _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+_MARKUP = re.compile(r"<(/?)([a-z][a-z0-9]*)([^>]*)>")
 _TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;",
                  "!": "&#33;", "?": "&#63;", "=": "&#61;"}
 # ``!!!``, ``???`` and ``===`` open admonitions, collapsible blocks and tabs: their first mark is referenced.
@@ -194,10 +194,11 @@ class _Element:
 
     def iter(self):
         """This element and every element below it, in document order."""
-        yield self
-        for child in self.children:
-            if isinstance(child, _Element):
-                yield from child.iter()
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(c for c in reversed(node.children) if isinstance(c, _Element))
 
     def ancestors(self):
         node = self.parent
@@ -219,39 +220,36 @@ class _Element:
                 node.parent = self.parent
 
 
-class _TreeBuilder(HTMLParser):
-    """A tree of nh3's output. nh3 already applied HTML's parsing rules (the newline after
-    ``<pre>`` is gone, every element is closed), so this only mirrors its structure."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = self.current = _Element("#root", {})
-
-    def handle_starttag(self, tag, attrs):
-        element = _Element(tag, {name: value or "" for name, value in attrs}, self.current)
-        self.current.children.append(element)
-        if tag not in _VOID:
-            self.current = element
-
-    def handle_startendtag(self, tag, attrs):
-        self.current.children.append(_Element(tag, {name: value or "" for name, value in attrs}, self.current))
-
-    def handle_endtag(self, tag):
-        node = self.current
-        while node.parent is not None and node.tag != tag:
-            node = node.parent
-        if node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data):
-        self.current.children.append(data)
-
-
 def _parse(markup: str) -> _Element:
-    builder = _TreeBuilder()
-    builder.feed(markup)
-    builder.close()
-    return builder.root
+    """A tree of nh3's output. Its serialisation is regular (every attribute double-quoted, ``<``
+    escaped in text and values, every element closed, the newline after ``<pre>`` already
+    dropped by HTML's parsing rules), so a tokenising pattern is a sound parser for it."""
+    root = current = _Element("#root", {})
+    position = 0
+    for match in _MARKUP.finditer(markup):
+        if match.start() > position:
+            current.children.append(_unescape(markup[position:match.start()]))
+        position = match.end()
+        closing, tag = match.group(1), match.group(2)
+        if closing:
+            node = current
+            while node.parent is not None and node.tag != tag:
+                node = node.parent
+            current = node.parent if node.parent is not None else current
+            continue
+        rest = match.group(3)
+        attrs = {name: html.unescape(value) for name, value in _ATTR.findall(rest)} if rest else {}
+        element = _Element(tag, attrs, current)
+        current.children.append(element)
+        if tag not in _VOID:
+            current = element
+    if position < len(markup):
+        current.children.append(_unescape(markup[position:]))
+    return root
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
 
 
 def _html(node: _Element | str) -> str:
@@ -298,7 +296,7 @@ class _CodeBlocks:
         pres = [el for el in root.iter() if el.tag == "pre" and not any(a.tag == "pre" for a in el.ancestors())]
         numbered = [pre for pre in pres if _number_column(pre)]
         self.gutters = {id(pre) for pre in numbered if self._has_code_beside(pre, pres)}
-        self.pres = [pre for pre in pres if id(pre) not in self.gutters and not self.is_gutter(pre)]
+        self.pres = [pre for pre in pres if not any(map(self.is_gutter, (pre, *pre.ancestors())))]
 
     def _has_code_beside(self, pre: _Element, pres: list[_Element]) -> bool:
         for ancestor in list(pre.ancestors())[:4]:
@@ -307,21 +305,21 @@ class _CodeBlocks:
         return False
 
     def is_gutter(self, node: _Element) -> bool:
-        """Whether ``node`` is, or sits in, a column of line numbers."""
+        """Whether ``node`` is a column of line numbers."""
         if id(node) in self.gutters:
             return True
         # By class only when it holds numbers: Prism puts "line-numbers" on the code's own <pre>.
-        if any(_GUTTER_CLASSES.intersection(el.classes()) and _NUMBERS.fullmatch(el.text())
-               for el in (node, *node.ancestors())):
+        if "class" in node.attrs and _GUTTER_CLASSES.intersection(node.classes()) \
+                and _NUMBERS.fullmatch(node.text()):
             return True
         if node.tag == "td" and node.parent is not None:  # Zola: <tr><td>1</td><td>code</td></tr>
             cells = [c for c in node.parent.children if isinstance(c, _Element) and c.tag == "td"]
             if len(cells) > 1 and cells[0] is node and _number_column(node):
                 return True
-        # A cell or box that holds nothing but a gutter is one.
-        children = [c for c in node.children if _meaningful(c)]
-        return node.tag in ("td", "div") and bool(children) and all(
-            isinstance(c, _Element) and self.is_gutter(c) for c in children)
+        if node.tag in ("td", "div"):  # a cell or box that holds nothing but a gutter is one
+            children = [c for c in node.children if _meaningful(c)]
+            return bool(children) and all(isinstance(c, _Element) and self.is_gutter(c) for c in children)
+        return False
 
     def text(self, pre: _Element) -> str:
         """The code as a browser shows it: gutters left out, ``<br>`` and line elements break lines."""
@@ -476,19 +474,18 @@ class _Converter:
         """Pair each reference with the definition it points at, by target id, whatever the
         engine's markup; replace the references with ``[^<slug>-N]`` and take the definitions
         out. Definitions nobody references and references to nothing stay as they are."""
-        ids: dict[str, _Element] = {}
-        for element in root.iter():
-            ids.setdefault(element.attrs.get("id", ""), element)
+        elements = list(root.iter())
+        ids = {element.attrs["id"]: element for element in reversed(elements) if "id" in element.attrs}
         numbers: dict[int, int] = {}
         blocks: dict[int, _Element] = {}
         refs = []
-        for anchor in list(root.iter()):
-            target = ids.get(self.fragment(anchor.attrs.get("href", "")) or "") if anchor.tag == "a" else None
+        for anchor in elements:
+            fragment = self.fragment(anchor.attrs.get("href", "")) if anchor.tag == "a" else None
+            target = ids.get(fragment) if fragment else None
             if target is None or _block_regions(anchor):
                 continue
             block = _definition_block(target)
-            if not _block_regions(block) or block is anchor or block in anchor.ancestors() \
-                    or anchor in block.iter():
+            if not _block_regions(block) or block is anchor or block in anchor.ancestors():
                 continue
             number = numbers.setdefault(id(block), len(numbers) + 1)
             blocks[id(block)] = block
