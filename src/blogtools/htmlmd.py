@@ -5,9 +5,12 @@
 1. **Sanitise** with nh3 (an explicit allowlist). Its attribute filter resolves every ``href``/``src``
    against the entry's base URL and drops any URL that is not http, https or mailto; in-page
    ``#fragments`` stay for now (footnotes use them).
-2. **Lift out** what a converter would get wrong: each ``<pre>`` and ``<code>`` (its text taken
-   byte for byte), footnote references and definitions, links and images. Each leaves a
-   placeholder word.
+2. **Lift out** what a converter would get wrong, from a tree of the sanitised HTML: footnotes
+   (each reference paired with the definition its link targets, whatever the engine's markup),
+   code blocks (the outermost ``<pre>`` and the wrappers that hold nothing else, its text as a
+   browser shows it without line-number gutters, its language from the markup of the block and
+   its wrappers), inline ``<code>``, ``<details>`` (kept collapsible), then links and images.
+   Each leaves a placeholder word.
 3. **Convert** the rest with html-to-markdown, then **neutralise** the text: every ``<``, ``[``,
    ``]``, ``{``, ``}``, backtick and entity-like ``&`` becomes a character reference, so no text
    from the feed can turn into raw HTML, a link, a code span, an attribute list or a snippet
@@ -17,8 +20,8 @@
    code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
-escaped; attribute values filtered to safe characters), which is what makes pass 2's regular
-expressions sound.
+escaped; attribute values filtered to safe characters), which is what makes pass 2's tokenising
+pattern and regular expressions sound.
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ _FOOTNOTE_REGION = re.compile(r"foot-?notes?|endnotes?|footdef|fn-?list", re.I)
 _FOOTNOTE_LABEL = {"label", "footnote-label", "footnote-number", "footnote-definition-label", "footnum",
                    "fn-bracket", "fn-label"}
 _BLOCKS = {"p", "div", "li", "aside", "section", "dd", "td", "footer", "table", "blockquote"}
+_REGION_TAGS = _BLOCKS | {"ol", "ul", "dl"}
 _VOID = {"br", "hr", "img"}
 _NUMBERS = re.compile(r"[\d\s:.|]*")
 _KEPT_ATTRIBUTES = {"a": ("href",), "img": ("src", "alt"), "th": ("align",), "td": ("align",)}
@@ -256,14 +260,11 @@ def _html(node: _Element | str) -> str:
     """HTML for a node, with only the attributes the converter uses (links, images, alignment)."""
     if isinstance(node, str):
         return html.escape(node, quote=False)
-    inner = "".join(map(_html, node.children))
-    if node.tag == "#root":
-        return inner
     attrs = "".join(f' {name}="{html.escape(node.attrs[name])}"'
                     for name in _KEPT_ATTRIBUTES.get(node.tag, ()) if name in node.attrs)
     if node.tag in _VOID:
         return f"<{node.tag}{attrs}>"
-    return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
+    return f"<{node.tag}{attrs}>{_inner_html(node)}</{node.tag}>"
 
 
 def _inner_html(node: _Element) -> str:
@@ -295,10 +296,11 @@ class _CodeBlocks:
     def __init__(self, root: _Element):
         pres = [el for el in root.iter() if el.tag == "pre" and not any(a.tag == "pre" for a in el.ancestors())]
         numbered = [pre for pre in pres if _number_column(pre)]
-        self.gutters = {id(pre) for pre in numbered if self._has_code_beside(pre, pres)}
+        self.gutters = {id(pre) for pre in numbered if self._has_code_beside(pre)}
         self.pres = [pre for pre in pres if not any(map(self.is_gutter, (pre, *pre.ancestors())))]
 
-    def _has_code_beside(self, pre: _Element, pres: list[_Element]) -> bool:
+    @staticmethod
+    def _has_code_beside(pre: _Element) -> bool:
         for ancestor in list(pre.ancestors())[:4]:
             if any(other is not pre and not _number_column(other) for other in ancestor.iter() if other.tag == "pre"):
                 return True
@@ -429,7 +431,7 @@ def _definition_block(target: _Element) -> _Element:
 def _block_regions(node: _Element) -> list[_Element]:
     """The footnote regions ``node`` is or sits in (block elements only: a ``sup.footnote-ref``
     is a reference, not a region)."""
-    return [n for n in (node, *node.ancestors()) if n.tag in _BLOCKS | {"ol", "ul", "dl"} and _is_region(n)]
+    return [n for n in (node, *node.ancestors()) if n.tag in _REGION_TAGS and _is_region(n)]
 
 
 _BACKLINK_TEXT = re.compile(r"^[\s\[\]\d.:()^↩↑⤴\ufe0e\ufe0f]*$")
