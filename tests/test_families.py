@@ -20,6 +20,7 @@ import markdown
 import pytest
 from markdown_it import MarkdownIt
 
+from blogtools import htmlmd
 from blogtools.ingest import Source, ingest
 
 FAMILIES = Path(__file__).parent / "data" / "families"
@@ -170,6 +171,19 @@ def test_details_stay_collapsible_with_their_summary(tmp_path):
         ("", "Collapsed by the author &lt;here&gt;"), (' open="open"', "Open one")]
     assert "<p>Inside the details.</p>" in details[0][2] and "transcript line" in details[0][2]
     assert "<p>Shown.</p>" in details[1][2]
+
+
+def test_details_away_from_the_margin_become_a_bold_summary_line():
+    """Raw HTML opens a block only at the left margin: in a list item or a quote the summary is a
+    bold line (escaped like any text) above the body."""
+    body = htmlmd.to_markdown(
+        "<ul><li>item<details><summary>S [x](y) &lt;b&gt;</summary><pre>code</pre>"
+        "<details><summary>Inner</summary><p>deep</p></details></details></li></ul>"
+        "<blockquote><details open><summary>Q</summary><p>quoted</p></details></blockquote>",
+        slug="s", base="", internal={})
+    assert "<details" not in body and "<summary" not in body
+    assert "  **S &#91;x&#93;(y) &lt;b>**\n\n  ```text\n  code\n  ```\n\n  **Inner**\n\n  deep" in body
+    assert "> **Q**\n>\n> quoted" in body
 
 
 def test_a_site_of_every_family_builds_strict(tmp_path):

@@ -597,11 +597,15 @@ class _Converter:
     def _put_back(self, markdown: str) -> str:
         def block(match: re.Match) -> str:
             prefix, key = match.group(1), match.group(2)
-            return "\n".join(prefix + line if line else prefix.rstrip()
-                             for line in self.replacements[key].split("\n"))
+            value = self.replacements[key]
+            if prefix and key[len(_NONCE)] == "D":
+                value = _flatten_details(value)
+            return "\n".join(prefix + line if line else prefix.rstrip() for line in value.split("\n"))
 
         def inline(match: re.Match) -> str:
             value = self.replacements[match.group(0)]
+            if match.group(1) == "D":  # in a table cell: one line
+                value = " ".join(line.strip() for line in _flatten_details(value).splitlines() if line.strip())
             # A block that is not alone on its line cannot be fenced: show it as a code span.
             return code_span(value.split("\n", 1)[1].rsplit("\n", 1)[0]) if match.group(1) == "C" else value
 
@@ -610,6 +614,14 @@ class _Converter:
 
 
 _EMPTY_BRACKETS = re.compile(r"\s*&#91;\s*&#93;")
+_RAW_DETAILS = re.compile(r'^([ >]*)<details markdown="1"(?: open)?>\n[ >]*<summary>(.*)</summary>$|^[ >]*</details>\n?', re.M)
+
+
+def _flatten_details(markdown: str) -> str:
+    """The <details> blogtools wrote, as a bold summary line above the body: raw HTML opens a
+    block only at the left margin, not in a list item or a quote."""
+    return _RAW_DETAILS.sub(lambda m: f"{m.group(1)}**{escape_text(html.unescape(m.group(2)))}**"
+                            if m.group(2) is not None else "", markdown)
 
 
 def _reference_box(anchor: _Element) -> _Element:
