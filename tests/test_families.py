@@ -54,7 +54,8 @@ CODE = {
     },
     "hexo": {
         "hexo-figure": [("javascript", "const a = 1;\nif (a) {\n  console.log(a);\n}\n"),
-                        ("python", "def f():\n    return '<b>'\n"), ("text", "hexo server\n")],
+                        ("python", "def f():\n    return '<b>'\n"), ("javascript", "let x = 2;\nx *= 2;\n"),
+                        ("yaml", "title: Hexo\nurl: http://example.com"), ("text", "hexo server\n")],
     },
     "octopress": {
         "octopress-codeblock": [("ruby", 'def hello\n  puts "hi"\nend\n'), (None, "rake generate\n")],

@@ -344,7 +344,7 @@ class _CodeBlocks:
                     emit(child)
                 elif child.tag == "br":
                     emit("\n")
-                elif not self.is_gutter(child):
+                elif not self.is_gutter(child) and not _is_caption(child):
                     breaks = child.tag in _LINE_BREAKING_TAGS or bool(_LINE_CLASSES.intersection(child.classes()))
                     pending = pending or breaks
                     walk(child)
@@ -358,12 +358,17 @@ class _CodeBlocks:
         path = [pre]
         while path[-1].parent is not None and path[-1].parent.tag in _CODE_WRAPPERS and all(
                 c is path[-1] or not _meaningful(c) or (isinstance(c, _Element) and (
-                    c.tag == "figcaption" or self.is_gutter(c)))
+                    _is_caption(c) or self.is_gutter(c)))
                 for c in path[-1].parent.children):
             path.append(path[-1].parent)
         while path[-1].tag in _TABLE_PARTS:  # a row or cell of a larger table: keep the table whole
             path.pop()
         return path[-1]
+
+
+def _is_caption(node: _Element) -> bool:
+    """A code block's title: ``<figcaption>``, or Hexo's ``div.caption`` inside the ``<pre>``."""
+    return node.tag == "figcaption" or (node.tag == "div" and "caption" in node.classes())
 
 
 def markup_language(nodes: list[_Element]) -> str | None:
@@ -515,8 +520,7 @@ class _Converter:
             named = markup_language(_language_nodes(pre, container, blocks.pres))
             code = blocks.text(pre)
             language = (named and codelang.normalise(named)) or codelang.guess_language(code)
-            captions = [c for c in container.iter() if c.tag == "figcaption" and _meaningful(c)] \
-                if container is not pre else []
+            captions = [c for c in container.iter() if _is_caption(c) and _meaningful(c)]
             paragraphs = [_Element("p", {}) for _ in captions] + [_Element("p", {})]
             for paragraph, caption in zip(paragraphs, captions):
                 paragraph.children = caption.children
