@@ -73,6 +73,7 @@ CODE = {
     },
     "wordpress": {
         "code-post": [(None, '<?php\n    echo "Hello";\n?>'), ("php", "$a = array(1, 2);\nforeach ($a as $x) {\n    echo $x;\n}\n"),
+                      ("python", "import sys\nprint(sys.argv)"), ("php", "<?php\n\xa0 echo 1;"),
                       (None, "npm run build"), ("shell", "wp plugin list")],
     },
     "ghost": {

@@ -47,7 +47,7 @@ ALLOWED_TAGS = {
 }
 # Every tag keeps ``class`` and ``id``: code lifting reads gutters, wrappers and languages from
 # classes, footnote pairing reads ids. Neither reaches the Markdown (see ``_html``).
-_LANG_ATTRIBUTES = {"lang", "data-lang", "data-language"}
+_LANG_ATTRIBUTES = {"lang", "data-lang", "data-language", "data-enlighter-language"}
 ALLOWED_ATTRIBUTES = {tag: {"class", "id"} for tag in ALLOWED_TAGS} | {
     "a": {"class", "id", "href"},
     "img": {"class", "id", "src", "alt"},
@@ -377,7 +377,7 @@ def markup_language(nodes: list[_Element]) -> str | None:
     ``nodes`` are the ``<pre>``, its ``<code>`` and the wrappers around them, innermost first.
     """
     for node in nodes:
-        for attr in ("data-lang", "data-language", "lang"):
+        for attr in ("data-lang", "data-language", "data-enlighter-language", "lang"):
             if attr == "lang" and node.tag not in ("pre", "code"):
                 continue  # a wrapper's lang="en" names the prose's language
             if value := node.attrs.get(attr, "").strip():
