@@ -178,7 +178,7 @@ def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_ds
 @pytest.mark.node
 def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
     """`blogtools run 2025-10-17-code/03`: the default scripted run, with nothing but this machine."""
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS),
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run",
                            "2025-10-17-code/03"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "Your IP Address: 255.255.255.255" in proc.stdout and "Total steps: 4" in proc.stdout
@@ -187,7 +187,7 @@ def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
 
 
 def test_blogtools_run_shows_the_loop_resuming(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS),
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run",
                            "2025-10-17-code/02"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "first run: ran steps [1, 2], then interrupted in step 3" in proc.stdout

@@ -12,7 +12,7 @@ import markdown
 import pytest
 import yaml
 
-from blogtools import manifest, site
+from blogtools import manifest, project, site
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.blocks import block_id, find_blocks
 from blogtools.extract import extract
@@ -27,7 +27,7 @@ TEST_FILE = "import sys\n\n\ndef helper():\n    pass\n\n\ndef test_durable_main(
 def curated(tmp_path):
     """Extracted hand-made post; block 01 runnable with a module and notes, 02 illustrative, 03 runnable as is."""
     shutil.copytree(DATA / "extract", tmp_path / "content")
-    extract(tmp_path / "content", tmp_path / "snippets")
+    extract(tmp_path / "content/posts", tmp_path / "snippets")
     (tmp_path / f"snippets/{POST}/durable_task.py").write_text(MODULE)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests/test_durable.py").write_text(TEST_FILE)
@@ -109,10 +109,10 @@ def test_links_come_from_mkdocs_yml(tmp_path):
         "edit_uri: edit/develop/content/\n"
         "markdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:material.extensions.emoji.twemoji\n"
     )
-    links = site.load_config(tmp_path / "mkdocs.yml").source_links
+    links = site.source_links(project.load(tmp_path / "mkdocs.yml"))
     assert links.url("snippets/a/b.py", 3) == "https://github.com/example/essays/blob/develop/snippets/a/b.py#L3"
     (tmp_path / "mkdocs.yml").write_text("site_name: x\nsite_url: https://example.org/\n")
-    assert site.load_config(tmp_path / "mkdocs.yml").source_links.url("snippets/a/b.py") is None
+    assert site.source_links(project.load(tmp_path / "mkdocs.yml")).url("snippets/a/b.py") is None
 
 
 def test_built_site_shows_status_and_tabs_and_leaves_content_alone(curated, tmp_path):

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from click.testing import CliRunner
-
-from blogtools.cli import main
+from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
 ATOM = DATA / "lucumr-2025-12-13.atom"
@@ -22,11 +20,6 @@ def test_help_lists_the_program():
         [sys.executable, "-m", "blogtools", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Usage: python -m blogtools" in out
-
-
-def invoke(*args: str):
-    """The CLI in this process; an exception other than the BlogtoolsError it reports fails the test."""
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def tree(folder: Path) -> dict:

@@ -3,7 +3,7 @@
 A Python block of content/posts whose manifest entry is ``runnable`` runs here, its printed
 output checked against the ``#>`` lines under each print. Its manifest ``tests`` name
 ``tests/test_content_examples.py::test_runnable_python_block[<post>/<NN>]``. The content and
-snippets folders are taken from the pytest rootdir, so the same file serves any blogtools site.
+snippets folders are those of the site at the pytest rootdir, so the same file serves any blogtools site.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 from pytest_examples import find_examples
 
-from blogtools import manifest
+from blogtools import manifest, project
 from blogtools.blocks import block_id, find_blocks, post_pages, read_page
 
 
 def runnable_python_blocks(root: Path) -> list:
-    """pytest params, one per runnable Python block of ``root/content``, with the block id as test id."""
-    snippets = root / "snippets"
-    if not (root / "content" / "posts").is_dir() or not (snippets / manifest.NAME).is_file():
+    """pytest params, one per runnable Python block of the site at ``root``, with the block id as test id."""
+    site = project.load(start=root)
+    if not site.posts_dir.is_dir() or not (site.snippets_dir / manifest.NAME).is_file():
         return []
-    entries = manifest.read(snippets)
+    entries = manifest.read(site.snippets_dir)
     params = []
-    for page in post_pages(root / "content"):
+    for page in post_pages(site.posts_dir):
         ids = {block.start: block_id(page.stem, block.ordinal) for block in find_blocks(read_page(page))}
         for example in list(find_examples(page)):
             entry = entries.get(ids.get(example.start_line, ""))

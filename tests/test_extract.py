@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from click.testing import CliRunner
+from clirun import invoke
 
 from blogtools import check
-from blogtools.cli import main
+from blogtools.project import load as load_project
 
 DATA = Path(__file__).parent / "data"
 POST = "2025-11-03-durable"
@@ -42,8 +42,7 @@ def test_agent_loop_runs(tmp_path, monkeypatch):
 """
 
 
-def cli(*args: str):
-    return CliRunner().invoke(main, list(args))
+cli = invoke
 
 
 @pytest.fixture
@@ -147,28 +146,92 @@ def test_changed_block_keeps_its_file_name(project):
     assert len(list((project / "snippets" / POST).iterdir())) == 3
 
 
-def test_drift_is_recorded_not_overwritten_until_accepted(project):
+def test_drift_keeps_the_reviewed_text_beside_the_new_until_accepted(project):
     cli("extract")
     curate(project)
     reviewed = load_manifest(project)[f"{POST}/01"]["sha256"]
     page = project / PAGE
     page.write_text(page.read_text().replace('"iteration"', '"step"'))
     result = cli("extract")
-    assert f"drift: {POST}/01 changed since it was reviewed" in result.stderr
+    assert f"drift: {POST}/01 changed since it was reviewed; see it with `blogtools review {POST}/01`" in result.stderr
     entry = load_manifest(project)[f"{POST}/01"]
-    new = hashlib.sha256(TS_BLOCK.replace('"iteration"', '"step"').encode()).hexdigest()
+    changed = TS_BLOCK.replace('"iteration"', '"step"')
+    new = hashlib.sha256(changed.encode()).hexdigest()
     assert (entry["sha256"], entry["changed_sha256"]) == (reviewed, new)
+    folder = project / "snippets" / POST
+    assert (folder / "01-absurd-register-task.ts").read_text() == TS_BLOCK
+    assert (folder / "01-absurd-register-task.ts.new").read_text() == changed
 
     result = cli("check")
     assert result.exit_code == 1
     assert f"problem: {POST}/01 ({PAGE}:8): drift: the text changed since it was reviewed" in result.stdout
     assert result.stdout.splitlines()[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 1 problems"
 
+    result = cli("review", f"{POST}/01")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"--- {POST}/01 (reviewed: 01-absurd-register-task.ts)",
+        f"+++ {POST}/01 (the essay now)",
+        "@@ -1,3 +1,3 @@",
+        ' absurd.registerTask({name: "my-agent"}, async (params, ctx) => {',
+        '-  const result = await ctx.step("iteration", async () => singleStep());',
+        '+  const result = await ctx.step("step", async () => singleStep());',
+        " });",
+        f"review: 1 drifted; accept with `blogtools extract --accept {POST}/01`",
+    ]
+    assert cli("review").stdout == result.stdout
+    assert cli("review", f"{POST}/02").stdout == f"review: {POST}/02 has not drifted: its block is the reviewed text\n"
+
     result = cli("extract", "--accept", f"{POST}/01")
     assert result.exit_code == 0 and "1 accepted" in result.stdout
     entry = load_manifest(project)[f"{POST}/01"]
     assert entry["sha256"] == new and "changed_sha256" not in entry
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "01-absurd-register-task.ts", "02-npx-mcporter-call-linear.sh", "03-step-1.txt"]
+    assert (folder / "01-absurd-register-task.ts").read_text() == changed
     assert cli("check").exit_code == 0
+    assert cli("review").stdout == "review: 0 drifted\n"
+
+
+def test_a_block_changed_back_to_its_reviewed_text_is_no_longer_drifted(project):
+    cli("extract")
+    curate(project)
+    page = project / PAGE
+    original = page.read_text()
+    page.write_text(original.replace('"iteration"', '"step"'))
+    cli("extract")
+    page.write_text(original)
+    assert cli("extract").stdout.endswith("0 drifted, 0 accepted, 0 orphaned; 1 files written\n")  # the manifest
+    assert "changed_sha256" not in load_manifest(project)[f"{POST}/01"]
+    assert not (project / f"snippets/{POST}/01-absurd-register-task.ts.new").exists()
+    assert cli("check").exit_code == 0
+
+
+def test_check_json_gives_each_problem_its_kind_id_path_and_line(project):
+    cli("extract")
+    curate(project)
+    doc = load_manifest(project)
+    doc[f"{POST}/02"]["reason"] = ""
+    save_manifest(project, doc)
+    page = project / PAGE
+    page.write_text(page.read_text().replace('"iteration"', '"step"'))
+    (project / f"snippets/{POST}/03-step-1.txt").write_text("edited by hand\n")
+    result = cli("check", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert {key: report[key] for key in ("blocks", "runnable", "illustrative")} == {
+        "blocks": 3, "runnable": 0, "illustrative": 3}
+    assert [(p["kind"], p["id"], p["path"], p["line"]) for p in report["problems"]] == [
+        ("drift", f"{POST}/01", PAGE, 8),
+        ("stale-file", f"{POST}/01", PAGE, 8),
+        ("no-reason", f"{POST}/02", PAGE, 16),
+        ("stale-file", f"{POST}/03", PAGE, 21),
+    ]
+    assert report["problems"][1]["message"] == (
+        f"snippets/{POST}/01-absurd-register-task.ts.new does not hold the block's text; run `blogtools extract`")
+    human = cli("check").stdout.splitlines()
+    assert human[:-1] == [f"problem: {p['id']} ({p['path']}:{p['line']}): {p['message']}" for p in report["problems"]]
+    assert human[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 4 problems"
 
 
 def test_accept_of_an_unknown_id_changes_nothing(project):
@@ -176,7 +239,7 @@ def test_accept_of_an_unknown_id_changes_nothing(project):
     before = (project / "snippets/manifest.toml").read_bytes()
     result = cli("extract", "--accept", f"{POST}/09")
     assert result.exit_code == 1
-    assert result.stderr == f"blogtools: error: --accept {POST}/09: no such block in content or entry in snippets/manifest.toml\n"
+    assert result.stderr == f"blogtools: error: --accept {POST}/09: no such block in content/posts or entry in snippets/manifest.toml\n"
     assert (project / "snippets/manifest.toml").read_bytes() == before
 
 
@@ -322,7 +385,7 @@ def test_a_module_named_like_a_standard_one_runs_without_replacing_it(project, m
     monkeypatch.setattr(sys, "path", list(sys.path))  # run_snippet puts snippets/<post> first
     standard = sys.modules["json"]
     try:
-        assert check.run_snippet(project / "snippets", f"{POST}/01") == 5
+        assert check.run_snippet(load_project(start=project), f"{POST}/01") == 5
         assert sys.modules["json"] is standard
     finally:
         sys.modules["json"] = standard
@@ -385,3 +448,27 @@ def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
     assert "FAILED tests/test_content_examples.py::test_runnable_python_block[2025-01-02-python-demo/02]" in done.stdout
     assert "the essay's arithmetic is off" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed")
+
+
+def test_only_reviewed_text_runs_a_drifted_entry_is_refused_by_run_and_pytest(project):
+    """Block text comes from a feed: once the essay changes a curated block, neither `blogtools
+    run` nor plain pytest runs what its entry lists until the change is accepted."""
+    cli("extract")
+    curate(project, runnable=True)
+    pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={project}", "tests"]
+    assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0
+    page = project / PAGE
+    page.write_text(page.read_text().replace('"iteration"', '"step"'))  # not even extracted yet
+    refusal = f"{POST}/01: drifted: review with `blogtools review {POST}/01`"
+
+    done = blogtools("run", f"{POST}/01", cwd=project)
+    assert (done.returncode, done.stderr) == (1, f"blogtools: error: {refusal}\n")
+    assert not (project / "ran.txt").exists()
+    done = subprocess.run(pytest_command, cwd=project, capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout
+    assert "_ ERROR at setup of test_agent_loop_runs _" in done.stdout and f"\n{refusal}\n" in done.stdout
+    assert not (project / "ran.txt").exists() and "1 error" in done.stdout.splitlines()[-1]
+
+    assert cli("extract", "--accept", f"{POST}/01").exit_code == 0
+    assert blogtools("run", f"{POST}/01", cwd=project).returncode == 3  # main() returns 3
+    assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0

@@ -197,9 +197,9 @@ def test_backend_choice_from_the_command_line(tmp_path, monkeypatch):
     def command(llm, model):
         chosen.update(llm=llm, model=model)
 
-    assert CliRunner().invoke(command, ["--llm", "local", "--model", str(tmp_path)]).exit_code == 0
+    assert CliRunner().invoke(command, ["--llm", "local", "--model", str(tmp_path)], catch_exceptions=False).exit_code == 0
     assert chosen == {"llm": "local", "model": str(tmp_path)}
-    assert CliRunner().invoke(command, ["--llm", "gpt"]).exit_code == 2
+    assert CliRunner().invoke(command, ["--llm", "gpt"], catch_exceptions=False).exit_code == 2
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(BlogtoolsError, match="ANTHROPIC_API_KEY is not set"):
@@ -210,10 +210,19 @@ def test_backend_choice_from_the_command_line(tmp_path, monkeypatch):
         make_backend("scripted")
 
 
-def test_scripted_backend_errors_are_blogtools_errors():
-    with pytest.raises(BlogtoolsError):
+def test_a_scripted_backend_mismatch_names_the_turn_and_difference_and_consumes_nothing():
+    """Mismatches are BlogtoolsErrors (one error line from the CLI) that say what differed."""
+    with pytest.raises(BlogtoolsError, match=r"^request 1 arrived but the script has only 0 turns; last message: "):
         ScriptedBackend([]).respond(first_request())
-    assert issubclass(ScriptMismatch, BlogtoolsError)
+    backend = ScriptedBackend([Turn(last_message="Weather in London?", reply="rain")])
+    with pytest.raises(ScriptMismatch) as mismatch:
+        backend.respond(first_request())
+    assert str(mismatch.value) == ("scripted turn 1 of 1 does not match: request.messages[-1].content[0].text: "
+                                   "expected 'Weather in London?', got 'Weather in Paris?'")
+    assert backend.remaining == 1
+    london = first_request(messages=[{"role": "user", "content": "Weather in London?"}])
+    assert backend.respond(london)["content"] == [{"type": "text", "text": "rain"}]
+    assert backend.remaining == 0
 
 
 @pytest.mark.live
@@ -236,7 +245,7 @@ def test_live_api_through_the_harness():
 def test_llm_serve_refuses_a_local_backend_without_a_model():
     from blogtools.cli import main
 
-    result = CliRunner().invoke(main, ["llm", "serve", "--llm", "local"])
+    result = CliRunner().invoke(main, ["llm", "serve", "--llm", "local"], catch_exceptions=False)
     assert result.exit_code == 1
     assert result.output.strip() == "blogtools: error: --llm local needs --model PATH (a local transformers model directory)"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,11 +18,10 @@ from pathlib import Path
 import markdown
 import pytest
 import yaml
-from click.testing import CliRunner
+from clirun import invoke
 from markdown_it import MarkdownIt
 
 from blogtools import codelang, htmlmd
-from blogtools.cli import main
 from blogtools.errors import BlogtoolsError
 from blogtools.ingest import Source, ingest, read_front_matter
 
@@ -35,14 +33,7 @@ HOSTILE = DATA / "hostile.atom"
 A = "{http://www.w3.org/2005/Atom}"
 
 
-def run(*args: str, cwd: Path | None = None):
-    """The CLI in this process (in ``cwd`` when given); returns click's Result, stdout and stderr apart."""
-    old = Path.cwd()
-    os.chdir(cwd or old)
-    try:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+run = invoke
 
 
 def snapshot(folder: Path) -> dict:

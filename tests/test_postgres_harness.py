@@ -68,10 +68,10 @@ def test_configured_url_wins_and_is_not_managed(monkeypatch):
     monkeypatch.delenv("BLOGTOOLS_DATABASE_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example/x")
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "url"]).output.strip() == "postgresql://u@db.example/x"
+    assert runner.invoke(main, ["db", "url"], catch_exceptions=False).output.strip() == "postgresql://u@db.example/x"
     monkeypatch.setenv("BLOGTOOLS_DATABASE_URL", "postgresql://u@other/y")
-    assert runner.invoke(main, ["db", "url"]).output.strip() == "postgresql://u@other/y"
-    result = runner.invoke(main, ["db", "stop"])
+    assert runner.invoke(main, ["db", "url"], catch_exceptions=False).output.strip() == "postgresql://u@other/y"
+    result = runner.invoke(main, ["db", "stop"], catch_exceptions=False)
     assert result.exit_code == 1
     assert "BLOGTOOLS_DATABASE_URL is set" in result.output
 

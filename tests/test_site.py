@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import http.server
+import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,9 +25,9 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
+from site_html import heading_text, parse, parse_fragment
 
 from blogtools import sitecheck
-from site_html import heading_text, parse, parse_fragment
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -365,15 +367,37 @@ def test_chromium_shows_index_and_post_without_console_errors(served, feed, tmp_
     assert errors == []
 
 
-def test_serve_renders_and_serves_the_site(built, tmp_path):
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie waiting for init to reap it counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_serve_serves_the_site_and_sigterm_leaves_no_server_behind(built, tmp_path):
+    """`blogtools serve` runs `mkdocs serve` as its child: SIGTERM to blogtools stops both and frees the port."""
     root = tmp_path / "serve-root"
     shutil.copytree(built[0], root, ignore=shutil.ignore_patterns("site", "build"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "blogtools", "serve", "-a",
-                               f"127.0.0.1:{port}"], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen([sys.executable, "-m", "blogtools", "serve", "-a", f"127.0.0.1:{port}"], cwd=root,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    children: list[int] = []
     try:
         body = None
         for _ in range(120):
@@ -387,8 +411,24 @@ def test_serve_renders_and_serves_the_site(built, tmp_path):
                 time.sleep(0.5)
         assert body is not None, server.stdout.read() if server.poll() is not None else "no answer"
         assert "Latest essays" in body and "blogtools-attribution" in body
+        children = _children(server.pid)
+        assert children, "mkdocs serve runs as a child of blogtools serve"
+
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while not all(_gone(child) for child in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_gone(child) for child in children), f"mkdocs serve outlived blogtools serve: {children}"
+        with socket.socket() as again:  # nothing listens on the port any more
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", port))
     finally:
-        server.terminate()
+        for pid in [server.pid, *children]:  # so that a failure here leaves no server running either
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         server.wait(timeout=10)
 
 

@@ -133,7 +133,7 @@ def test_js_fetch_serves_20_callers_at_once(server):
 def test_blogtools_run_fetches_with_both_forms(tmp_path):
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "run", "--snippets-dir", str(SNIPPETS.parent),
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parents[1] / "mkdocs.yml"), "run",
                            "2025-10-17-code/01"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

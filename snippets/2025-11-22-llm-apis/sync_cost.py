@@ -10,13 +10,15 @@ local backend (the tiny random model from ``blogtools.harness.tiny_model``, on C
   requests, against recomputing every request from scratch (the same requests replayed).
 
 Writes ``sync-cost.svg`` (the figure), ``sync-cost.json`` (every number) and ``sync-cost.md``
-(a Markdown section for the essay's page) into ``--out``.
+(a Markdown section for the essay's page) into ``--out``, by default the folder ``blogtools run``
+names in ``BLOGTOOLS_FIGURES_DIR`` (the site's figures folder for this post, which render reads).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +26,7 @@ from xml.sax.saxutils import escape
 
 from blogtools.files import write_if_changed
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE.parents[1] / "build" / "figures" / HERE.name
+FIGURES_VARIABLE = "BLOGTOOLS_FIGURES_DIR"  # set by `blogtools run` to where render reads this post's figures
 QUESTIONS = [
     "What changed in the repository since the last step?",
     "Run the tests again and summarise the failures.",
@@ -155,7 +156,7 @@ def summary(result: Measurement, image: str) -> str:
         "",
         (f"A {turns}-turn conversation through the anthropic SDK with the local backend (a tiny random "
          "model on CPU, so the replies are noise but the bytes and tokens are real). "
-         "Regenerate with `python snippets/2025-11-22-llm-apis/sync_cost.py`."),
+         "Regenerate with `blogtools run 2025-11-22-llm-apis/sync-cost`."),
         "",
         f"![Cumulative bytes sent and prompt tokens computed over {turns} turns]({image})",
         "",
@@ -173,9 +174,13 @@ def summary(result: Measurement, image: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the svg, json and md files")
+    parser.add_argument("--out", type=Path, default=os.environ.get(FIGURES_VARIABLE),
+                        help=f"folder for the svg, json and md files (default: ${FIGURES_VARIABLE}, set by `blogtools run`)")
     parser.add_argument("--turns", type=int, default=50, help="conversation length")
     args = parser.parse_args([] if argv is None else argv)
+    if args.out is None:
+        parser.error(f"--out is required outside `blogtools run` (which sets {FIGURES_VARIABLE})")
+    args.out = Path(args.out)
 
     from blogtools.harness.tiny_model import make_tiny_model
 

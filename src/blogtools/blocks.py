@@ -134,9 +134,9 @@ def find_blocks(text: str) -> list[CodeBlock]:
     ]
 
 
-def post_pages(content_dir: Path) -> list[Path]:
-    """The post pages under ``content_dir/posts``, sorted by name (the slug); an error if there is no such folder."""
-    posts = Path(content_dir) / "posts"
+def post_pages(posts_dir: Path) -> list[Path]:
+    """The post pages in ``posts_dir`` (content/posts), sorted by name (the slug); an error if there is no such folder."""
+    posts = Path(posts_dir)
     if not posts.is_dir():
         raise BlogtoolsError(f"{posts}: no such folder (expected content/posts/<slug>.md pages)")
     return sorted(posts.glob("*.md"))
@@ -150,9 +150,9 @@ def read_page(path: Path) -> str:
         raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
 
 
-def content_blocks(content_dir: Path) -> dict[str, list[CodeBlock]]:
-    """Blocks of every post, keyed by slug (the page's file name without ``.md``), posts sorted."""
-    return {page.stem: find_blocks(read_page(page)) for page in post_pages(content_dir)}
+def content_blocks(posts_dir: Path) -> dict[str, list[CodeBlock]]:
+    """Blocks of every post in ``posts_dir``, keyed by slug (the page's file name without ``.md``), posts sorted."""
+    return {page.stem: find_blocks(read_page(page)) for page in post_pages(posts_dir)}
 
 
 def block_id(slug: str, ordinal: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import threading
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__
+from blogtools import __version__, manifest, review, scaffold
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
-from blogtools import manifest, scaffold
+from blogtools import project as project_module
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm import llm_options
@@ -35,10 +36,34 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+class _Site:
+    """The invocation's project, read from mkdocs.yml when a command first asks for it (so `new`
+    and `--help` read nothing)."""
+
+    def __init__(self, config_file: Path | None):
+        self.config_file = config_file
+
+    @functools.cached_property
+    def project(self) -> project_module.Project:
+        return project_module.load(self.config_file)
+
+    def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None):
+        """The project with ``--content-dir`` / ``--snippets-dir`` applied."""
+        return self.project.with_overrides(content_dir, snippets_dir)
+
+
+_pass_site = click.make_pass_decorator(_Site)
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="blogtools")
-def main():
+@click.option("--config-file", "-f", type=click.Path(dir_okay=False, path_type=Path),
+              help="The site's mkdocs.yml (default: the nearest one from the current folder up); "
+                   "paths and settings come from it.")
+@click.pass_context
+def main(ctx, config_file):
     """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
+    ctx.obj = _Site(config_file)
 
 
 def _progress(label: str):
@@ -57,14 +82,8 @@ def _warn(message: str) -> None:
 
 
 _content_dir = click.option(
-    "--content-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("content"),
-    show_default=True, help="The content folder: its posts/<slug>.md are the pages.",
-)
-
-
-_config_file = click.option(
-    "--config-file", "-f", default="mkdocs.yml", show_default=True,
-    help="The site's mkdocs.yml; content/ and feeds/ sit beside it.",
+    "--content-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="The content folder, its posts/<slug>.md the pages (default: the site's, content/).",
 )
 
 
@@ -72,17 +91,20 @@ _config_file = click.option(
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @_content_dir
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("feeds/feeds.toml"), show_default=True,
-              help="The list of sources (and their attribution).")
+              help="The list of sources and their attribution (default: the site's, feeds/feeds.toml).")
 @click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds to wait for a feed URL.")
-def ingest(sources, content_dir, feeds_toml, timeout):
+@_pass_site
+def ingest(site, sources, content_dir, feeds_toml, timeout):
     """Turn RSS/Atom feeds into Markdown pages, one per entry.
 
     SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
     Pages of entries that left a feed stay; an unchanged feed writes nothing.
     """
-    configured = ingest_stage.load_sources(feeds_toml) if feeds_toml.exists() or not sources else []
+    content_dir = site.with_overrides(content_dir).content_dir
+    root = None if feeds_toml else site.project.root  # a --feeds file's labels are relative to its site
+    feeds_toml = feeds_toml or site.project.feeds_toml
+    configured = ingest_stage.load_sources(feeds_toml, root) if feeds_toml.exists() or not sources else []
     chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
@@ -93,35 +115,39 @@ def ingest(sources, content_dir, feeds_toml, timeout):
 
 
 @main.command()
-@_config_file
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
-def build(config_file, offline):
+@_pass_site
+def build(site, offline):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
-    config = site_stage.load_config(Path(config_file))
+    project = site.project.require_site()
     started = time.monotonic()
     if not offline:
-        sources = ingest_stage.load_sources(config.feeds_toml)
-        summary = ingest_stage.ingest(sources, config.content_dir, progress=_progress("Converting entries"), warn=_warn)
+        sources = ingest_stage.load_sources(project.feeds_toml, project.root)
+        summary = ingest_stage.ingest(sources, project.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
-    extracted = extract_stage.extract(config.content_dir, config.snippets_dir, progress=_progress("Reading posts"))
+    extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
     click.echo(f"extract: {extracted.line()}", err=True)
-    click.echo("render: content/ → build/docs/", err=True)
-    count = site_stage.render_site(config)
-    click.echo("mkdocs build --strict → site/", err=True)
-    site_stage.build(config)
-    click.echo(f"built {count} posts into {config.site_dir} in {time.monotonic() - started:.1f} s")
+    click.echo(f"render: {project.content_dir}/ → {project.docs_dir}/", err=True)
+    count = site_stage.render(project)
+    click.echo(f"mkdocs build --strict → {project.site_dir}/", err=True)
+    site_stage.build(project)
+    click.echo(f"built {count} posts into {project.site_dir} in {time.monotonic() - started:.1f} s")
 
 
 @main.command()
-@_config_file
 @click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
               help="Address to serve on.")
-def serve(config_file, dev_addr):
-    """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve)."""
-    config = site_stage.load_config(Path(config_file))
-    count = site_stage.render_site(config)
-    click.echo(f"rendered {count} posts into {config.docs_dir}; starting mkdocs serve", err=True)
-    site_stage.serve(config, dev_addr)
+@_pass_site
+def serve(site, dev_addr):
+    """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve).
+
+    SIGINT, SIGTERM and SIGHUP stop the server with it: no mkdocs process outlives this one.
+    """
+    project = site.project.require_site()
+    count = site_stage.render(project)
+    click.echo(f"rendered {count} posts into {project.docs_dir}; starting mkdocs serve", err=True)
+    status = site_stage.serve(project, dev_addr)
+    sys.exit(128 - status if status < 0 else status)
 
 
 @main.command()
@@ -185,8 +211,8 @@ def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir
 
 
 _snippets_dir = click.option(
-    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("snippets"),
-    show_default=True, help="Folder of extracted blocks, runnable modules and manifest.toml.",
+    "--snippets-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of extracted blocks, runnable modules and manifest.toml (default: the site's, snippets/).",
 )
 
 
@@ -194,24 +220,57 @@ _snippets_dir = click.option(
 @_content_dir
 @_snippets_dir
 @click.option("--accept", "accept", multiple=True, metavar="ID",
-              help="Record block ID's current text as reviewed (repeatable); an ID whose block is gone is dropped.")
-def extract_command(content_dir, snippets_dir, accept):
-    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml."""
-    summary = extract_stage.extract(content_dir, snippets_dir, accept, progress=_progress("Reading posts"))
+              help="Record block ID's current text as reviewed, promoting its .new file (repeatable); "
+                   "an ID whose block is gone is dropped.")
+@_pass_site
+def extract_command(site, content_dir, snippets_dir, accept):
+    """Write every fenced code block of the posts to snippets/ and update snippets/manifest.toml.
+
+    A curated block the essay changed keeps its reviewed file; the new text goes beside it as
+    NN-name.ext.new until `--accept ID`. An uncurated block is simply rewritten.
+    """
+    project = site.with_overrides(content_dir, snippets_dir)
+    summary = extract_stage.extract(project.posts_dir, project.snippets_dir, accept, progress=_progress("Reading posts"))
     for ident in summary.drifted:
-        click.echo(f"drift: {ident} changed since it was reviewed; update its runnable form, then "
-                   f"`blogtools extract --accept {ident}`", err=True)
+        click.echo(f"drift: {ident} changed since it was reviewed; see it with `blogtools review {ident}`, "
+                   f"update its runnable form, then `blogtools extract --accept {ident}`", err=True)
     for ident in summary.orphaned:
         click.echo(f"orphaned: {ident} has no block in content any more; `--accept {ident}` drops its entry", err=True)
     click.echo(f"extract: {summary.line()}")
 
 
+@main.command("review")
+@click.argument("snippet_id", required=False, metavar="[ID]")
+@_content_dir
+@_snippets_dir
+@_pass_site
+def review_command(site, snippet_id, content_dir, snippets_dir):
+    """Show how drifted blocks changed since review: a unified diff from the reviewed text to the essay's.
+
+    Without ID, every drifted block. Accept a change with `blogtools extract --accept ID`.
+    """
+    project = site.with_overrides(content_dir, snippets_dir)
+    entries = manifest.read(project.snippets_dir)
+    if snippet_id is not None and snippet_id not in entries:
+        raise BlogtoolsError(f"{snippet_id}: no such entry in {project.snippets_dir / manifest.NAME}")
+    chosen = {snippet_id: entries[snippet_id]} if snippet_id else entries
+    drifts = review.drifted(project, chosen)
+    for drift in drifts.values():
+        click.echo(drift.diff(), nl=False)
+    if snippet_id and not drifts:
+        click.echo(f"review: {snippet_id} has not drifted: its block is the reviewed text")
+        return
+    accept = " ".join(f"--accept {ident}" for ident in drifts)
+    click.echo(f"review: {len(drifts)} drifted" + (f"; accept with `blogtools extract {accept}`" if drifts else ""))
+
+
 @main.command("snippets")
 @_snippets_dir
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
-def snippets_command(snippets_dir, as_json):
+@_pass_site
+def snippets_command(site, snippets_dir, as_json):
     """List the manifest: each block's id, language, status and its modules or reason."""
-    entries = list(manifest.read(snippets_dir).values())
+    entries = list(manifest.read(site.with_overrides(snippets_dir=snippets_dir).snippets_dir).values())
     if as_json:
         click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
         return
@@ -225,12 +284,20 @@ def snippets_command(snippets_dir, as_json):
 @main.command("check")
 @_content_dir
 @_snippets_dir
-def check_command(content_dir, snippets_dir):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the counts and each problem (kind, id, path, line, message) as one JSON object.")
+@_pass_site
+def check_command(site, content_dir, snippets_dir, as_json):
     """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
-    report = check_stage.check(content_dir, snippets_dir, progress=lambda message: click.echo(f"check: {message}", err=True))
-    for problem in report.problems:
-        click.echo(f"problem: {problem}")
-    click.echo(f"check: {report.line()}")
+    project = site.with_overrides(content_dir, snippets_dir)
+    report = check_stage.check(project.posts_dir, project.snippets_dir, project.root,
+                               progress=lambda message: click.echo(f"check: {message}", err=True))
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+        click.echo(f"check: {report.line()}")
     if report.problems:
         sys.exit(1)
 
@@ -239,12 +306,15 @@ def check_command(content_dir, snippets_dir):
 @_snippets_dir
 @click.argument("snippet_id")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run_command(snippets_dir, snippet_id, args):
+@_pass_site
+def run_command(site, snippets_dir, snippet_id, args):
     """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main().
 
     ARGS go to main(argv), e.g. `blogtools run 2025-11-03-absurd-workflows/01 --llm anthropic`.
+    A drifted entry is refused until its change is reviewed. The module gets the folder for its
+    figures in BLOGTOOLS_FIGURES_DIR (<figures>/<post>, under build/ by default).
     """
-    result = check_stage.run_snippet(snippets_dir, snippet_id, args)
+    result = check_stage.run_snippet(site.with_overrides(snippets_dir=snippets_dir), snippet_id, args)
     sys.exit(result if isinstance(result, int) else 0)
 
 

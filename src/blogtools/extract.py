@@ -1,8 +1,10 @@
 """``blogtools extract``: every fenced code block of content/ into snippets/, tracked in the manifest.
 
 Each block is written verbatim to ``snippets/<slug>/NN-<short-name>.<ext>``; its manifest entry keeps
-the hash of the text as last reviewed. When an essay changes a block, the new hash is recorded as
-``changed_sha256`` (drift) and ``blogtools check`` fails until ``--accept ID`` records it as reviewed.
+the hash of the text as last reviewed. When an essay changes a curated block, the reviewed file
+stays and the new text goes beside it as ``NN-<short-name>.<ext>.new``, its hash recorded as
+``changed_sha256`` (drift): ``blogtools check`` fails and nothing runs it until ``--accept ID``
+promotes it (``blogtools review ID`` shows the change). An uncurated block is simply rewritten.
 Files whose content is already right are not touched, so an unchanged run writes nothing.
 """
 
@@ -14,10 +16,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools import manifest
+from blogtools import manifest, review
 from blogtools.blocks import CodeBlock, block_id, find_blocks, post_pages, read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
+from blogtools.review import NEW_SUFFIX
 
 EXTENSIONS = {
     "typescript": "ts", "ts": "ts", "tsx": "tsx", "javascript": "js", "js": "js", "jsx": "jsx",
@@ -94,20 +97,25 @@ def _set(table, key: str, value) -> None:
         table[key] = value
 
 
-def _update(table, slug: str, block: CodeBlock, accept: bool) -> tuple[str, bool]:
-    """Refresh an existing entry's machine fields; returns its file name and whether it drifted."""
+def _update(table, slug: str, block: CodeBlock, keep_reviewed: bool) -> tuple[str, bool]:
+    """Refresh an existing entry's machine fields; returns its file name and whether it drifted.
+
+    With ``keep_reviewed`` (a curated entry not being accepted) a changed block leaves sha256,
+    language and file as reviewed and records the new hash as changed_sha256; otherwise the entry
+    takes the block as it is now.
+    """
     _set(table, "post", slug)
     _set(table, "ordinal", block.ordinal)
-    _set(table, "language", block.language)
     _set(table, "lines", [block.start, block.end])
+    drifted = keep_reviewed and str(table.get("sha256", "")) != block.sha256
     name = str(table.get("file", ""))
-    if not name or Path(name).suffix != f".{extension(block.language)}":
-        stem = Path(name).stem if name else f"{block.ordinal:02d}-{short_name(block)}"
-        name = f"{stem}.{extension(block.language)}"
-        _set(table, "file", name)
-    if accept:
+    if not drifted:
+        _set(table, "language", block.language)
+        if not name or Path(name).suffix != f".{extension(block.language)}":
+            stem = Path(name).stem if name else f"{block.ordinal:02d}-{short_name(block)}"
+            name = f"{stem}.{extension(block.language)}"
+            _set(table, "file", name)
         _set(table, "sha256", block.sha256)
-    drifted = str(table.get("sha256", "")) != block.sha256
     if drifted:
         _set(table, "changed_sha256", block.sha256)
     elif "changed_sha256" in table:
@@ -115,49 +123,65 @@ def _update(table, slug: str, block: CodeBlock, accept: bool) -> tuple[str, bool
     return name, drifted
 
 
-def extract(
-    content_dir: Path, snippets_dir: Path, accept: Iterable[str] = (), progress: Callable[[list], object] | None = None
-) -> ExtractSummary:
-    """Extract every block of ``content_dir/posts/*.md`` into ``snippets_dir`` and update its manifest.
+def _write_block(folder: Path, name: str, old: str, text: str, drifted: bool) -> int:
+    """Write a block's text: beside the reviewed file as ``<name>.new`` when drifted, else to
+    ``<name>`` (removing a ``.new`` and a file of an older name). Returns the files written."""
+    changed = folder / (name + NEW_SUFFIX) if drifted else folder / name
+    written = write_if_changed(changed, text.encode("utf-8"))
+    if not drifted:
+        (folder / (name + NEW_SUFFIX)).unlink(missing_ok=True)
+        if old and old != name:
+            (folder / old).unlink(missing_ok=True)
+            (folder / (old + NEW_SUFFIX)).unlink(missing_ok=True)
+    return written
 
-    ``accept`` lists ids whose current text is recorded as reviewed (an orphaned id, whose block is
-    gone from content, has its entry dropped). Curated fields are never changed. ``progress(pages)``
-    may wrap the pages to read in a context manager that yields them (click.progressbar does).
+
+def extract(
+    posts_dir: Path, snippets_dir: Path, accept: Iterable[str] = (), progress: Callable[[list], object] | None = None
+) -> ExtractSummary:
+    """Extract every block of the pages in ``posts_dir`` (content/posts) into ``snippets_dir`` and
+    update its manifest.
+
+    A curated entry's changed block goes beside its reviewed file as ``NN-name.ext.new`` (drift);
+    an uncurated one's replaces it. ``accept`` lists ids whose current text is recorded as reviewed
+    (promoting the ``.new``; an orphaned id, whose block is gone from content, has its entry
+    dropped). Curated fields are never changed. ``progress(pages)`` may wrap the pages to read in
+    a context manager that yields them (click.progressbar does).
     """
-    content_dir, snippets_dir = Path(content_dir), Path(snippets_dir)
-    pages = post_pages(content_dir)
+    posts_dir, snippets_dir = Path(posts_dir), Path(snippets_dir)
+    pages = post_pages(posts_dir)
     with (progress or nullcontext)(pages) as reading:
         posts = {page.stem: find_blocks(read_page(page)) for page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
-    manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here
+    entries = manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here
     accept = set(accept)
     present = {block_id(slug, block.ordinal) for slug, blocks in posts.items() for block in blocks}
     unknown = sorted(accept - present - {key for key in doc.keys() if manifest.is_block_id(key)})
     if unknown:
-        raise BlogtoolsError(f"--accept {unknown[0]}: no such block in {content_dir} or entry in {path}")
+        raise BlogtoolsError(f"--accept {unknown[0]}: no such block in {posts_dir} or entry in {path}")
 
     summary = ExtractSummary(posts=len(posts), blocks=len(present))
     for slug, blocks in posts.items():
         for block in blocks:
             ident = block_id(slug, block.ordinal)
             table = doc.get(ident)
+            old, drifted = "", False
             if table is None:
                 name = f"{block.ordinal:02d}-{short_name(block)}.{extension(block.language)}"
                 doc[ident] = manifest.new_table(slug, block.ordinal, block.language, name, block.sha256, (block.start, block.end))
                 summary.added.append(ident)
             else:
                 old = str(table.get("file", ""))
-                name, drifted = _update(table, slug, block, ident in accept)
-                if old and old != name:
-                    (snippets_dir / slug / old).unlink(missing_ok=True)
+                name, drifted = _update(table, slug, block, entries[ident].curated and ident not in accept)
                 if drifted:
                     summary.drifted.append(ident)
             if ident in accept:
                 summary.accepted.append(ident)
-            summary.written += write_if_changed(snippets_dir / slug / name, block.text.encode("utf-8"))
+            summary.written += _write_block(snippets_dir / slug, name, old, block.text, drifted)
     for ident in [key for key in doc.keys() if key not in present and manifest.is_block_id(key)]:
         if ident in accept:
+            review.new_file(snippets_dir, entries[ident]).unlink(missing_ok=True)
             del doc[ident]
             summary.accepted.append(ident)
         else:

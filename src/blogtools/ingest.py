@@ -34,9 +34,9 @@ import nh3
 from blogtools import __version__, blocks, codelang, htmlmd
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
+from blogtools.project import POSTS
 
 STATE_FILE = ".ingest-state.json"
-POSTS = "posts"
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"blogtools/{__version__} (feed ingest)"
 # What produced a page: the conversion code and the converter libraries. A change re-renders all.
@@ -95,8 +95,10 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load_sources(feeds_toml: Path) -> list[Source]:
-    """The ``[[source]]`` tables of a feeds.toml (paths relative to the file, or http(s) URLs)."""
+def load_sources(feeds_toml: Path, root: Path | None = None) -> list[Source]:
+    """The ``[[source]]`` tables of a feeds.toml (paths relative to the file, or http(s) URLs); a
+    local feed is labelled relative to the site's ``root`` (default: the folder holding feeds/)."""
+    root = (feeds_toml.resolve().parent.parent if root is None else Path(root)).resolve()
     try:
         data = tomllib.loads(feeds_toml.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -114,10 +116,9 @@ def load_sources(feeds_toml: Path) -> list[Source]:
             raise BlogtoolsError(f"{feeds_toml}: [[source]] #{n}: '{bad[0]}' must be a string")
         if "://" in location:
             sources.append(Source(location, location, **attribution))
-        else:  # labelled relative to the project (the folder holding feeds/), whatever the cwd
+        else:  # labelled relative to the site's root, whatever the cwd
             path = feeds_toml.resolve().parent / location
-            sources.append(Source(str(path), _relative(path, feeds_toml.resolve().parent.parent),
-                                  **attribution))
+            sources.append(Source(str(path), _relative(path, root), **attribution))
     return sources
 
 

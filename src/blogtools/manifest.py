@@ -8,6 +8,8 @@ tomlkit keeps the file as written, comments included, so curation survives every
 from __future__ import annotations
 
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,11 @@ def is_block_id(ident: str) -> bool:
 
 @dataclass(frozen=True)
 class Entry:
-    """One manifest entry, as plain values; the block fields are empty for a standalone entry."""
+    """One manifest entry, as typed values; the block fields are empty for a standalone entry.
+
+    ``parse_entries`` validates a table against these fields and their types (one validator), so a
+    field added here is checked there.
+    """
 
     id: str
     post: str
@@ -62,6 +68,14 @@ class Entry:
     def is_block(self) -> bool:
         """Whether the entry is a code block's (``<post>/NN``) rather than a standalone entry."""
         return self.ordinal is not None
+
+    @property
+    def curated(self) -> bool:
+        """Whether an author has decided this entry: runnable, or illustrative with a reason.
+
+        A curated block's reviewed text is kept when the essay changes it; an uncurated one's is
+        simply replaced."""
+        return self.status == RUNNABLE or bool(self.reason.strip())
 
     def as_json(self) -> dict:
         """The entry as JSON-ready values (lists for tuples, ``changed_sha256`` null when unchanged)."""
@@ -118,65 +132,60 @@ def save(doc: tomlkit.TOMLDocument, path: Path) -> bool:
     return write_if_changed(Path(path), tomlkit.dumps(doc).encode("utf-8"))
 
 
-_KINDS = {str: "a string", int: "an integer", list: "a list of strings"}
+# The fields every entry has, those only a block's entry has (required unless optional), and
+# those that name a file or folder under snippets/ and so must be bare names.
+_CURATED = ("status", "modules", "tests", "reason", "notes")
+_BLOCK = ("ordinal", "language", "file", "sha256", "lines", "changed_sha256")
+_OPTIONAL = ("changed_sha256",)
+_BARE = ("post", "file", "modules")
+_KINDS = {str: "a string", int: "an integer", tuple[str, ...]: "a list of strings", tuple[int, int]: "[first, last]"}
 
 
-def _field(path: Path, block: str, table, name: str, kind: type):
-    value = table.get(name)
-    if value is None:
-        raise BlogtoolsError(f"{path}: [{block}] has no {name}")
-    if kind is list:
-        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
-    else:
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-    if not ok:
-        raise BlogtoolsError(f"{path}: [{block}] {name} must be {_KINDS[kind]}")
-    return tuple(value) if kind is list else value
+def _typed(value, kind) -> bool:
+    """Whether a TOML value has the field type ``kind`` (a bool is not an integer)."""
+    if kind is str or kind is int:
+        return isinstance(value, kind) and not isinstance(value, bool)
+    if not isinstance(value, list):
+        return False
+    if kind == tuple[int, int]:
+        return len(value) == 2 and all(_typed(item, int) for item in value)
+    return all(_typed(item, str) for item in value)
 
 
-def _lines(path: Path, block: str, table) -> tuple[int, int]:
-    lines = table.get("lines")
-    if not (isinstance(lines, list) and len(lines) == 2
-            and all(isinstance(n, int) and not isinstance(n, bool) for n in lines)):
-        raise BlogtoolsError(f"{path}: [{block}] lines must be [first, last]")
-    return int(lines[0]), int(lines[1])
+def _field_types() -> dict[str, type]:
+    """Entry's fields and their types, ``X | None`` read as ``X``."""
+    hints = typing.get_type_hints(Entry)
+    return {name: next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
+            if isinstance(hint, types.UnionType) else hint for name, hint in hints.items()}
 
 
-def _bare(path: Path, block: str, name: str, value: str) -> str:
-    """``value`` when it is a bare file or folder name, so that ``snippets/<post>/<file>`` stays inside snippets/."""
-    if value in ("", ".", "..") or any(char in value for char in "/\\\0"):
-        raise BlogtoolsError(f"{path}: [{block}] {name} must be a bare name (no '/', not '..'), not {value!r}")
-    return value
+def _validate(path: Path, ident: str, table) -> dict:
+    """The fields of one entry's table as Entry's typed values; one error naming the entry and field."""
+    if not isinstance(table, dict):
+        raise BlogtoolsError(f"{path}: {ident} is not a table: every top-level key must be an entry id")
+    fields = {}
+    for name in ("post", *(_BLOCK if is_block_id(ident) else ()), *_CURATED):
+        kind, value = _FIELD_TYPES[name], table.get(name)
+        if value is None:
+            if name in _OPTIONAL:
+                continue
+            raise BlogtoolsError(f"{path}: [{ident}] has no {name}")
+        if not _typed(value, kind):
+            raise BlogtoolsError(f"{path}: [{ident}] {name} must be {_KINDS[kind]}")
+        for item in (value if isinstance(value, list) else [value]) if name in _BARE else ():
+            if item in ("", ".", "..") or any(char in item for char in "/\\\0"):
+                raise BlogtoolsError(f"{path}: [{ident}] {name} must be a bare name (no '/', not '..'), not {item!r}")
+        fields[name] = tuple(value) if isinstance(value, list) else value
+    return fields
+
+
+_FIELD_TYPES = _field_types()
 
 
 def parse_entries(doc: Mapping, path: Path) -> dict[str, Entry]:
     """Every entry of a loaded manifest, by id; one clear error naming the entry and field when
     malformed, or when ``post``, ``file`` or a module is not a bare name (it would reach outside snippets/)."""
-    result = {}
-    for block, table in doc.items():
-        if not isinstance(table, dict):
-            raise BlogtoolsError(f"{path}: {block} is not a table: every top-level key must be an entry id")
-        fields = {"post": _bare(path, block, "post", _field(path, block, table, "post", str))}
-        if is_block_id(block):
-            changed = table.get("changed_sha256")
-            fields.update(
-                ordinal=_field(path, block, table, "ordinal", int),
-                language=_field(path, block, table, "language", str),
-                file=_bare(path, block, "file", _field(path, block, table, "file", str)),
-                sha256=_field(path, block, table, "sha256", str),
-                lines=_lines(path, block, table),
-                changed_sha256=str(changed) if changed is not None else None,
-            )
-        result[block] = Entry(
-            id=block,
-            **fields,
-            status=_field(path, block, table, "status", str),
-            modules=tuple(_bare(path, block, "modules", name) for name in _field(path, block, table, "modules", list)),
-            tests=_field(path, block, table, "tests", list),
-            reason=_field(path, block, table, "reason", str),
-            notes=_field(path, block, table, "notes", list),
-        )
-    return result
+    return {ident: Entry(id=ident, **_validate(path, ident, table)) for ident, table in doc.items()}
 
 
 def read(snippets_dir: Path) -> dict[str, Entry]:

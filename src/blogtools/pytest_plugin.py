@@ -24,3 +24,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if postgres_fixtures.FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("postgres")
+
+
+def pytest_runtest_setup(item):
+    """A test that a drifted manifest entry lists fails here: only reviewed block text runs."""
+    from blogtools.review import refusal_for_test
+
+    message = refusal_for_test(item.config, item.path, item.nodeid)
+    if message:
+        import pytest
+
+        pytest.fail(message, pytrace=False)

@@ -14,9 +14,10 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-from blogtools import htmlmd
+from blogtools import htmlmd, project
 from blogtools.errors import BlogtoolsError
 from blogtools.ingest import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
+from blogtools.project import CONFIG_NAME
 
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
                  "copyright")
@@ -43,17 +44,6 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
     rights = plain_text(meta.get("rights_detail"))
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feeds").mkdir()
-    (folder / "content" / "posts").mkdir(parents=True)
-    location = feed
-    if not source.is_url:
-        location = Path(feed).name
-        shutil.copyfile(feed, folder / "feeds" / location)
-    entries = {"location": location, "author": author, "site": site, "rights": rights}
-    lines = ["# Feeds that `blogtools ingest` reads (see the blogtools README for the keys).", "",
-             "[[source]]"]
-    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
-    (folder / "feeds" / "feeds.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # Material prints these unescaped, so they are escaped here like the pages' front matter.
     identity = {
         "site_name": html.escape(title),
@@ -62,7 +52,19 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
         "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under each post with a "
                                  "link to the original."),
     }
-    (folder / "mkdocs.yml").write_text(configure(mkdocs_template(), identity), encoding="utf-8")
+    (folder / CONFIG_NAME).write_text(configure(mkdocs_template(), identity), encoding="utf-8")
+    made = project.load(folder / CONFIG_NAME)  # the folders are where the template's settings put them
+    made.posts_dir.mkdir(parents=True)
+    made.feeds_toml.parent.mkdir(parents=True, exist_ok=True)
+    location = feed
+    if not source.is_url:
+        location = Path(feed).name
+        shutil.copyfile(feed, made.feeds_toml.parent / location)
+    entries = {"location": location, "author": author, "site": site, "rights": rights}
+    lines = ["# Feeds that `blogtools ingest` reads (see the blogtools README for the keys).", "",
+             "[[source]]"]
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
+    made.feeds_toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return title
 
 

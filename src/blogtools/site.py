@@ -18,10 +18,11 @@ import html
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -37,12 +38,11 @@ from blogtools.blocks import read_front_matter
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
+from blogtools.project import EXCERPT_MARK, Project
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
-OVERRIDES_DIR = "overrides"  # under build/, named by theme.custom_dir in mkdocs.yml
-FIGURES_DIR = "figures"  # under build/ and docs_dir: what snippet scripts measured, per post
-EXCERPT_MARK = "<!-- more -->"
+FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
     "Each post links to its original and credits its author; the code in it is extracted and "
@@ -68,7 +68,8 @@ class SiteInfo:
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
     snippets_dir: Path = Path("snippets")  # where the entries' modules are read from
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
-    figures: Path | None = None  # build/figures: <post>/<name>.md and files, written by snippet scripts
+    figures: Path | None = None  # <post>/<name>.md and files, written by snippet scripts (`blogtools run`)
+    excerpt_mark: str = EXCERPT_MARK
 
 
 # --- page transforms: each takes a Post and returns the Post to write -------------------------
@@ -97,7 +98,7 @@ def add_excerpt_mark(post: Post, site: SiteInfo) -> Post:
             break
         elif stripped and not stripped.startswith(("#", "<")):
             in_paragraph = True
-    lines[cut:cut] = ["", EXCERPT_MARK, ""]
+    lines[cut:cut] = ["", site.excerpt_mark, ""]
     post.body = "\n".join(lines) + "\n"
     return post
 
@@ -161,31 +162,22 @@ PAGE_TRANSFORMS: list[PageTransform] = [
 # --- render -----------------------------------------------------------------------------------
 
 
-def render(
-    content_dir: Path,
-    docs_dir: Path,
-    *,
-    site_url: str,
-    site_name: str,
-    snippets_dir: Path | None = None,
-    source_links: SourceLinks | None = None,
-) -> int:
-    """Write finished Markdown for every post in `content_dir` into `docs_dir`; return the count.
+def render(project: Project) -> int:
+    """Write finished Markdown for every post of the project's content into its docs_dir; return the count.
 
-    `docs_dir` is regenerated: stale pages from an earlier render are removed. The code blocks'
-    statuses come from `snippets_dir`'s manifest (none: every block shows as unchecked).
+    docs_dir is regenerated: stale pages from an earlier render are removed. The code blocks'
+    statuses come from the snippets manifest (none: every block shows as unchecked).
     """
-    site = SiteInfo(site_url=_with_slash(site_url), site_name=site_name)
-    if snippets_dir is not None and (snippets_dir / manifest.NAME).exists():
-        site.snippets = manifest.read(snippets_dir)
-        site.snippets_dir = snippets_dir
-    if source_links is not None:
-        site.source_links = source_links
-    figures = docs_dir.parent / FIGURES_DIR
-    if figures.is_dir():
-        site.figures = figures
-    _copy_figures(figures, docs_dir / FIGURES_DIR)
-    posts = [_read_post(path) for path in sorted((content_dir / "posts").glob("*.md"))]
+    docs_dir = project.docs_dir
+    site = SiteInfo(site_url=_with_slash(project.site_url), site_name=project.site_name,
+                    source_links=source_links(project), excerpt_mark=project.excerpt_mark)
+    if (project.snippets_dir / manifest.NAME).exists():
+        site.snippets = manifest.read(project.snippets_dir)
+        site.snippets_dir = project.snippets_dir
+    if project.figures_dir.is_dir():
+        site.figures = project.figures_dir
+    _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
+    posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
     posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
     for post in posts:
         for transform in PAGE_TRANSFORMS:
@@ -198,8 +190,14 @@ def render(
     _write(docs_dir / "index.md", INDEX_PAGE)
     _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
-    _write_theme(resources.files("blogtools") / "theme", docs_dir.parent / OVERRIDES_DIR)
+    _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
     return len(posts)
+
+
+def source_links(project: Project) -> SourceLinks:
+    """Where the site's links to modules and tests point: mkdocs.yml's repo_url, on edit_uri's branch."""
+    links = SourceLinks.for_repo(project.root, project.repo_url, project.edit_uri)
+    return replace(links, snippets=Path(os.path.relpath(project.snippets_dir, project.root)).as_posix())
 
 
 def post_url(post: Post, site: SiteInfo) -> str:
@@ -248,103 +246,61 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
 # --- mkdocs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SiteConfig:
-    """The paths and names a build needs, read from mkdocs.yml."""
-
-    root: Path
-    config_file: Path
-    docs_dir: Path
-    site_dir: Path
-    site_url: str
-    site_name: str
-    source_links: SourceLinks
-
-    @property
-    def content_dir(self) -> Path:
-        return self.root / "content"
-
-    @property
-    def snippets_dir(self) -> Path:
-        return self.root / "snippets"
-
-    @property
-    def feeds_toml(self) -> Path:
-        return self.root / "feeds" / "feeds.toml"
-
-
-def load_config(config_file: Path) -> SiteConfig:
-    """Read the settings blogtools uses from `config_file` (mkdocs.yml)."""
-    try:
-        data = yaml.load(config_file.read_text("utf-8"), Loader=_ConfigLoader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise BlogtoolsError(f"{config_file}: cannot read: {exc}") from exc
-    if not isinstance(data, dict) or not data.get("site_url"):
-        raise BlogtoolsError(f"{config_file}: needs a site_url (the site's feed links use it)")
-    root = config_file.resolve().parent
-    return SiteConfig(
-        root=root,
-        config_file=config_file.resolve(),
-        docs_dir=root / data.get("docs_dir", "docs"),
-        site_dir=root / data.get("site_dir", "site"),
-        site_url=data["site_url"],
-        site_name=data.get("site_name", ""),
-        source_links=SourceLinks.for_repo(root, data.get("repo_url"), data.get("edit_uri")),
-    )
-
-
-def render_site(config: SiteConfig) -> int:
-    """Render content/ of the site described by `config` into its docs_dir."""
-    return render(
-        config.content_dir,
-        config.docs_dir,
-        site_url=config.site_url,
-        site_name=config.site_name,
-        snippets_dir=config.snippets_dir,
-        source_links=config.source_links,
-    )
-
-
-def build(config: SiteConfig) -> None:
+def build(project: Project) -> None:
     """Run `mkdocs build --strict` over the rendered docs and put the result in site_dir.
 
     MkDocs builds into a fresh folder beside site_dir, which replaces site_dir only when the
     build is clean: a failed build (any warning) is a BlogtoolsError and leaves site_dir as it was.
     """
-    config.site_dir.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=config.site_dir.parent, prefix=f".{config.site_dir.name}."))
-    result = _mkdocs(config, ["build", "--strict", "--site-dir", str(fresh)], capture=True)
+    site_dir = project.site_dir
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
+    result = subprocess.run(_mkdocs(project, "build", "--strict", "--site-dir", str(fresh.resolve())),
+                            cwd=project.root, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), capture_output=True, text=True)
     if result.returncode != 0:
         shutil.rmtree(fresh)
         problems = [ln for ln in result.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
         detail = "; ".join(problems[:5]) or result.stderr.strip()[-500:]
-        raise BlogtoolsError(f"mkdocs build --strict failed for {config.config_file}: {detail}")
+        raise BlogtoolsError(f"mkdocs build --strict failed for {project.config_file}: {detail}")
     fresh.chmod(0o755)
-    if config.site_dir.exists():
-        old = Path(tempfile.mkdtemp(dir=config.site_dir.parent, prefix=f".{config.site_dir.name}."))
-        os.replace(config.site_dir, old / "site")
-        os.replace(fresh, config.site_dir)
+    if site_dir.exists():
+        old = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
+        os.replace(site_dir, old / "site")
+        os.replace(fresh, site_dir)
         shutil.rmtree(old)
     else:
-        os.replace(fresh, config.site_dir)
+        os.replace(fresh, site_dir)
 
 
-def serve(config: SiteConfig, dev_addr: str) -> None:
-    """Run `mkdocs serve` (live reload of build/docs) until interrupted."""
-    _mkdocs(config, ["serve", "--dev-addr", dev_addr], capture=False)
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def _mkdocs(config: SiteConfig, args: list[str], *, capture: bool):
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    cmd = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(config.config_file)]
-    return subprocess.run(cmd, cwd=config.root, env=env, capture_output=capture, text=True)
+def serve(project: Project, dev_addr: str) -> int:
+    """Run `mkdocs serve` (live reload of docs_dir) until it stops; return its exit status.
+
+    The server runs in its own process group, so SIGINT, SIGTERM and SIGHUP reach it once, passed
+    on by this process; whatever ends this function (a signal, an exception) ends the server too.
+    """
+    child = subprocess.Popen(_mkdocs(project, "serve", "--dev-addr", dev_addr), cwd=project.root,
+                             env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), process_group=0)
+    previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """A safe loader that reads mkdocs.yml's `!!python/name:` and `!ENV` values as None."""
-
-
-_ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+def _mkdocs(project: Project, *args: str) -> list[str]:
+    config = project.require_site().config_file.resolve()
+    return [sys.executable, "-m", "mkdocs", *args, "--config-file", str(config)]
 
 
 # --- helpers ----------------------------------------------------------------------------------
