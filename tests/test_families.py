@@ -159,6 +159,17 @@ def test_footnotes_pair_references_with_definitions(family, tmp_path):
         assert "&#91;1&#93;" not in body and "↩" not in body, name  # labels and back-links gone
 
 
+def test_a_link_to_the_notes_section_is_not_a_footnote():
+    body = htmlmd.to_markdown(
+        '<p>Text<a href="#fn1" class="footnote-ref" id="fnref1"><sup>1</sup></a>, '
+        '<a href="#footnotes">all notes</a>.</p><section id="footnotes" class="footnotes"><hr><ol>'
+        '<li id="fn1"><p>One.<a href="#fnref1" class="footnote-back">↩︎</a></p></li>'
+        '<li id="fn2"><p>Two.<a href="#fnref2" class="footnote-back">↩︎</a></p></li></ol></section>',
+        slug="s", base="https://e.example/post/", internal={})
+    assert "Text[^s-1], [all notes](https://e.example/post/#footnotes)." in body
+    assert "[^s-1]: One." in body and "[^s-2]" not in body and "Two." in body
+
+
 def test_an_unreferenced_footnote_stays_as_text(tmp_path):
     body = _pages(FAMILIES / "nikola.xml", tmp_path)["rst-post"]
     assert "Never referenced: kept as text." in body

@@ -492,7 +492,8 @@ class _Converter:
             if target is None or _block_regions(anchor):
                 continue
             block = _definition_block(target)
-            if not _block_regions(block) or block is anchor or block in anchor.ancestors():
+            if not _block_regions(block) or block is anchor or block in anchor.ancestors() \
+                    or _holds_several_notes(block):
                 continue
             number = numbers.setdefault(id(block), len(numbers) + 1)
             blocks[id(block)] = block
@@ -636,6 +637,11 @@ def _reference_box(anchor: _Element) -> _Element:
             c is node or (isinstance(c, str) and not c.strip(" []()")) for c in node.parent.children):
         node = node.parent
     return node
+
+
+def _holds_several_notes(block: _Element) -> bool:
+    """Whether ``block`` is the list of all notes (pandoc's ``section#footnotes``), not one."""
+    return sum(1 for el in block.iter() if el is not block and el.tag in _REGION_TAGS and "id" in el.attrs) > 1
 
 
 def _definition_body(block: _Element, fragment) -> _Element:
