@@ -68,6 +68,7 @@ CODE = {
             ("java", "class A {}\n"),
             (None, "first = 1\n"),  # two <pre> in one <div>: two blocks
             (None, "second = 2\n"),
+            (None, "for x in xs:\n\xa0\xa0\xa0 print(x)"),  # <code> lines alone in a paragraph
             (None, "SELECT 1;\n"),
         ],
     },

@@ -518,19 +518,28 @@ class _Converter:
         blocks = _CodeBlocks(root)
         for pre in blocks.pres:
             container = blocks.container(pre)
-            named = markup_language(_language_nodes(pre, container, blocks.pres))
-            code = blocks.text(pre)
-            language = (named and codelang.normalise(named)) or codelang.guess_language(code)
             captions = [c for c in container.iter() if _is_caption(c) and _meaningful(c)]
             paragraphs = [_Element("p", {}) for _ in captions] + [_Element("p", {})]
             for paragraph, caption in zip(paragraphs, captions):
                 paragraph.children = caption.children
-            paragraphs[-1].children = [self.token("C", fence(code, language))]
+            paragraphs[-1].children = [self.fenced(blocks.text(pre), _language_nodes(pre, container, blocks.pres))]
             container.replace(*paragraphs)
         for code in [el for el in root.iter() if el.tag == "code"]:
-            code.replace(self.token("S", code_span(code.text())))
+            text = blocks.text(code)
+            if "\n" in text.strip("\n") and not any(_meaningful(c) for c in code.parent.children if c is not code):
+                # Lines of <code> alone in their paragraph (<br> between them): a block, as shown.
+                code.replace(self.fenced(text, [code, code.parent]))
+            else:
+                code.replace(self.token("S", code_span(text)))
         for details in reversed([el for el in root.iter() if el.tag == "details" and el is not root]):
             self._lift_details(details)
+
+    def fenced(self, code: str, nodes: list[_Element]) -> str:
+        """A placeholder for ``code`` as a fenced block, in the language ``nodes``' markup names
+        (else a guess)."""
+        named = markup_language(nodes)
+        language = (named and codelang.normalise(named)) or codelang.guess_language(code)
+        return self.token("C", fence(code, language))
 
     def _lift_details(self, details: _Element) -> None:
         """A ``<details>`` stays collapsible: raw ``<details markdown="1">`` that blogtools writes
