@@ -215,9 +215,12 @@ class _Element:
         return "".join(c if isinstance(c, str) else c.text() for c in self.children)
 
     def replace(self, *nodes: _Element | str) -> None:
-        """Put ``nodes`` where this element is (none: remove it)."""
-        siblings = self.parent.children
-        index = next(i for i, c in enumerate(siblings) if c is self)
+        """Put ``nodes`` where this element is (none: remove it); nothing when it is no longer
+        in the tree (it went with a wrapper replaced before)."""
+        siblings = self.parent.children if self.parent is not None else []
+        index = next((i for i, c in enumerate(siblings) if c is self), None)
+        if index is None:
+            return
         siblings[index:index + 1] = list(nodes)
         for node in nodes:
             if isinstance(node, _Element):
@@ -294,7 +297,9 @@ class _CodeBlocks:
     """The code blocks of a tree: each outermost <pre> that is not a gutter, with its gutters."""
 
     def __init__(self, root: _Element):
-        pres = [el for el in root.iter() if el.tag == "pre" and not any(a.tag == "pre" for a in el.ancestors())]
+        # Outermost: a <pre> inside another (Rouge's line-number table) or inside a <code> is part of it.
+        pres = [el for el in root.iter()
+                if el.tag == "pre" and not any(a.tag in ("pre", "code") for a in el.ancestors())]
         numbered = [pre for pre in pres if _number_column(pre)]
         self.gutters = {id(pre) for pre in numbered if self._has_code_beside(pre)}
         self.pres = [pre for pre in pres if not any(map(self.is_gutter, (pre, *pre.ancestors())))]
@@ -452,6 +457,7 @@ class _Converter:
         self.internal = internal
         self.replacements: dict[str, str] = {}
         self.definitions: list[tuple[int, _Element]] = []
+        self.plain: dict[str, str] = {}  # inline code placeholder → its text (for summaries)
 
     def token(self, kind: str, value: str) -> str:
         key = f"{_NONCE}{kind}{len(self.replacements)}x"
@@ -489,8 +495,8 @@ class _Converter:
         for anchor in elements:
             fragment = self.fragment(anchor.attrs.get("href", "")) if anchor.tag == "a" else None
             target = ids.get(fragment) if fragment else None
-            if target is None or _block_regions(anchor):
-                continue
+            if target is None or _block_regions(anchor) or any(a.tag in ("pre", "code") for a in anchor.ancestors()):
+                continue  # a back-link, or a line anchor in code (pandoc's #cb1-1)
             block = _definition_block(target)
             if not _block_regions(block) or block is anchor or block in anchor.ancestors() \
                     or _holds_several_notes(block):
@@ -530,7 +536,9 @@ class _Converter:
                 # Lines of <code> alone in their paragraph (<br> between them): a block, as shown.
                 code.replace(self.fenced(text, [code, code.parent]))
             else:
-                code.replace(self.token("S", code_span(text)))
+                key = self.token("S", code_span(text))
+                self.plain[key] = text
+                code.replace(key)
         for details in reversed([el for el in root.iter() if el.tag == "details" and el is not root]):
             self._lift_details(details)
 
@@ -545,13 +553,17 @@ class _Converter:
         """A ``<details>`` stays collapsible: raw ``<details markdown="1">`` that blogtools writes
         itself (md_in_html), with the summary as escaped text and the body as converted Markdown."""
         summary = next((c for c in details.children if isinstance(c, _Element) and c.tag == "summary"), None)
-        title = " ".join(summary.text().split()) if summary else ""
+        # The summary goes into raw HTML: plain text only, placeholders (inline code kept as its
+        # text, footnote references dropped) resolved before it is escaped.
+        title = _TOKEN.sub(lambda m: self.plain.get(m.group(0), ""), summary.text()) if summary else ""
+        title = " ".join(title.split())
         if summary is not None:
             summary.replace()
         body = self.markdown(details).strip("\n")
         opened = " open" if "open" in details.attrs else ""
+        # The blank line after </details> ends the HTML block whatever the converter puts next.
         value = (f'<details markdown="1"{opened}>\n<summary>{html.escape(title or "Details")}</summary>\n\n'
-                 f"{body}\n\n</details>")
+                 f"{body}\n\n</details>\n")
         paragraph = _Element("p", {})
         paragraph.children = [self.token("D", value)]
         details.replace(paragraph)
@@ -686,7 +698,7 @@ def _drop_if_empty(region: _Element) -> None:
     if rest or region.parent is None:
         return
     siblings = region.parent.children
-    index = next(i for i, c in enumerate(siblings) if c is region)
+    index = next((i for i, c in enumerate(siblings) if c is region), 0)
     before = [c for c in siblings[:index] if _meaningful(c)]
     if before and isinstance(before[-1], _Element) and _NOTES_HEADING.match(before[-1].text()):
         before[-1].replace()  # docutils' "Footnotes" rubric
