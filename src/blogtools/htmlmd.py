@@ -532,6 +532,17 @@ class _Converter:
             container.replace(*paragraphs)
         for code in [el for el in root.iter() if el.tag == "code"]:
             text = blocks.text(code)
+            siblings = code.parent.children
+            index = next((i for i, c in enumerate(siblings) if c is code), None)
+            if index is None:
+                continue  # inside a <code> already replaced
+            # Code spans side by side would read as one broken span: <code>a</code><code>b</code> is "ab".
+            while index + 1 < len(siblings) and isinstance(siblings[index + 1], _Element) \
+                    and siblings[index + 1].tag == "code":
+                text += blocks.text(siblings.pop(index + 1))
+            if not text:
+                code.replace()
+                continue
             if "\n" in text.strip("\n") and not any(_meaningful(c) for c in code.parent.children if c is not code):
                 # Lines of <code> alone in their paragraph (<br> between them): a block, as shown.
                 code.replace(self.fenced(text, [code, code.parent]))
@@ -632,8 +643,12 @@ class _Converter:
             value = self.replacements[match.group(0)]
             if match.group(1) == "D":  # in a table cell: one line
                 value = " ".join(line.strip() for line in _flatten_details(value).splitlines() if line.strip())
-            # A block that is not alone on its line cannot be fenced: show it as a code span.
-            return code_span(value.split("\n", 1)[1].rsplit("\n", 1)[0]) if match.group(1) == "C" else value
+            # A block that is not alone on its line cannot be fenced: show it as a code span, set
+            # apart so that it cannot run into a code span beside it.
+            if match.group(1) == "C":
+                span = code_span(value.split("\n", 1)[1].rsplit("\n", 1)[0].strip("\n"))
+                return f" {span} " if span else ""
+            return value
 
         markdown = re.sub(rf"^([ >]*)({_NONCE}[CD]\d+x)[ \t]*$", block, markdown, flags=re.M)
         return _TOKEN.sub(inline, markdown)
@@ -713,6 +728,8 @@ def escape_text(text: str) -> str:
 def code_span(code: str) -> str:
     """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks)."""
     code = code.replace("\n", " ")
+    if not code:
+        return ""
     longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
     marks = "`" * (longest + 1)
     pad = " " if code.startswith("`") or code.endswith("`") else ""
