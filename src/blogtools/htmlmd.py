@@ -12,12 +12,14 @@
    its wrappers), inline ``<code>``, ``<details>`` (kept collapsible), then links and images.
    Each leaves a placeholder word.
 3. **Convert** the rest with html-to-markdown, then **neutralise** the text: every ``<``, ``[``,
-   ``]``, ``{``, ``}``, backtick and entity-like ``&`` becomes a character reference, so no text
-   from the feed can turn into raw HTML, a link, a code span, an attribute list or a snippet
-   include.
+   ``]``, ``{``, ``}``, backtick and entity-like ``&`` becomes a character reference, and so does
+   the first mark of ``!!!``, ``???`` and ``===``, so no text from the feed can turn into raw
+   HTML, a link, a code span, an attribute list, a snippet include, an admonition, a collapsible
+   block or a tab.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
    ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
-   code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
+   code, a language from the markup or ``codelang.guess_language``), ``<details>`` (the only raw
+   HTML: ``<details markdown="1">`` and an escaped ``<summary>``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
 escaped; attribute values filtered to safe characters), which is what makes pass 2's tokenising
