@@ -2,7 +2,7 @@
 
 Each feed in tests/data/families/ holds samples of one engine's output (Hugo's Chroma, Jekyll's
 Rouge, Pygments, Nikola, Hexo, Octopress, Blogger, WordPress, Ghost, Zola, Eleventy's Prism,
-pandoc/Quarto, Org, Asciidoctor, Shiki, Substack, MkDocs Material; dev.to and highlight.js's
+pandoc/Quarto, Org, Asciidoctor, Shiki, Substack, MkDocs Material, Docusaurus; dev.to and highlight.js's
 line-number plugin within Ghost's), written from what the engine
 emits. Every code block must come out byte for byte with the language its markup names
 (``None`` below: the markup names none, so the language is a guess and not checked here).
@@ -82,6 +82,9 @@ CODE = {
         "ghost-post": [("javascript", "const ghost = require('ghost');\nghost().then((server) => server.start());\n"),
                        (None, "no language here\n"), ("go", "package main\n    var x = 1"),
                        ("elixir", "def hello, do: :world\n")],
+    },
+    "docusaurus": {
+        "docusaurus-post": [("jsx", "export default function Hello() {\n  return <p>Hi</p>;\n}")],
     },
     "zola": {
         "zola-post": [("rust", 'fn main() {\n    println!("hi");\n}\n'), ("toml", "[markdown]\nhighlight_code = true\n")],

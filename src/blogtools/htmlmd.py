@@ -93,7 +93,7 @@ _GUTTER_CLASSES = {
 # Inside a <pre>, these break lines as a browser shows them; so do per-line elements
 # (``span.line`` and kin) when nothing else separates them.
 _LINE_BREAKING_TAGS = {"div", "p", "tr", "li", "table", "pre", "dd", "dt", "figure", "section", "aside"}
-_LINE_CLASSES = {"line", "code-line", "crayon-line", "hljs-ln-line", "highlight-line"}
+_LINE_CLASSES = {"line", "code-line", "crayon-line", "hljs-ln-line", "highlight-line", "token-line"}
 # Elements a code block may sit in that hold nothing else (then they go with it).
 _TABLE_PARTS = {"tbody", "thead", "tr", "td", "th"}
 _CODE_WRAPPERS = {"div", "figure", "table"} | _TABLE_PARTS
