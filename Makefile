@@ -27,6 +27,7 @@ serve: $(STAMP)
 	$(BIN)/blogtools serve
 
 test: $(STAMP) $(WHEELS)
+	$(BIN)/ruff check
 	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 

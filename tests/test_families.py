@@ -22,7 +22,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from blogtools import htmlmd
-from blogtools.ingest import Source, ingest
+from blogtools.feeds import Source
+from blogtools.ingest import ingest
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 A = "{http://www.w3.org/2005/Atom}"

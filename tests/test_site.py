@@ -25,9 +25,9 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
-from site_html import heading_text, parse, parse_fragment
 
 from blogtools import sitecheck
+from site_html import heading_text, parse, parse_fragment
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -435,7 +435,7 @@ def test_serve_serves_the_site_and_sigterm_leaves_no_server_behind(built, tmp_pa
 @pytest.mark.parametrize(
     "page, reason",
     [
-        ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "needs a title and a date"),
+        ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "front matter 'title' is missing"),
         ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad YAML front matter"),
         ("---\ntitle: Dead link\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n[gone](nope.md)\n",
          "mkdocs build --strict failed"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__, manifest, review, scaffold
+from blogtools import __version__, content, feeds, manifest, review, scaffold
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
@@ -92,7 +92,7 @@ _content_dir = click.option(
 @_content_dir
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               help="The list of sources and their attribution (default: the site's, feeds/feeds.toml).")
-@click.option("--timeout", type=float, default=ingest_stage.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=float, default=feeds.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds to wait for a feed URL.")
 @_pass_site
 def ingest(site, sources, content_dir, feeds_toml, timeout):
@@ -104,14 +104,33 @@ def ingest(site, sources, content_dir, feeds_toml, timeout):
     content_dir = site.with_overrides(content_dir).content_dir
     root = None if feeds_toml else site.project.root  # a --feeds file's labels are relative to its site
     feeds_toml = feeds_toml or site.project.feeds_toml
-    configured = ingest_stage.load_sources(feeds_toml, root) if feeds_toml.exists() or not sources else []
-    chosen = [ingest_stage.source_for(s, configured) for s in sources] or configured
+    configured = feeds.load_sources(feeds_toml, root) if feeds_toml.exists() or not sources else []
+    chosen = [feeds.source_for(s, configured) for s in sources] or configured
     if not chosen:
         raise BlogtoolsError(f"{feeds_toml}: lists no [[source]]")
 
     summary = ingest_stage.ingest(chosen, content_dir, timeout=timeout, progress=_progress("Converting entries"),
                                   warn=_warn)
+    _echo_migrated(summary.migrated)
     click.echo(summary.line())
+
+
+@main.command()
+@_content_dir
+@_pass_site
+def migrate(site, content_dir):
+    """Rewrite pages of an older format in the current one (in place, atomically)."""
+    click.echo(_migrated_line(content.migrate(site.with_overrides(content_dir).content_dir)))
+
+
+def _migrated_line(pages: list[Path]) -> str:
+    return f"migrate: {len(pages)} pages rewritten as format {content.FORMAT}"
+
+
+def _echo_migrated(pages: list[Path]) -> None:
+    """A stage's migration line on stderr, when it migrated any page."""
+    if pages:
+        click.echo(_migrated_line(pages), err=True)
 
 
 @main.command()
@@ -121,8 +140,9 @@ def build(site, offline):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
     project = site.project.require_site()
     started = time.monotonic()
+    _echo_migrated(content.migrate(project.content_dir))
     if not offline:
-        sources = ingest_stage.load_sources(project.feeds_toml, project.root)
+        sources = feeds.load_sources(project.feeds_toml, project.root)
         summary = ingest_stage.ingest(sources, project.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
@@ -144,6 +164,7 @@ def serve(site, dev_addr):
     SIGINT, SIGTERM and SIGHUP stop the server with it: no mkdocs process outlives this one.
     """
     project = site.project.require_site()
+    _echo_migrated(content.migrate(project.content_dir))
     count = site_stage.render(project)
     click.echo(f"rendered {count} posts into {project.docs_dir}; starting mkdocs serve", err=True)
     status = site_stage.serve(project, dev_addr)

@@ -18,7 +18,7 @@
    block or a tab.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
    ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
-   code, a language from the markup or ``codelang.guess_language``), ``<details>`` (the only raw
+   code, a language from the markup or ``language_guess.guess_language``), ``<details>`` (the only raw
    HTML: ``<details markdown="1">`` and an escaped ``<summary>``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
@@ -38,7 +38,8 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 import html_to_markdown
 import nh3
 
-from blogtools import codelang
+from blogtools import language_guess, languages
+from blogtools.mdwrite import code_span, escape_text, fence
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
@@ -76,10 +77,6 @@ _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _MARKUP = re.compile(r"<(/?)([a-z][a-z0-9]*)([^>]*)>")
-_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;",
-                 "!": "&#33;", "?": "&#63;", "=": "&#61;"}
-# ``!!!``, ``???`` and ``===`` open admonitions, collapsible blocks and tabs: their first mark is referenced.
-_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)|([!?=])(?=\1\1)")
 _BASE = contextvars.ContextVar("base", default="")
 
 # Elements that are not code: line-number gutters (Pygments, Chroma, Rouge, Hexo, Octopress,
@@ -149,7 +146,7 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
         tokens = [t for t in value.split() if _CLASS_TOKEN.match(t)]
         return " ".join(tokens) or None
     if attr in _LANG_ATTRIBUTES:
-        return value if codelang.normalise(value) else None
+        return value if languages.fence_name(value) else None
     if attr == "id":
         return value if _ID_VALUE.match(value) else None
     if attr == "alt":
@@ -177,14 +174,6 @@ def sanitize(html_text: str) -> str:
 def text_content(fragment: str) -> str:
     """The text a browser shows for a fragment of sanitised HTML: tags dropped, entities decoded."""
     return html.unescape(_TAG.sub("", fragment))
-
-
-def fence(code: str, language: str) -> str:
-    """``code`` as a fenced block whose fence is longer than any backtick run inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * max(3, longest + 1)
-    body = code if code.endswith("\n") else code + "\n"
-    return f"{marks}{language}\n{body}{marks}"
 
 
 class _Element:
@@ -398,12 +387,12 @@ def markup_language(nodes: list[_Element]) -> str | None:
                     return name
         if _LANGUAGE_MARKERS.intersection(tokens):
             # On a wrapper, "highlight js" names a language but "highlight full-width" does not.
-            names = [t for t in tokens if t not in _NOT_LANGUAGES and codelang.normalise(t) and (
-                node.tag in ("pre", "code") or "-" not in t or t in codelang.KNOWN)]
+            names = [t for t in tokens if t not in _NOT_LANGUAGES and languages.fence_name(t) and (
+                node.tag in ("pre", "code") or "-" not in t or languages.lookup(t))]
             if names:
                 return names[0]
         if node.tag in ("pre", "code"):
-            known = [t for t in tokens if t in codelang.KNOWN]
+            known = [t for t in tokens if languages.lookup(t)]
             if known:
                 return known[0]
     return None
@@ -559,7 +548,7 @@ class _Converter:
         """A placeholder for ``code`` as a fenced block, in the language ``nodes``' markup names
         (else a guess)."""
         named = markup_language(nodes)
-        language = (named and codelang.normalise(named)) or codelang.guess_language(code)
+        language = (named and languages.fence_name(named)) or language_guess.guess_language(code)
         return self.token("C", fence(code, language))
 
     def _lift_details(self, details: _Element) -> None:
@@ -720,22 +709,6 @@ def _drop_if_empty(region: _Element) -> None:
     if before and isinstance(before[-1], _Element) and _NOTES_HEADING.match(before[-1].text()):
         before[-1].replace()  # docutils' "Footnotes" rubric
     region.replace()
-
-
-def escape_text(text: str) -> str:
-    """Plain text with every character that Markdown or its extensions could act on referenced."""
-    return _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES.get(m.group(0), "&amp;"), text)
-
-
-def code_span(code: str) -> str:
-    """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks)."""
-    code = code.replace("\n", " ")
-    if not code:
-        return ""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * (longest + 1)
-    pad = " " if code.startswith("`") or code.endswith("`") else ""
-    return f"{marks}{pad}{code}{pad}{marks}"
 
 
 def normalise_link(url: str) -> str:

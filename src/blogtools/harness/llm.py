@@ -117,30 +117,38 @@ def difference(expected: Any, actual: Any, path: str = "request") -> str | None:
             return None
         return f"{path}: {actual!r} does not satisfy {getattr(expected, '__name__', expected)!r}"
     if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return f"{path}: expected an object, got {actual!r}"
-        for key, want in expected.items():
-            if key not in actual:
-                return f"{path}.{key}: missing"
-            got = actual[key]
-            if key == "content":
-                want, got = _as_blocks(want), _as_blocks(got)
-            if (found := difference(want, got, f"{path}.{key}")) is not None:
-                return found
-        return None
+        return _dict_difference(expected, actual, path)
     if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return f"{path}: expected a list, got {actual!r}"
-        if isinstance(expected, _Prefix) and len(actual) < len(expected):
-            return f"{path}: expected at least {len(expected)} items, got {len(actual)}"
-        if not isinstance(expected, _Prefix) and len(actual) != len(expected):
-            return f"{path}: expected {len(expected)} items, got {len(actual)}"
-        for index, (want, got) in enumerate(zip(expected, actual)):
-            if (found := difference(want, got, f"{path}[{index}]")) is not None:
-                return found
-        return None
+        return _list_difference(expected, actual, path)
     if expected != actual:
         return f"{path}: expected {expected!r}, got {actual!r}"
+    return None
+
+
+def _dict_difference(expected: dict, actual: Any, path: str) -> str | None:
+    if not isinstance(actual, dict):
+        return f"{path}: expected an object, got {actual!r}"
+    for key, want in expected.items():
+        if key not in actual:
+            return f"{path}.{key}: missing"
+        got = actual[key]
+        if key == "content":
+            want, got = _as_blocks(want), _as_blocks(got)
+        if (found := difference(want, got, f"{path}.{key}")) is not None:
+            return found
+    return None
+
+
+def _list_difference(expected: list, actual: Any, path: str) -> str | None:
+    if not isinstance(actual, list):
+        return f"{path}: expected a list, got {actual!r}"
+    if isinstance(expected, _Prefix) and len(actual) < len(expected):
+        return f"{path}: expected at least {len(expected)} items, got {len(actual)}"
+    if not isinstance(expected, _Prefix) and len(actual) != len(expected):
+        return f"{path}: expected {len(expected)} items, got {len(actual)}"
+    for index, (want, got) in enumerate(zip(expected, actual)):
+        if (found := difference(want, got, f"{path}[{index}]")) is not None:
+            return found
     return None
 
 
