@@ -155,7 +155,7 @@ def test_code_comes_out_byte_exact_with_the_language_its_markup_names(family, tm
 @pytest.mark.parametrize("family", sorted(CODE))
 def test_footnotes_pair_references_with_definitions(family, tmp_path):
     for name, body in _pages(FAMILIES / f"{family}.xml", tmp_path).items():
-        slug = re.escape(f"2025-06-0") + r"\d-" + re.escape(name)
+        slug = re.escape("2025-06-0") + r"\d-" + re.escape(name)
         refs = re.findall(rf"(?<!^)\[\^{slug}-(\d+)\]", body, re.M)
         definitions = re.findall(rf"^\[\^{slug}-(\d+)\]: (.*)$", body, re.M)
         expected = FOOTNOTES.get(name, [])
