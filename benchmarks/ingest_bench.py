@@ -17,7 +17,8 @@ from pathlib import Path
 
 import feedparser
 
-from blogtools.ingest import Source, ingest
+from blogtools.feeds import Source
+from blogtools.ingest import ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+
 from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
@@ -20,6 +21,13 @@ def test_help_lists_the_program():
         [sys.executable, "-m", "blogtools", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Usage: python -m blogtools" in out
+    own, added = out.split("Commands added by installed packages:")
+    listed_first = [line.split()[0] for line in own.split("Commands:")[1].splitlines() if line[2:3].isalpha()]
+    from blogtools.cli import main
+
+    assert listed_first == sorted(set(main.commands) - {"db", "llm"})
+    assert {"build", "ingest", "run"} <= set(listed_first)
+    assert [line.split()[0] for line in added.splitlines() if line.strip()] == ["db", "llm"]
 
 
 def tree(folder: Path) -> dict:
@@ -50,14 +58,15 @@ BAD_STATES = {
     "not JSON": (b'{"version": 1,', "unreadable"),
     "a list": (b"[1]", "not a version 1 ingest state"),
     "another version": (b'{"version": 2, "sources": {}, "entries": {}}', "not a version 1 ingest state"),
-    "no sources": (b'{"version": 1}', "'sources' is not an object"),
+    "no sources": (b'{"version": 1}', "'sources' is missing"),
+    "a list for sources": (b'{"version": 1, "sources": [], "entries": {}}', "'sources' must be a mapping, not list"),
     "an entry without a page": (b'{"version": 1, "sources": {}, "entries": {"x": {"input": ""}}}',
-                                "entries 'x' names no page posts/<slug>.md"),
+                                "entries 'x': 'page' is missing"),
     "a page outside posts/": (
         b'{"version": 1, "sources": {}, "entries": {"https://lucumr.pocoo.org/2025/12/13/skills-vs-mcp/":'
-        b' {"page": "../../escaped.md"}}}', "names no page posts/<slug>.md"),
+        b' {"page": "../../escaped.md"}}}', "'page' must name a page posts/<slug>.md, not '../../escaped.md'"),
     "a number for an ETag": (b'{"version": 1, "sources": {"feed": {"etag": 5}}, "entries": {}}',
-                             "sources 'feed' has a malformed 'etag'"),
+                             "sources 'feed': 'etag' must be a string, not int"),
 }
 
 

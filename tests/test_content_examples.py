@@ -14,7 +14,8 @@ import pytest
 from pytest_examples import find_examples
 
 from blogtools import manifest, project
-from blogtools.blocks import block_id, find_blocks, post_pages, read_page
+from blogtools.blocks import block_id, find_blocks
+from blogtools.content import post_pages, read_text
 
 
 def runnable_python_blocks(root: Path) -> list:
@@ -25,7 +26,7 @@ def runnable_python_blocks(root: Path) -> list:
     entries = manifest.read(site.snippets_dir)
     params = []
     for page in post_pages(site.posts_dir):
-        ids = {block.start: block_id(page.stem, block.ordinal) for block in find_blocks(read_page(page))}
+        ids = {block.start: block_id(page.stem, block.ordinal) for block in find_blocks(read_text(page))}
         for example in list(find_examples(page)):
             entry = entries.get(ids.get(example.start_line, ""))
             if entry is not None and entry.status == "runnable":

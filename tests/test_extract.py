@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from clirun import invoke
 
 from blogtools import check
 from blogtools.project import load as load_project
+from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
 POST = "2025-11-03-durable"
@@ -96,12 +96,12 @@ def test_every_block_is_written_verbatim_with_its_manifest_entry(project):
     first = doc[f"{POST}/01"].unwrap()
     assert first == {
         "post": POST, "ordinal": 1, "language": "typescript", "file": "01-absurd-register-task.ts",
-        "sha256": hashlib.sha256(TS_BLOCK.encode()).hexdigest(), "lines": [8, 12],
+        "sha256": hashlib.sha256(TS_BLOCK.encode()).hexdigest(), "lines": [9, 13],
         "status": "illustrative", "modules": [], "tests": [], "reason": "", "notes": [],
     }
     page = (project / PAGE).read_text().splitlines()
-    assert page[7] == "```typescript" and page[11] == "```"
-    assert doc[f"{POST}/03"]["lines"] == [21, 26] and page[20] == "    ```text"
+    assert page[8] == "```typescript" and page[12] == "```"
+    assert doc[f"{POST}/03"]["lines"] == [22, 27] and page[21] == "    ```text"
 
 
 def test_unchanged_content_writes_zero_files(project):
@@ -133,7 +133,7 @@ def test_curated_fields_and_comments_survive_reextraction(project):
     after = load_manifest(project)
     assert "# reviewed by the author" in (project / "snippets/manifest.toml").read_text()
     moved = after[f"{POST}/02"].unwrap()
-    assert moved["lines"] == [18, 20] and curated["lines"] == [16, 18]
+    assert moved["lines"] == [19, 21] and curated["lines"] == [17, 19]
     assert {key: moved[key] for key in moved if key != "lines"} == {key: curated[key] for key in curated if key != "lines"}
 
 
@@ -164,7 +164,7 @@ def test_drift_keeps_the_reviewed_text_beside_the_new_until_accepted(project):
 
     result = cli("check")
     assert result.exit_code == 1
-    assert f"problem: {POST}/01 ({PAGE}:8): drift: the text changed since it was reviewed" in result.stdout
+    assert f"problem: {POST}/01 ({PAGE}:9): drift: the text changed since it was reviewed" in result.stdout
     assert result.stdout.splitlines()[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 1 problems"
 
     result = cli("review", f"{POST}/01")
@@ -222,10 +222,10 @@ def test_check_json_gives_each_problem_its_kind_id_path_and_line(project):
     assert {key: report[key] for key in ("blocks", "runnable", "illustrative")} == {
         "blocks": 3, "runnable": 0, "illustrative": 3}
     assert [(p["kind"], p["id"], p["path"], p["line"]) for p in report["problems"]] == [
-        ("drift", f"{POST}/01", PAGE, 8),
-        ("stale-file", f"{POST}/01", PAGE, 8),
-        ("no-reason", f"{POST}/02", PAGE, 16),
-        ("stale-file", f"{POST}/03", PAGE, 21),
+        ("drift", f"{POST}/01", PAGE, 9),
+        ("stale-file", f"{POST}/01", PAGE, 9),
+        ("no-reason", f"{POST}/02", PAGE, 17),
+        ("stale-file", f"{POST}/03", PAGE, 22),
     ]
     assert report["problems"][1]["message"] == (
         f"snippets/{POST}/01-absurd-register-task.ts.new does not hold the block's text; run `blogtools extract`")
@@ -269,12 +269,12 @@ def test_check_names_each_offender(project):
     problems = [line for line in result.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
         "problem: test file tests/test_gone.py does not exist",
-        f"problem: {POST}/01 ({PAGE}:8): module snippets/{POST}/missing_module.py does not exist",
-        f"problem: {POST}/01 ({PAGE}:8): test tests/test_agent_loop.py::test_nope is not collected by pytest",
-        f"problem: {POST}/01 ({PAGE}:8): test tests/test_gone.py::test_x is not collected by pytest",
-        f"problem: {POST}/02 ({PAGE}:16): snippets/{POST}/02-npx-mcporter-call-linear.sh does not hold the block's text; run `blogtools extract`",
-        f"problem: {POST}/02 ({PAGE}:16): illustrative entry has no reason",
-        f"problem: {POST}/03 ({PAGE}:21): no manifest entry; run `blogtools extract`",
+        f"problem: {POST}/01 ({PAGE}:9): module snippets/{POST}/missing_module.py does not exist",
+        f"problem: {POST}/01 ({PAGE}:9): test tests/test_agent_loop.py::test_nope is not collected by pytest",
+        f"problem: {POST}/01 ({PAGE}:9): test tests/test_gone.py::test_x is not collected by pytest",
+        f"problem: {POST}/02 ({PAGE}:17): snippets/{POST}/02-npx-mcporter-call-linear.sh does not hold the block's text; run `blogtools extract`",
+        f"problem: {POST}/02 ({PAGE}:17): illustrative entry has no reason",
+        f"problem: {POST}/03 ({PAGE}:22): no manifest entry; run `blogtools extract`",
         "problem: 2025-01-01-gone/01: the manifest has an entry but content has no such block; `blogtools extract --accept 2025-01-01-gone/01` drops it",
     ]
     assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 1 illustrative, 8 problems"
@@ -291,9 +291,9 @@ def test_check_rejects_bad_status_and_runnable_without_tests_or_notes(project):
     save_manifest(project, doc)
     problems = [line for line in cli("check").stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
-        f"problem: {POST}/01 ({PAGE}:8): status must be 'runnable' or 'illustrative', not 'maybe'",
-        f"problem: {POST}/02 ({PAGE}:16): runnable entry lists no tests",
-        f"problem: {POST}/02 ({PAGE}:16): the runnable form is Python but the block is shell: notes must say how it differs",
+        f"problem: {POST}/01 ({PAGE}:9): status must be 'runnable' or 'illustrative', not 'maybe'",
+        f"problem: {POST}/02 ({PAGE}:17): runnable entry lists no tests",
+        f"problem: {POST}/02 ({PAGE}:17): the runnable form is Python but the block is shell: notes must say how it differs",
     ]
 
 
@@ -389,7 +389,7 @@ def test_a_module_named_like_a_standard_one_runs_without_replacing_it(project, m
         assert sys.modules["json"] is standard
     finally:
         sys.modules["json"] = standard
-    assert f"problem: {POST}/01 ({PAGE}:8): module snippets/{POST}/json.py is named like the standard library's json, " \
+    assert f"problem: {POST}/01 ({PAGE}:9): module snippets/{POST}/json.py is named like the standard library's json, " \
         "which it would hide" in cli("check").stdout.splitlines()
 
 

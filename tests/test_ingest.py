@@ -18,12 +18,14 @@ from pathlib import Path
 import markdown
 import pytest
 import yaml
-from clirun import invoke
 from markdown_it import MarkdownIt
 
-from blogtools import codelang, htmlmd
+from blogtools import language_guess, mdwrite
+from blogtools.content import read_page
 from blogtools.errors import BlogtoolsError
-from blogtools.ingest import Source, ingest, read_front_matter
+from blogtools.feeds import Source
+from blogtools.ingest import ingest
+from clirun import invoke
 
 DATA = Path(__file__).parent / "data"
 ATOM = DATA / "lucumr-2025-12-13.atom"
@@ -46,8 +48,8 @@ def pages(content: Path) -> dict[str, tuple[dict, str]]:
     """slug → (front matter, body) for every page."""
     out = {}
     for page in sorted((content / "posts").glob("*.md")):
-        text = page.read_text(encoding="utf-8")
-        out[page.stem] = (read_front_matter(text, str(page)), text.split("\n---\n", 1)[1])
+        front, _ = read_page(page)
+        out[page.stem] = (front.as_mapping(), page.read_text(encoding="utf-8").split("\n---\n", 1)[1])
     return out
 
 
@@ -553,17 +555,17 @@ def test_other_feeds_never_crash(feed, tmp_path):
 
 def test_a_fence_outlasts_the_backticks_in_its_code():
     code = "before\n````\ninside\n````\n"
-    block = htmlmd.fence(code, "text")
+    block = mdwrite.fence(code, "text")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
     assert fences(block) == [("text", code)]
 
 
 def test_language_from_markup_wins_over_guessing():
-    assert codelang.language_from_markup(["highlight"], []) is None
-    assert codelang.language_from_markup(["language-ts"], []) == "typescript"
-    assert codelang.language_from_markup(["code", "python"], []) == "python"
-    assert codelang.language_from_markup([], ["rs"]) == "rust"
-    assert codelang.language_from_markup(["language-x\"onclick"], []) is None
+    assert language_guess.language_from_markup(["highlight"], []) is None
+    assert language_guess.language_from_markup(["language-ts"], []) == "typescript"
+    assert language_guess.language_from_markup(["code", "python"], []) == "python"
+    assert language_guess.language_from_markup([], ["rs"]) == "rust"
+    assert language_guess.language_from_markup(["language-x\"onclick"], []) is None
 
 
 @pytest.mark.parametrize("code, language", [
@@ -576,15 +578,22 @@ def test_language_from_markup_wins_over_guessing():
     ("SELECT id FROM t WHERE x = 1;\n", "sql"),
     ('{"a": [1, 2]}\n', "json"),
     ("Prompt: make me a picture\n\nStep 1:\n", "text"),
+    # Any command line reads as shell, whatever the program: flags, pipes, continuations, subcommands.
+    ("watchexec -r -- cargo run\ncargo watch -x run\n", "shell"),
+    ('pbpaste | llm-spell | pbcopy && say "done"\n', "shell"),
+    ("FLAG=1 \\\n    some-tool --yes\n", "shell"),
+    ("open-webui serve\nllm keys set deepseek\n", "shell"),
+    ("Hello there, world.\nThis is prose.\n", "text"),
+    ("word\n", "text"),
 ])
 def test_guess_language(code, language):
-    assert codelang.guess_language(code) == language
+    assert language_guess.guess_language(code) == language
 
 
 def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():
-    assert htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;") == \
+    assert mdwrite.escape_text("<b>[x](y) {: a} `c` &amp;") == \
         "&lt;b>&#91;x&#93;(y) &#123;: a&#125; &#96;c&#96; &amp;amp;"
-    assert html.unescape(htmlmd.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
+    assert html.unescape(mdwrite.escape_text("<b>[x](y) {: a} `c` &amp;")) == "<b>[x](y) {: a} `c` &amp;"
 
 
 # ------------------------------------------------------------------------------ blogtools new

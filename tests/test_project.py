@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import tomlkit
 import yaml
-from clirun import invoke
 
 from blogtools import project
+from clirun import invoke
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from local_http import tcp_listener
 
 from blogtools.sandbox import Limits, Sandbox, SandboxUnavailable, runtime, write_output
+from local_http import tcp_listener
 
 pytestmark = pytest.mark.sandbox
 

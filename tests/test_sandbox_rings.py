@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from local_http import tcp_listener
 
 from blogtools.sandbox import channel, runtime
 from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result
+from local_http import tcp_listener
 
 # --- the channel out: the host's validator, fed forged lines -------------------------------------
 

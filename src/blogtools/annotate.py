@@ -17,15 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from blogtools import languages, mdwrite
 from blogtools.blocks import CodeBlock, block_id, find_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import RUNNABLE, Entry
 
-LANGUAGE_NAMES = {
-    "typescript": "TypeScript", "ts": "TypeScript", "javascript": "JavaScript", "js": "JavaScript",
-    "python": "Python", "py": "Python", "rust": "Rust", "sql": "SQL", "shell": "Shell", "sh": "Shell",
-    "bash": "Bash", "console": "Console", "text": "Text", "json": "JSON", "go": "Go",
-}
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
@@ -102,23 +98,18 @@ def module_fence(snippets_dir: Path, entry: Entry, module: str) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BlogtoolsError(f"{path}: module of {entry.id} cannot be read ({exc})") from None
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return [f"{fence}python", *text.splitlines(), fence]
+    return mdwrite.fence(text, "python").splitlines()
 
 
 def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
-    published = LANGUAGE_NAMES.get(block.language.lower(), block.language)
-    out = [f'=== "As published ({published})"' if published else '=== "As published"', ""]
-    out += ["    " + line[len(prefix) :] for line in fence] + [""]
+    published = languages.label(block.language)
+    label = f"As published ({published})" if published else "As published"
+    out = mdwrite.tab(label, [line[len(prefix) :] for line in fence], blank_lines=True) + [""]
     for module in entry.modules:
         label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
-        out += [f'=== "{label}"', ""] + _indent(module_fence(snippets_dir, entry, module)) + [""]
+        out += mdwrite.tab(label, module_fence(snippets_dir, entry, module)) + [""]
     return out[:-1]
-
-
-def _indent(lines: list[str]) -> list[str]:
-    return ["    " + line if line else "" for line in lines]
 
 
 def _under(prefix: str, lines: list[str]) -> list[str]:
@@ -169,7 +160,7 @@ def companions(
             out = [f"## Runnable companion: {name}", ""]
         out += [_runnable_html(entry, links), ""]
         for module in entry.modules:
-            out += [f'??? example "Runnable (Python): {module}"', ""] + _indent(module_fence(snippets_dir, entry, module))
+            out += [f'??? example "Runnable (Python): {module}"', ""] + mdwrite.indent(module_fence(snippets_dir, entry, module))
             out += [""]
         out += [f"- {note}" for note in entry.notes]
         sections.append("\n".join(out).rstrip() + "\n")

@@ -11,18 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from markdown_it import MarkdownIt
 
-from blogtools.errors import BlogtoolsError
+from blogtools.content import post_pages, read_text, split_front_matter
 
 # Lines that open a container whose body is indented by four spaces: pymdownx.details (``???``),
 # admonitions (``!!!``) and pymdownx.tabbed (``===``). CommonMark sees such bodies as indented
 # code, so their bodies are dedented before parsing.
 _CONTAINER_OPENER = re.compile(r"^\s*(\?\?\?\+?|!!!|===)\s")
-# Front matter: a first line ``---``, the YAML, and a closing ``---`` (or ``...``) line.
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 _BRACE_CLASS = re.compile(r"\.([\w+#-]+)")
 _PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # fences are block-level
@@ -55,35 +51,6 @@ def fence_language(info: str) -> str:
         match = _BRACE_CLASS.search(info)
         return match.group(1) if match else ""
     return info.split(maxsplit=1)[0] if info else ""
-
-
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """A page's YAML front matter text and the body after it.
-
-    The YAML is None when the page has no front matter: its first line is not ``---`` or no
-    ``---``/``...`` line closes it (the whole text is then the body).
-    """
-    match = _FRONT_MATTER.match(text)
-    return (match.group(1), text[match.end():]) if match else (None, text)
-
-
-def read_front_matter(text: str, where: str) -> tuple[dict, str]:
-    """A page's front matter as a mapping (empty when there is none) and its body.
-
-    One BlogtoolsError naming ``where`` (the page) when the YAML is broken or not a mapping.
-    """
-    front, body = split_front_matter(text)
-    if front is None:
-        return {}, body
-    try:
-        meta = yaml.load(front, Loader=_YAML_LOADER)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date such as 2025-13-45
-        raise BlogtoolsError(f"{where}: bad YAML front matter: {' '.join(str(exc).split())}") from None
-    if meta is None:
-        return {}, body
-    if not isinstance(meta, dict):
-        raise BlogtoolsError(f"{where}: the front matter is a {type(meta).__name__}, not a mapping of keys")
-    return meta, body
 
 
 def _indent(line: str) -> int:
@@ -134,25 +101,9 @@ def find_blocks(text: str) -> list[CodeBlock]:
     ]
 
 
-def post_pages(posts_dir: Path) -> list[Path]:
-    """The post pages in ``posts_dir`` (content/posts), sorted by name (the slug); an error if there is no such folder."""
-    posts = Path(posts_dir)
-    if not posts.is_dir():
-        raise BlogtoolsError(f"{posts}: no such folder (expected content/posts/<slug>.md pages)")
-    return sorted(posts.glob("*.md"))
-
-
-def read_page(path: Path) -> str:
-    """A page's text, or one clear error naming the file."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
-
-
 def content_blocks(posts_dir: Path) -> dict[str, list[CodeBlock]]:
     """Blocks of every post in ``posts_dir``, keyed by slug (the page's file name without ``.md``), posts sorted."""
-    return {page.stem: find_blocks(read_page(page)) for page in post_pages(posts_dir)}
+    return {page.stem: find_blocks(read_text(page)) for page in post_pages(posts_dir)}
 
 
 def block_id(slug: str, ordinal: int) -> str:

@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools import manifest, review
+from blogtools import languages, manifest, review
 from blogtools.blocks import CodeBlock, block_id, content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 from blogtools.project import FIGURES_VARIABLE, Project
+
+_PYTHON = languages.named("python")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> li
             problems.append(("module", f"module {path} is not an importable Python file (snippets/<post>/<identifier>.py)"))
         elif path.stem in sys.stdlib_module_names:
             problems.append(("module", f"module {path} is named like the standard library's {path.stem}, which it would hide"))
-    if entry.is_block and entry.modules and entry.language.lower() not in ("python", "py", "python3") and not entry.notes:
+    if entry.is_block and entry.modules and languages.lookup(entry.language) != _PYTHON and not entry.notes:
         problems.append(("notes", f"the runnable form is Python but the block is {entry.language or 'untagged'}: "
                                   "notes must say how it differs"))
     problems += [("test", f"test {test_id} is not collected by pytest")

@@ -16,23 +16,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools import manifest, review
-from blogtools.blocks import CodeBlock, block_id, find_blocks, post_pages, read_page
+from blogtools import languages, manifest, review
+from blogtools.blocks import CodeBlock, block_id, find_blocks
+from blogtools.content import post_pages, read_text
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.review import NEW_SUFFIX
 
-EXTENSIONS = {
-    "typescript": "ts", "ts": "ts", "tsx": "tsx", "javascript": "js", "js": "js", "jsx": "jsx",
-    "python": "py", "py": "py", "python3": "py", "pycon": "txt", "rust": "rs", "rs": "rs",
-    "sql": "sql", "shell": "sh", "sh": "sh", "bash": "sh", "zsh": "sh", "console": "txt",
-    "text": "txt", "txt": "txt", "plain": "txt", "json": "json", "toml": "toml", "yaml": "yaml",
-    "yml": "yaml", "html": "html", "xml": "xml", "css": "css", "go": "go", "c": "c", "cpp": "cpp",
-    "c++": "cpp", "java": "java", "ruby": "rb", "php": "php", "jinja": "jinja", "diff": "diff",
-    "markdown": "md", "md": "md",
-}
-# Languages whose blocks are transcripts or prose: their short name comes from the first words.
-_TRANSCRIPTS = {"", "text", "txt", "plain", "console", "shell", "sh", "bash", "zsh", "pycon", "output"}
 _DEFINITION = re.compile(
     r"\b(?:def|function\*?|fn|class|struct|enum|trait|interface|func)\s+([A-Za-z_$][\w$]*)"
 )
@@ -41,11 +31,6 @@ _NOT_A_CALL = {"if", "for", "while", "switch", "catch", "return", "function", "t
 _COMMENT = re.compile(r"^\s*(//|#|--|/\*|\*)")
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _PROMPT = re.compile(r"^\s*([$%>#]\s+)")
-
-
-def extension(language: str) -> str:
-    """The snippet file extension for a fence language (``txt`` for unknown ones)."""
-    return EXTENSIONS.get(language.lower(), "txt")
 
 
 def _words(text: str, most: int = 4) -> str:
@@ -57,7 +42,7 @@ def short_name(block: CodeBlock) -> str:
     """A short file-name stem derived from the code: the first definition, else the first call,
     else the first words (always the first words for transcripts and prose); ``block`` if none."""
     lines = [line for line in block.text.splitlines() if line.strip()]
-    if block.language.lower() in _TRANSCRIPTS:
+    if languages.is_transcript(block.language):
         first = _PROMPT.sub("", lines[0]) if lines else ""
         return _words(first) or "block"
     code = [line for line in lines if not _COMMENT.match(line)]
@@ -111,9 +96,9 @@ def _update(table, slug: str, block: CodeBlock, keep_reviewed: bool) -> tuple[st
     name = str(table.get("file", ""))
     if not drifted:
         _set(table, "language", block.language)
-        if not name or Path(name).suffix != f".{extension(block.language)}":
+        if not name or Path(name).suffix != f".{languages.extension(block.language)}":
             stem = Path(name).stem if name else f"{block.ordinal:02d}-{short_name(block)}"
-            name = f"{stem}.{extension(block.language)}"
+            name = f"{stem}.{languages.extension(block.language)}"
             _set(table, "file", name)
         _set(table, "sha256", block.sha256)
     if drifted:
@@ -151,7 +136,7 @@ def extract(
     posts_dir, snippets_dir = Path(posts_dir), Path(snippets_dir)
     pages = post_pages(posts_dir)
     with (progress or nullcontext)(pages) as reading:
-        posts = {page.stem: find_blocks(read_page(page)) for page in reading}
+        posts = {page.stem: find_blocks(read_text(page)) for page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
     entries = manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here
@@ -168,7 +153,7 @@ def extract(
             table = doc.get(ident)
             old, drifted = "", False
             if table is None:
-                name = f"{block.ordinal:02d}-{short_name(block)}.{extension(block.language)}"
+                name = f"{block.ordinal:02d}-{short_name(block)}.{languages.extension(block.language)}"
                 doc[ident] = manifest.new_table(slug, block.ordinal, block.language, name, block.sha256, (block.start, block.end))
                 summary.added.append(ident)
             else:

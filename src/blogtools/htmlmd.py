@@ -14,7 +14,7 @@
    include.
 4. **Put back** links (``[text](url)``, other posts as ``<slug>.md``), footnote references
    ``[^<slug>-N]``, code spans, fenced code blocks (a fence longer than any backtick run in the
-   code, a language from the markup or ``codelang.guess_language``) and the footnote definitions.
+   code, a language from the markup or ``language_guess.guess_language``) and the footnote definitions.
 
 The serialised output of nh3 is regular (double-quoted attributes; ``<``, ``>``, ``&`` in text
 escaped; attribute values filtered to safe characters), which is what makes pass 2's regular
@@ -33,7 +33,8 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 import html_to_markdown
 import nh3
 
-from blogtools import codelang
+from blogtools import language_guess, languages
+from blogtools.mdwrite import code_span, escape_text, fence
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "em", "i",
@@ -72,8 +73,6 @@ _IMG = re.compile(r'<img([^>]*)>')
 _TAG = re.compile(r"<[^>]*>")
 _BR = re.compile(r"<br\s*/?>")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
-_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
-_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
 _BASE = contextvars.ContextVar("base", default="")
 
 
@@ -105,7 +104,7 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
         tokens = [t for t in value.split() if _CLASS_TOKEN.match(t)]
         return " ".join(tokens) or None
     if attr in ("lang", "data-lang"):
-        return value if codelang.normalise(value) else None
+        return value if languages.fence_name(value) else None
     if attr == "id":
         return value if _ID_VALUE.match(value) else None
     if attr == "alt":
@@ -131,14 +130,6 @@ def sanitize(html_text: str) -> str:
 def text_content(fragment: str) -> str:
     """The text a browser shows for a fragment of sanitised HTML: tags dropped, entities decoded."""
     return html.unescape(_TAG.sub("", fragment))
-
-
-def fence(code: str, language: str) -> str:
-    """``code`` as a fenced block whose fence is longer than any backtick run inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * max(3, longest + 1)
-    body = code if code.endswith("\n") else code + "\n"
-    return f"{marks}{language}\n{body}{marks}"
 
 
 def _element_end(markup: str, start: int, tag: str) -> int:
@@ -215,7 +206,7 @@ class _Converter:
             classes = [t for name, value in attrs if name == "class" for t in value.split()]
             langs = [value for name, value in attrs if name in ("lang", "data-lang")]
             code = text_content(_BR.sub("\n", inner))  # a <br> in a <pre> is a line break
-            language = codelang.language_from_markup(classes, langs) or codelang.guess_language(code)
+            language = language_guess.language_from_markup(classes, langs) or language_guess.guess_language(code)
             return f"<p>{self.token('C', fence(code, language))}</p>"
 
         markup = _PRE.sub(replace, markup)
@@ -276,20 +267,6 @@ class _Converter:
 
         markdown = re.sub(rf"^([ >]*)({_NONCE}C\d+x)[ \t]*$", block, markdown, flags=re.M)
         return _TOKEN.sub(inline, markdown)
-
-
-def escape_text(text: str) -> str:
-    """Plain text with every character that Markdown or its extensions could act on referenced."""
-    return _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES.get(m.group(0), "&amp;"), text)
-
-
-def code_span(code: str) -> str:
-    """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks)."""
-    code = code.replace("\n", " ")
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    marks = "`" * (longest + 1)
-    pad = " " if code.startswith("`") or code.endswith("`") else ""
-    return f"{marks}{pad}{code}{pad}{marks}"
 
 
 def normalise_link(url: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from blogtools import htmlmd, project
 from blogtools.errors import BlogtoolsError
-from blogtools.ingest import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
+from blogtools.feeds import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
 from blogtools.project import CONFIG_NAME
 
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
@@ -36,7 +36,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
     if folder.exists() and any(folder.iterdir()):
         raise BlogtoolsError(f"{folder}: already exists and is not empty")
     source = Source(feed, feed)
-    data, _ = fetch(source, {}, timeout)
+    data, _ = fetch(source, timeout=timeout)
     meta, _ = parse(source, data, lambda message: None)  # refuses what is not a feed
     title = plain_text(meta.get("title_detail")) or "Essays"
     author = (meta.get("author_detail") or {}).get("name") or meta.get("author")
@@ -44,7 +44,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
     rights = plain_text(meta.get("rights_detail"))
 
     folder.mkdir(parents=True, exist_ok=True)
-    # Material prints these unescaped, so they are escaped here like the pages' front matter.
+    # Material prints these unescaped, so they are HTML-escaped here.
     identity = {
         "site_name": html.escape(title),
         "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),

@@ -7,9 +7,8 @@ It also writes the blog index, the tags page, the site's own Atom feed (a static
 at the original post. All processing happens here, before MkDocs runs: the Markdown in
 build/docs/ needs no hooks or custom plugins.
 
-Plain-text front-matter values in content/ are HTML-escaped (Material prints them unescaped);
-every value this module writes into a page is normalised with `_html_text()` so that it is
-escaped exactly once, whatever the input.
+Front-matter values in content/ are plain text (`blogtools.content`); Material prints them
+unescaped, so every value this module writes into a page is escaped here, exactly once.
 """
 
 from __future__ import annotations
@@ -34,10 +33,11 @@ import yaml
 
 from blogtools import manifest
 from blogtools.annotate import SourceLinks, annotate, companions
-from blogtools.blocks import read_front_matter
+from blogtools.content import FrontMatter, read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
+from blogtools.mdwrite import literal_text
 from blogtools.project import EXCERPT_MARK, Project
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
@@ -55,7 +55,7 @@ class Post:
     """One post on its way from content/ to build/docs/: front matter and Markdown body."""
 
     name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment>
-    meta: dict
+    meta: FrontMatter
     body: str
 
 
@@ -77,7 +77,7 @@ class SiteInfo:
 
 def add_title(post: Post, site: SiteInfo) -> Post:
     """Start the body with the title as its h1 (the blog index links it; the toc lists it)."""
-    post.body = f"# {_markdown_text(post.meta['title'])}\n\n{post.body.lstrip()}"
+    post.body = f"# {literal_text(post.meta.title)}\n\n{post.body.lstrip()}"
     return post
 
 
@@ -110,21 +110,21 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     them from the feed or from its feeds.toml entry).
     """
     meta = post.meta
-    authors = ", ".join(_html_text(a) for a in meta.get("authors") or [])
-    original = _http_url(meta.get("canonical"))
-    published = _parse_date(meta["date"], post.name).strftime("%-d %B %Y")
+    authors = ", ".join(_html_text(a) for a in meta.authors)
+    original = _http_url(meta.canonical)
+    published = meta.date.strftime("%-d %B %Y")
     parts = []
     if authors:
         parts.append(f"By <strong>{authors}</strong>,")
     parts.append(f"first published on {published}")
-    home = _http_url(meta.get("site"))
+    home = _http_url(meta.site)
     if home:
         parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
     text = " ".join(parts) + "."
     if original:
         text += f' <a class="blogtools-original" href="{_attr(original)}">Read the original</a>.'
-    if meta.get("rights"):
-        text += f' <span class="blogtools-rights">{_html_text(meta["rights"])}</span>'
+    if meta.rights:
+        text += f' <span class="blogtools-rights">{_html_text(meta.rights)}</span>'
     block = (
         '<div class="admonition quote blogtools-attribution">\n'
         '<p class="admonition-title">Original post</p>\n'
@@ -178,7 +178,7 @@ def render(project: Project) -> int:
         site.figures = project.figures_dir
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
-    posts.sort(key=lambda p: (_parse_date(p.meta["date"], p.name), p.name), reverse=True)
+    posts.sort(key=lambda p: (p.meta.date, p.name), reverse=True)
     for post in posts:
         for transform in PAGE_TRANSFORMS:
             post = transform(post, site)
@@ -202,13 +202,12 @@ def source_links(project: Project) -> SourceLinks:
 
 def post_url(post: Post, site: SiteInfo) -> str:
     """The post's address on the site (Material blog: post_url_format "{date}/{slug}")."""
-    date = _parse_date(post.meta["date"], post.name)
-    return f"{site.site_url}{date:%Y/%m/%d}/{_url_slug(post)}/"
+    return f"{site.site_url}{post.meta.date:%Y/%m/%d}/{_url_slug(post)}/"
 
 
 def atom_feed(posts: list[Post], site: SiteInfo) -> str:
     """The site's own Atom feed: one entry per post, newest first, linking page and original."""
-    now = max((_parse_date(p.meta.get("updated") or p.meta["date"], p.name) for p in posts),
+    now = max((p.meta.updated or p.meta.date for p in posts),
               default=datetime(1970, 1, 1, tzinfo=timezone.utc))
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -221,23 +220,23 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
     ]
     for post in posts:
         url = post_url(post, site)
-        published = _parse_date(post.meta["date"], post.name)
-        updated = _parse_date(post.meta.get("updated") or post.meta["date"], post.name)
+        published = post.meta.date
+        updated = post.meta.updated or published
         out += [
             "  <entry>",
             f"    <id>{xml_escape(url)}</id>",
-            f'    <title type="html">{xml_escape(_html_text(post.meta["title"]))}</title>',
+            f'    <title type="html">{xml_escape(_html_text(post.meta.title))}</title>',
             f'    <link href="{_xml_attr(url)}"/>',
         ]
-        original = _http_url(post.meta.get("canonical"))
+        original = _http_url(post.meta.canonical)
         if original:
             out.append(f'    <link rel="related" href="{_xml_attr(original)}"/>')
         out += [f"    <published>{published.isoformat()}</published>",
                 f"    <updated>{updated.isoformat()}</updated>"]
-        for author in post.meta.get("authors") or []:
-            out.append(f"    <author><name>{xml_escape(html.unescape(str(author)))}</name></author>")
-        for tag in post.meta.get("tags") or []:
-            out.append(f'    <category term="{_xml_attr(html.unescape(str(tag)))}"/>')
+        for author in post.meta.authors:
+            out.append(f"    <author><name>{xml_escape(author)}</name></author>")
+        for tag in post.meta.tags:
+            out.append(f'    <category term="{_xml_attr(tag)}"/>')
         out.append("  </entry>")
     out.append("</feed>")
     return "\n".join(out) + "\n"
@@ -307,32 +306,25 @@ def _mkdocs(project: Project, *args: str) -> list[str]:
 
 
 def _read_post(path: Path) -> Post:
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BlogtoolsError(f"{path}: cannot read: {exc}") from exc
-    meta, body = read_front_matter(text, path)
-    if not meta.get("title") or not meta.get("date"):
-        raise BlogtoolsError(f"{path}: front matter needs a title and a date")
-    for key in ("authors", "tags"):  # a hand-written page may give a single one as a plain string
-        if isinstance(meta.get(key), str):
-            meta[key] = [meta[key]]
+    meta, body = read_page(path)
+    if meta is None:
+        raise BlogtoolsError(f"{path}: no front matter (a post needs a title and a date)")
     return Post(name=path.stem, meta=meta, body=body)
 
 
 def _page_text(post: Post) -> str:
     """Front matter for Material's blog plugin, then the transformed body."""
     meta = post.meta
-    created = _parse_date(meta["date"], post.name)
-    updated = _parse_date(meta.get("updated") or meta["date"], post.name)
+    created = meta.date
+    updated = meta.updated or created
     out = {
-        "title": _html_text(meta["title"]),
+        "title": _html_text(meta.title),
         "date": {"created": created, **({"updated": updated} if updated != created else {})},
         "slug": _url_slug(post),
     }
-    if meta.get("tags"):
-        out["tags"] = [_html_text(t) for t in meta["tags"]]
-    canonical = _http_url(meta.get("canonical"))
+    if meta.tags:
+        out["tags"] = [_html_text(t) for t in meta.tags]
+    canonical = _http_url(meta.canonical)
     if canonical:
         out["canonical"] = canonical
     front = yaml.safe_dump(out, allow_unicode=True, sort_keys=False)
@@ -358,40 +350,20 @@ def _copy_figures(source: Path, target: Path) -> None:
 
 
 def _url_slug(post: Post) -> str:
-    raw = str(post.meta.get("slug") or post.name[11:] or post.name)
-    return re.sub(r"[^a-z0-9._-]+", "-", html.unescape(raw).lower()).strip("-") or post.name
-
-
-def _parse_date(value, name: str) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise BlogtoolsError(f"{name}: date {value!r} is not ISO 8601") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raw = post.meta.slug or post.name[11:] or post.name
+    return re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-") or post.name
 
 
 def _html_text(value) -> str:
-    """A plain-text value as HTML text escaped exactly once (input may be escaped or not)."""
-    return html.escape(html.unescape(str(value)), quote=True)
-
-
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~:&<>\"'")
-
-
-def _markdown_text(value) -> str:
-    """A plain-text value as Markdown that renders as that literal text (specials as entities)."""
-    text = html.unescape(str(value))
-    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else c for c in text)
+    """A plain-text value as HTML text."""
+    return html.escape(str(value), quote=True)
 
 
 def _http_url(value) -> str | None:
     """`value` as a URL if it is an absolute http(s) URL, else None (nothing else is linked)."""
     if not value:
         return None
-    url = html.unescape(str(value)).strip()
+    url = str(value).strip()
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 

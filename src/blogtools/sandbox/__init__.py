@@ -34,8 +34,19 @@ from pathlib import Path
 
 from blogtools.files import write_atomic
 from blogtools.sandbox import runtime
-from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result, check_name, parse
-from blogtools.sandbox.runtime import SandboxUnavailable, missing_parts, unavailable_reason
+from blogtools.sandbox.channel import (
+    ProtocolError,
+    Read,
+    Ready,
+    Result,
+    check_name,
+    parse,
+)
+from blogtools.sandbox.runtime import (
+    SandboxUnavailable,
+    missing_parts,
+    unavailable_reason,
+)
 
 __all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "missing_parts", "unavailable_reason",
            "write_output"]

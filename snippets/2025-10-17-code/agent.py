@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Protocol
 
 import anthropic
+from agent_script import ESSAY_IP_ADDRESS, essay_turns
+from syncfetch import FetchError, fetch
 
-from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
 from blogtools.harness.http import fixed_responses
 from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
 from blogtools.sandbox import Limits, Sandbox, Unit, write_output
-from blogtools.syncfetch import FetchError, fetch
 
 MAX_STEPS = 10
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -289,7 +289,7 @@ def format_step(report: StepReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- a whole run, for the CLI ------------------------------------------------------------------------
+# --- a whole run, for agent_run.main ------------------------------------------------------------------------
 
 LIVE_RESOURCES = {"current-ip": "https://api.ipify.org"}
 
