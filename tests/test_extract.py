@@ -420,7 +420,7 @@ def test_bad_inputs_give_one_error_line(project):
     result = cli("snippets")
     assert result.exit_code == 1 and result.stderr.startswith("blogtools: error: snippets/manifest.toml: not a readable TOML manifest:")
     (project / "snippets/manifest.toml").write_text('["a/01"]\npost = "a"\nordinal = "one"\n')
-    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] ordinal must be an integer\n"
+    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] 'ordinal' must be an integer, not str\n"
 
 
 def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
