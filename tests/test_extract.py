@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from blogtools import check
+from blogtools import check, manifest
+from blogtools.errors import BlogtoolsError
 from blogtools.project import load as load_project
 from clirun import invoke
 
@@ -420,7 +421,7 @@ def test_bad_inputs_give_one_error_line(project):
     result = cli("snippets")
     assert result.exit_code == 1 and result.stderr.startswith("blogtools: error: snippets/manifest.toml: not a readable TOML manifest:")
     (project / "snippets/manifest.toml").write_text('["a/01"]\npost = "a"\nordinal = "one"\n')
-    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] ordinal must be an integer\n"
+    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] 'ordinal' must be an integer, not str\n"
 
 
 def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
@@ -472,3 +473,32 @@ def test_only_reviewed_text_runs_a_drifted_entry_is_refused_by_run_and_pytest(pr
     assert cli("extract", "--accept", f"{POST}/01").exit_code == 0
     assert blogtools("run", f"{POST}/01", cwd=project).returncode == 3  # main() returns 3
     assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0
+
+
+BLOCK_TABLE = {"post": "p", "ordinal": 1, "language": "python", "file": "01-x.py", "sha256": "0" * 64,
+               "lines": [3, 5], "status": "illustrative", "modules": [], "tests": [], "reason": "", "notes": []}
+BAD_ENTRIES = {
+    "a misspelt curated key": ("p/01", {**BLOCK_TABLE, "module": ["m.py"]}, "[p/01] unknown key 'module'"),
+    "lines that are not a pair": ("p/01", {**BLOCK_TABLE, "lines": [3, 4, 5]}, "[p/01] 'lines' must be a list of 2 items, not 3"),
+    "a module that is not a string": ("p/01", {**BLOCK_TABLE, "modules": [1]}, "[p/01] 'modules' item 1 must be a string, not int"),
+    "a block without its sha256": ("p/01", {k: v for k, v in BLOCK_TABLE.items() if k != "sha256"}, "[p/01] 'sha256' is missing"),
+    "a standalone entry with an ordinal": ("p/figure", {**BLOCK_TABLE, "file": "", "ordinal": 2},
+                                           "[p/figure] 'ordinal' belongs to a code block's entry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_a_malformed_manifest_entry_is_one_error_naming_it_and_the_field(case):
+    ident, table, message = BAD_ENTRIES[case]
+    with pytest.raises(BlogtoolsError) as raised:
+        manifest.parse_entries({ident: table}, Path("snippets/manifest.toml"))
+    assert str(raised.value).startswith(f"snippets/manifest.toml: {message}")
+
+
+def test_a_manifest_entry_is_read_as_typed_values():
+    (entry,) = manifest.parse_entries({"p/01": BLOCK_TABLE}, Path("manifest.toml")).values()
+    assert (entry.id, entry.ordinal, entry.lines, entry.modules, entry.curated) == ("p/01", 1, (3, 5), (), False)
+    standalone = {key: BLOCK_TABLE[key] for key in ("post", "status", "modules", "tests", "reason", "notes")}
+    (entry,) = manifest.parse_entries({"p/figure": {**standalone, "status": "runnable", "modules": ["f.py"]}},
+                                      Path("manifest.toml")).values()
+    assert (entry.is_block, entry.modules, entry.curated) == (False, ("f.py",), True)

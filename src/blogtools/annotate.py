@@ -40,6 +40,7 @@ class SourceLinks:
     snippets: str = "snippets"
 
     def url(self, path: str, line: int | None = None) -> str | None:
+        """The link to ``path`` in the repository (at ``line`` if given), or None with no repo_url."""
         if not self.repo_url:
             return None
         return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{path}" + (f"#L{line}" if line else "")

@@ -66,6 +66,7 @@ class _Site:
 
     @functools.cached_property
     def project(self) -> project_module.Project:
+        """The site's Project, loaded from mkdocs.yml once, on first use."""
         return project_module.load(self.config_file)
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None):

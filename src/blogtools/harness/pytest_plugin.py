@@ -78,6 +78,7 @@ def _missing(marker: str) -> str | None:
 
 
 def pytest_configure(config):
+    """Declare the markers (for --strict-markers) and register the fixtures, imported only now."""
     for name, marker in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {marker.help}")
     from blogtools.harness import fixtures
@@ -88,6 +89,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
+    """Mark every test that uses a Postgres fixture ``postgres``, so ``-m "not postgres"`` leaves it out."""
     for item in items:
         if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("postgres")
