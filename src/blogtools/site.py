@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -227,8 +228,7 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
             found.append(item)
             entry = site.snippets.get(ident)
             record = item.record
-            passed = sum(r.outcome == evidence.PASSED for r in record.tests.values()) if record else 0
-            tests = f"{passed}/{len(entry.tests)} passed" if record else str(len(entry.tests)) if entry and entry.tests else "—"
+            tests = _outcome_counts(record) if record else str(len(entry.tests)) if entry and entry.tests else "—"
             seconds = times.get(ident, {}).get("seconds") if record else None
             cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, languages.label(language) or "—",
                      f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
@@ -245,6 +245,13 @@ def source_links(project: Project) -> SourceLinks:
     """Where the site's links to modules and tests point: mkdocs.yml's repo_url, on edit_uri's branch."""
     links = SourceLinks.for_repo(project.root, project.repo_url, project.edit_uri)
     return replace(links, snippets=Path(os.path.relpath(project.snippets_dir, project.root)).as_posix())
+
+
+def _outcome_counts(record: evidence.Record) -> str:
+    """A record's tests counted by outcome, e.g. "5 passed · 1 skipped" (passed first)."""
+    counts = Counter(result.outcome for result in record.tests.values())
+    order = sorted(counts, key=lambda outcome: (outcome != evidence.PASSED, outcome))
+    return " · ".join(f"{counts[outcome]} {outcome}" for outcome in order)
 
 
 def post_url(post: Post, site: SiteInfo) -> str:
