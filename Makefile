@@ -10,7 +10,7 @@ WHEELS := .cache/wheels/.downloaded
 $(STAMP): pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,local]'
+	$(BIN)/python -m pip install --quiet -e '.[test,local,guess]'
 	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	touch $@
 
