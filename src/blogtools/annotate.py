@@ -69,11 +69,21 @@ def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> st
     valid at top level and inside details or tabs), reason and labels escaped."""
     if entry is None:
         return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
+    if entry.untriaged:
+        return not_verified_html()
     if entry.status != RUNNABLE:
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
     stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
     return _runnable_html(entry, links, stale)
+
+
+NOT_VERIFIED = "◌ Not verified yet"  # the evidence vocabulary's label for a block no run has verified
+
+
+def not_verified_html() -> str:
+    """The status line of a block that nothing has verified yet (not triaged, never run)."""
+    return f'<span class="snippet-status snippet-not-verified">{html.escape(NOT_VERIFIED)}</span>'
 
 
 def _runnable_html(entry: Entry, links: SourceLinks, suffix: str = "") -> str:
