@@ -488,3 +488,24 @@ def test_the_sites_own_warnings_still_fail_the_build(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("blogtools: error:")]
     assert len(errors) == 1 and "mkdocs build --strict failed" in errors[0] and "gone.md" in errors[0], result.stderr
     assert {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------------------------ a new site is green
+
+CORPUS = sorted((DATA / "corpus").glob("*.xml"))  # real feeds of other blogs and engines, ORIGIN.tsv beside them
+
+
+@pytest.mark.parametrize("feed", CORPUS, ids=[path.stem for path in CORPUS])
+def test_a_new_site_for_a_real_feed_builds_and_checks_green(tmp_path, feed):
+    root = tmp_path / "site"
+    assert blogtools("new", str(root), "--feed", str(feed), cwd=tmp_path).returncode == 0
+    built = blogtools("build", cwd=root)
+    assert built.stdout.startswith("built "), built.stdout
+    assert (root / "site" / "index.html").is_file()
+    checked = blogtools("check", cwd=root)
+    summary = checked.stdout.splitlines()[-1]
+    blocks = int(summary.split()[1])
+    assert blocks > 0 and summary.endswith(f"{blocks} not yet triaged, 0 problems"), checked.stdout
+    pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
+    shown = sum(page.read_text().count("◌ Not verified yet") for page in pages)
+    assert shown == blocks  # every block, on its post's page
