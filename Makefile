@@ -1,38 +1,61 @@
-# Two set-up commands: `make site` and `make test`. Both create .venv if missing and install.
+# Two commands: `make site` and `make test`. Both run the one set-up step first: .venv with
+# blogtools, its harness, the test tools and the essays' packages at the versions requirements.lock
+# pins, the npm packages of package-lock.json and the sandbox's wheels. Only `make test` (and
+# `make figures`) add the local-model extra (torch) and measure the 2025-11-22 figure afresh;
+# `make site` draws it from the numbers last measured, committed beside its module.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-WHEELS := .cache/wheels/.downloaded
+SETUP  := $(VENV)/.setup
+LOCAL  := $(VENV)/.local-model
+PIP    := $(BIN)/python -m pip install --quiet -c requirements.lock
+FIGURE := 2025-11-22-llm-apis/sync-cost
+RECORDED := snippets/2025-11-22-llm-apis/sync-cost.json
 
-.PHONY: site test serve bench clean
+.PHONY: setup site figures test serve bench lock clean
 
-$(STAMP): pyproject.toml package.json package-lock.json
+setup: $(SETUP)
+
+$(SETUP): pyproject.toml requirements.lock package.json package-lock.json sandbox-wheels.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,local,guess]'
-	$(BIN)/python -c 'from blogtools.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
+	$(BIN)/python -m pip install --quiet --upgrade pip   # 25.1 or later reads --group
+	$(PIP) -e '.[guess,harness,sandbox,test]' --group essays
+	$(BIN)/python -c 'from blogtools.harness.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
+	# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d .cache/wheels
 	touch $@
 
-# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
-$(WHEELS): sandbox-wheels.txt | $(STAMP)
-	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d $(@D)
+$(LOCAL): $(SETUP)
+	$(PIP) -e '.[local]'
 	touch $@
 
-site: $(STAMP)
-	$(BIN)/blogtools run 2025-11-22-llm-apis/sync-cost   # measures and draws the figure under that post
+site: $(SETUP)
+	$(BIN)/blogtools run $(FIGURE) -- --from $(RECORDED)   # the figure from the committed numbers
 	$(BIN)/blogtools build
 
-serve: $(STAMP)
+figures: $(LOCAL)
+	$(BIN)/blogtools run $(FIGURE) -- --record $(RECORDED)   # measures afresh (tiny model, CPU)
+
+serve: $(SETUP)
 	$(BIN)/blogtools serve
 
-test: $(STAMP) $(WHEELS)
+test: figures
 	$(BIN)/ruff check
 	$(BIN)/blogtools check
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(SETUP)
 	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done
+
+# Re-resolve every pin from pyproject.toml's ranges (the newest versions they allow): install into a
+# scratch virtualenv without the lock, then `pip freeze` it, under the lock's header comment.
+lock:
+	rm -rf .cache/lock-venv && $(PYTHON) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.cache/lock-venv/bin/python -m pip install --quiet -e '.[guess,harness,local,sandbox,test]' --group essays
+	{ sed '/^$$/q' requirements.lock; .cache/lock-venv/bin/python -m pip freeze --exclude-editable; } > .cache/requirements.lock
+	mv .cache/requirements.lock requirements.lock
+	rm -rf .cache/lock-venv
 
 clean:
 	rm -rf site build .cache

@@ -25,7 +25,6 @@ import psycopg
 from absurd_sdk import Absurd
 
 from blogtools.harness.llm import MessagesServer
-from blogtools.harness.postgres import absurd_database
 
 SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-03-absurd-workflows"
 sys.path.insert(0, str(SNIPPETS))
@@ -33,6 +32,7 @@ sys.path.insert(0, str(SNIPPETS))
 import agent_task
 import single_step
 import spawn_agent
+from absurd_schema import absurd_database
 
 WORKER = "import sys, agent_task; agent_task.run_worker(sys.argv[1], sys.argv[2], sys.argv[3], until_idle=False)"
 CITIES = ["Boston", "Paris", "Tokyo", "Cairo", "Lima", "Oslo", "Rome", "Kyiv", "Accra", "Perth"]

@@ -21,6 +21,13 @@ def test_help_lists_the_program():
         [sys.executable, "-m", "blogtools", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Usage: python -m blogtools" in out
+    own, added = out.split("Commands added by installed packages:")
+    listed_first = [line.split()[0] for line in own.split("Commands:")[1].splitlines() if line[2:3].isalpha()]
+    from blogtools.cli import main
+
+    assert listed_first == sorted(set(main.commands) - {"db", "llm"})
+    assert {"build", "ingest", "run"} <= set(listed_first)
+    assert [line.split()[0] for line in added.splitlines() if line.strip()] == ["db", "llm"]
 
 
 def tree(folder: Path) -> dict:

@@ -1,4 +1,4 @@
-"""The Postgres harness: per-test databases, the Absurd template, the embedded server's life cycle."""
+"""The Postgres harness: per-test databases, schema templates, the embedded server's life cycle."""
 
 import os
 import shutil
@@ -46,22 +46,32 @@ def test_temporary_database_is_dropped_even_while_connected(pg_server_dsn):
     lingering.close()
 
 
-def test_absurd_dsn_has_the_pinned_schema(absurd_dsn):
-    with psycopg.connect(absurd_dsn, autocommit=True) as conn:
-        assert conn.execute("SELECT absurd.get_schema_version()").fetchone() == ("0.5.1",)
-        conn.execute("SELECT absurd.create_queue('q')")
-        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'absurd'")}
-    assert {"queues", "t_q", "r_q", "c_q", "e_q", "w_q"} <= tables
+SCHEMA = "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL); INSERT INTO notes (body) VALUES ('seed');"
 
 
-def test_absurd_template_is_shared_and_refuses_connections(pg_server_dsn):
-    name = postgres.absurd_template(pg_server_dsn)
-    assert postgres.absurd_template(pg_server_dsn) == name
+def test_a_schema_database_is_a_clone_of_its_shared_template(pg_server_dsn):
+    with postgres.temporary_database(pg_server_dsn, schema_sql=SCHEMA) as first, \
+            postgres.temporary_database(pg_server_dsn, schema_sql=SCHEMA) as second:
+        with psycopg.connect(first, autocommit=True) as conn:
+            conn.execute("INSERT INTO notes (body) VALUES ('only in the first')")
+        with psycopg.connect(second) as conn:
+            assert conn.execute("SELECT body FROM notes").fetchall() == [("seed",)]
+    name = postgres.template_database(pg_server_dsn, SCHEMA)
+    assert name == postgres.template_name(SCHEMA) and postgres.template_database(pg_server_dsn, SCHEMA) == name
     with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
     assert row == (True, False)
+
+
+def test_a_schema_that_fails_leaves_no_template_behind(pg_server_dsn):
+    broken = "CREATE TABLE broken ("
+    for _ in range(2):  # the second attempt fails the same way: nothing half-built was kept
+        with pytest.raises(psycopg.errors.SyntaxError):
+            with postgres.temporary_database(pg_server_dsn, schema_sql=broken):
+                pass
+    assert postgres.template_name(broken) not in _databases(pg_server_dsn)
 
 
 def test_configured_url_wins_and_is_not_managed(monkeypatch):

@@ -1,286 +1,320 @@
-"""blogtools.sandbox: Pyodide in a Node worker thread, its virtual file system and its isolation."""
+"""blogtools.sandbox through its public API: what code sees, and Python attacks checked against the
+state of this machine afterwards (files, a loopback server, the environment, CPU, memory)."""
 
 from __future__ import annotations
 
-import socket
+import io
+import os
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
-from blogtools.errors import BlogtoolsError
-from blogtools.sandbox import Sandbox, write_output
-from local_http import LocalServer
-from pngcheck import decode_png
+from blogtools.sandbox import Limits, Sandbox, SandboxUnavailable, runtime, write_output
+from local_http import tcp_listener
 
-pytestmark = pytest.mark.node
+pytestmark = pytest.mark.sandbox
+
+LIMITS = Limits(cpu_seconds=4, wall_seconds=20, memory_mb=256)
+READS: list[str] = []
+
+
+def on_read(name: str) -> bytes:
+    READS.append(name)
+    if name == "greeting":
+        return f"hello #{len(READS)}".encode()
+    if name == "broken":
+        raise ConnectionError("upstream said 500")
+    raise FileNotFoundError("no such resource (allowed: broken, greeting)")
 
 
 @pytest.fixture(scope="module")
-def server():
-    with LocalServer(ip_address="203.0.113.7") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def sandbox(server):
-    resources = {"current-ip": f"{server.url}/ip", "broken": f"{server.url}/status/500"}
-    with Sandbox(resources, data={"notes/hello.txt": b"hello from the host"},
-                 time_limit=4, memory_limit_mb=256) as sb:
+def sandbox():
+    with Sandbox(LIMITS, files={"data/notes/hello.txt": b"hello from the host"}, on_read=on_read) as sb:
         yield sb
 
 
-def test_stdout_stderr_and_success(sandbox):
-    result = sandbox.execute_python("import sys\nprint('out', 6 * 7)\nprint('err', file=sys.stderr)")
-    assert (result.stdout, result.stderr, result.success) == ("out 42\n", "err\n", True)
+@pytest.fixture(scope="module")
+def unit(sandbox):
+    """One unit shared by the tests that do not attack it."""
+    with sandbox.unit() as shared:
+        yield shared
 
 
-def test_a_failure_reports_its_traceback(sandbox):
-    result = sandbox.execute_python("print('before')\n1 / 0")
-    assert result.success is False
-    assert result.stdout == "before\n"
+@pytest.fixture
+def fresh(sandbox):
+    with sandbox.unit() as own:
+        yield own
+
+
+@pytest.fixture
+def listener():
+    """A loopback server on the host that counts connections."""
+    with tcp_listener() as (port, hits):
+        yield port, hits
+
+
+# --- what code sees ------------------------------------------------------------------------------
+
+
+def test_stdout_stderr_and_success(unit):
+    result = unit.run("import sys\nprint('out', 6 * 7)\nprint('err', file=sys.stderr)")
+    assert (result.stdout, result.stderr, result.success, result.timed_out) == ("out 42\n", "err\n", True, False)
+
+
+def test_a_failure_reports_its_traceback(unit):
+    result = unit.run("print('before')\n1 / 0")
+    assert (result.success, result.stdout) == (False, "before\n")
     assert 'File "<exec>", line 2, in <module>' in result.stderr
     assert result.stderr.rstrip().endswith("ZeroDivisionError: division by zero")
 
 
-def test_runs_do_not_share_globals(sandbox):
-    sandbox.execute_python("leftover = 1")
-    assert "NameError" in sandbox.execute_python("leftover").stderr
+def test_output_past_the_stream_limit_is_cut_not_slow(unit):
+    started = time.monotonic()
+    result = unit.run("for i in range(300_000):\n    print(i)")
+    assert result.success and len(result.stdout) == LIMITS.stream_chars
+    assert result.stdout.startswith("0\n1\n2\n")
+    assert time.monotonic() - started < 10
 
 
-def test_network_reads_go_through_the_allowlist(sandbox, server):
-    before = server.ip_hits
-    result = sandbox.execute_python("print(open('/network/current-ip').read())")
-    assert result.stdout == "203.0.113.7\n"
-    assert server.ip_hits == before + 1
-    sandbox.execute_python("open('/network/current-ip').read()")
-    assert server.ip_hits == before + 2  # each run fetches afresh
+def test_process_facts_are_the_interpreters_own(unit):
+    result = unit.run("import os, sys, time\nstarted = time.monotonic()\ntime.sleep(0.2)\n"
+                      "print(os.getuid(), os.getgid(), os.getpid(), os.getcwd(), sys.platform, time.monotonic() - started >= 0.2)")
+    assert (result.success, result.stdout) == (True, "0 0 42 /home/sandbox emscripten True\n"), result.stderr
+    assert "OSError: [Errno 29] I/O error" in unit.run("input()").stderr  # the process's stdin is the host's
 
 
-def test_a_name_outside_the_allowlist_is_not_found(sandbox, server):
-    seen = len(server.requests)
-    result = sandbox.execute_python("open('/network/passwords')")
-    assert "FileNotFoundError" in result.stderr
-    assert "/network/passwords: no such resource (allowed: broken, current-ip)" in result.stderr
-    assert len(server.requests) == seen
+def test_runs_do_not_share_globals(unit):
+    unit.run("leftover = 1")
+    assert "NameError" in unit.run("leftover").stderr
 
 
-def test_a_failing_resource_reports_the_http_status(sandbox):
-    result = sandbox.execute_python("open('/network/broken')")
-    assert "/network/broken: fetch failed:" in result.stderr and "HTTP 500" in result.stderr
-    assert "OSError" in result.stderr
+def test_network_reads_are_answered_by_on_read_afresh_each_run(unit):
+    before = len(READS)
+    first = unit.run("print(open('/network/greeting').read())")
+    second = unit.run("print(open('/network/greeting').read())")
+    assert READS[before:] == ["greeting", "greeting"]
+    assert first.stdout != second.stdout and first.stdout.startswith("hello #")
 
 
-@pytest.mark.parametrize("path", ["/network/current-ip", "/network/new", "/data/notes/hello.txt", "/data/new"])
-def test_network_and_data_are_read_only(sandbox, path):
-    result = sandbox.execute_python(f"open({path!r}, 'w')")
-    assert "PermissionError" in result.stderr
+def test_unknown_and_failing_resources(unit):
+    missing = unit.run("open('/network/passwords')")
+    assert "/network/passwords: no such resource (allowed: broken, greeting)" in missing.stderr
+    assert "FileNotFoundError" in missing.stderr
+    broken = unit.run("open('/network/broken')")
+    assert "/network/broken: ConnectionError: upstream said 500" in broken.stderr and "OSError" in broken.stderr
 
 
-def test_data_holds_the_inputs(sandbox):
-    assert sandbox.execute_python("print(open('/data/notes/hello.txt').read())").stdout == "hello from the host\n"
+def test_a_reader_that_misbehaves_fails_the_read_not_the_host():
+    with Sandbox(LIMITS, on_read=lambda name: "text, not bytes") as sandbox:
+        result = sandbox.run("open('/network/anything').read()")
+    assert not result.success and "/network/anything: TypeError" in result.stderr
 
 
-def test_output_files_come_back_and_persist(sandbox, tmp_path):
-    sandbox.output = {}
-    sandbox.execute_python("import os\nos.makedirs('/output/sub')\nopen('/output/sub/a.txt', 'w').write('A')")
-    assert sandbox.output == {"sub/a.txt": b"A"}
-    result = sandbox.execute_python("print(open('/output/sub/a.txt').read())\nopen('/output/b.bin', 'wb').write(b'\\0\\1')")
-    assert result.stdout == "A\n"
-    assert sandbox.output == {"sub/a.txt": b"A", "b.bin": b"\0\1"}
-    written = write_output(sandbox.output, tmp_path)
+@pytest.mark.parametrize("path", ["/network/greeting", "/network/new", "/data/notes/hello.txt", "/data/new"])
+def test_network_and_data_are_read_only(unit, path):
+    assert "PermissionError" in unit.run(f"open({path!r}, 'w')").stderr
+
+
+def test_output_files_come_back_and_persist_in_the_unit(fresh, tmp_path):
+    first = fresh.run("import os\nos.makedirs('/output/sub')\nopen('/output/sub/a.txt', 'w').write('A')")
+    assert first.output_files == {"sub/a.txt": b"A"}
+    second = fresh.run("print(open('/output/sub/a.txt').read())\nopen('/output/b.bin', 'wb').write(b'\\0\\1')")
+    assert second.stdout == "A\n" and second.output_files == {"sub/a.txt": b"A", "b.bin": b"\0\1"}
+    written = write_output(second.output_files, tmp_path)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == ["b.bin", "sub/a.txt"]
-    assert (tmp_path / "sub" / "a.txt").read_bytes() == b"A"
 
 
-def test_pypng_is_installed_offline(sandbox):
-    sandbox.output = {}
+def test_a_unit_starts_from_given_files(sandbox):
+    with sandbox.unit({"output/previous.txt": b"from step 1"}) as unit:
+        result = unit.run("print(open('/output/previous.txt').read(), open('/data/notes/hello.txt').read())")
+    assert result.stdout == "from step 1 hello from the host\n"
+
+
+def test_wheels_are_installed_offline():
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("tinyfmt/__init__.py", "def shout(s):\n    return s.upper() + '!'\n")
+        archive.writestr("tinyfmt-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinyfmt\nVersion: 1.0\n")
+        archive.writestr("tinyfmt-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr("tinyfmt-1.0.dist-info/RECORD", "")
+    with Sandbox(LIMITS, wheels=[wheel.getvalue()]) as sandbox:
+        assert sandbox.run("import tinyfmt\nprint(tinyfmt.shout('hi'))").stdout == "HI!\n"
+
+
+def test_bad_file_paths_are_refused_before_anything_runs():
+    for path in ["/etc/passwd", "data/../../x", "elsewhere/x.txt", "data"]:
+        with pytest.raises(ValueError, match="file path"):
+            Sandbox(LIMITS, files={path: b""})
+
+
+def test_without_the_extra_runs_are_refused_with_one_line(monkeypatch):
+    monkeypatch.setattr(runtime, "_deno", lambda: None)
+    runtime.unavailable_reason.cache_clear()
+    try:
+        with pytest.raises(SandboxUnavailable) as refused:
+            Sandbox(LIMITS)
+    finally:
+        runtime.unavailable_reason.cache_clear()
+    assert str(refused.value) == "sandbox unavailable: deno not installed (pip install 'blogtools[sandbox]')"
+    with pytest.raises(SandboxUnavailable, match="no javascript guest yet"):
+        Sandbox(LIMITS, language="javascript")
+
+
+# --- attacks, through the public API ----------------------------------------------------------------
+
+
+def test_no_javascript_object_is_reachable(fresh):
     code = (
-        "import png\n"
-        "rows = [[(x * 8) % 256 for x in range(30 * 3)] for y in range(20)]\n"
-        "png.from_array(rows, 'RGB').save('/output/grad.png')\n"
+        "import gc, sys\n"
+        "JsProxy = tuple(c for c in gc.get_objects() if isinstance(c, type) and c.__name__ == 'JsProxy')\n"
+        "assert JsProxy, 'the JsProxy class is still there to check against'\n"
+        "def js(o): return isinstance(o, JsProxy)\n"
+        "print(sum(js(o) or any(js(r) for r in gc.get_referents(o)) for o in gc.get_objects()))\n"
+        "out = []\n"
+        "for attempt in ['import js', 'import pyodide_js', 'from pyodide.ffi import to_js', 'import _pyodide_core',\n"
+        "                'import ctypes', 'import _ctypes', 'import _testinternalcapi', 'import micropip']:\n"
+        "    try: exec(attempt); out.append('ALLOWED ' + attempt)\n"
+        "    except ImportError: pass\n"
+        "for name in list(sys.modules): sys.modules.pop(name) if name.startswith(('_pyodide', 'pyodide', 'js')) else None\n"
+        "try: import _pyodide_core; out.append('ALLOWED after pop')\n"
+        "except ImportError: pass\n"
+        "import _imp\n"
+        "out += [n for n in ('create_builtin', 'create_dynamic') if hasattr(_imp, n)]\n"
+        "core = [m for m in gc.get_objects() if type(m).__name__ == 'module' and m.__name__ == '_pyodide_core']\n"
+        "out += [n for m in core for n in ('to_js', 'create_proxy', 'run_sync') if hasattr(m, n)]\n"
+        "print(out)"
     )
-    assert sandbox.execute_python(code).success
-    assert decode_png(sandbox.output["grad.png"])[:2] == (30, 20)
+    result = fresh.run(code)
+    assert (result.success, result.stdout) == (True, "0\n[]\n"), result.stderr
 
 
-# --- isolation ----------------------------------------------------------------------------------
+def test_no_host_files_read_or_written(fresh, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the host's secret")
+    target = tmp_path / "written.txt"
+    result = fresh.run(
+        "out = []\n"
+        f"for path in ['/etc/shadow', {str(secret)!r}, '/proc/self/environ']:\n"
+        "    try: out.append(open(path).read())\n"
+        "    except OSError as e: out.append(type(e).__name__)\n"
+        f"import os\nos.makedirs(os.path.dirname({str(target)!r}), exist_ok=True)\n"
+        f"open({str(target)!r}, 'w').write('pwned')\nprint(out)"
+    )
+    assert result.success and "secret" not in result.stdout and "shadow" not in result.stdout
+    assert not target.exists()  # written to the interpreter's memory file system only
 
 
-def test_no_sockets(sandbox):
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+def test_no_network(fresh, listener):
+    port, hits = listener
     attempts = {
         "socket": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)",
         "urllib": f"import urllib.request\nurllib.request.urlopen('http://127.0.0.1:{port}/', timeout=2)",
-        "js fetch": "import js\njs.fetch",
-        "pyxhr": f"from pyodide.http import pyxhr\npyxhr.get('http://127.0.0.1:{port}/')",
-        "asyncio": (
-            "import asyncio\nasync def connect():\n"
-            f"    await asyncio.open_connection('127.0.0.1', {port})\nasyncio.run(connect())"
-        ),
+        "asyncio": f"import asyncio\nasyncio.run(asyncio.open_connection('127.0.0.1', {port}))",
+        "pyfetch": f"from pyodide.http import pyfetch\nimport asyncio\nasyncio.run(pyfetch('http://127.0.0.1:{port}/'))",
     }
-    results = {name: sandbox.execute_python(code) for name, code in attempts.items()}
-    # Every run has finished: a connection any of them made waits in the backlog.
-    listener.setblocking(False)
-    with pytest.raises(BlockingIOError):
-        listener.accept()
-    listener.close()
+    results = {name: fresh.run(code) for name, code in attempts.items()}
+    time.sleep(0.5)
     assert {name: r.success for name, r in results.items()} == dict.fromkeys(attempts, False)
-    assert "PermissionError: [Errno 2] Permission denied" in results["socket"].stderr
+    assert hits == []
 
 
-def test_the_pyodide_api_is_out_of_reach(sandbox):
-    """No module, pyodide_js's submodules included, holds the API that loads packages and mounts files."""
+def test_the_hosts_environment_is_not_seen(monkeypatch):
+    monkeypatch.setenv("BLOGTOOLS_PLANTED_SECRET", "s3cret-value")
+    with Sandbox(LIMITS) as sandbox:
+        result = sandbox.run("import os\nprint(dict(os.environ))")
+    assert result.success and "s3cret-value" not in result.stdout and "BLOGTOOLS" not in result.stdout
+
+
+def test_nothing_runs_after_the_result(fresh):
     code = (
-        "import sys\nfrom pyodide.ffi import JsProxy\n"
-        "print(sorted(name for name in sys.modules if 'pyodide_js' in name))\n"
-        "for name, module in list(sys.modules.items()):\n"
-        "    for attr, value in list(getattr(module, '__dict__', {}).items()):\n"
-        "        if isinstance(value, JsProxy) and any(hasattr(value, a) for a in ('public_api', 'FS', 'loadPackage')):\n"
-        "            print(name, attr)\n"
+        "import asyncio, time\n"
+        "def burn():\n    while True: pass\n"
+        "loop = asyncio.get_event_loop()\n"
+        "loop.call_later(0.01, burn)\nloop.call_soon(burn)\n"
+        "try: asyncio.ensure_future(asyncio.sleep(0))\nexcept Exception: pass\n"
+        "print('scheduled')"
     )
-    result = sandbox.execute_python(code)
-    assert (result.success, result.stdout) == (True, "[]\n")
-    for module in ["pyodide_js", "pyodide_js._api", "pyodide_js._module"]:
-        assert f"No module named '{module.partition('.')[0]}'" in sandbox.execute_python(f"import {module}").stderr
+    result = fresh.run(code)
+    pid = fresh._guest.pid
+    before = runtime.cpu_seconds(pid)
+    time.sleep(2)
+    assert runtime.cpu_seconds(pid) - before < 0.3  # no callback ever ran
+    assert fresh.run("print('next')").stdout == "next\n"
+    assert "scheduled" in result.stdout or not result.success
 
 
-def test_load_package_makes_no_request(sandbox, server):
-    seen = len(server.requests)
-    attempts = {
-        "pyodide_js._api": f"import sys\nsys.modules['pyodide_js._api'].public_api.loadPackage('{server.url}/api.whl')",
-        "pyodide_js": f"from pyodide_js import loadPackage\nloadPackage('{server.url}/js.whl')",
-        "pyfetch": f"from pyodide.http import pyfetch\nimport asyncio\nasyncio.run(pyfetch('{server.url}/pyfetch'))",
-    }
-    results = {name: sandbox.execute_python(code) for name, code in attempts.items()}
-    assert {name: r.success for name, r in results.items()} == dict.fromkeys(attempts, False)
-    assert "KeyError: 'pyodide_js._api'" in results["pyodide_js._api"].stderr
-    time.sleep(1)  # a request loadPackage started would go out once the run returned
-    assert server.requests[seen:] == []
-
-
-def test_no_host_files(sandbox, tmp_path):
-    secret = tmp_path / "secret.txt"
-    secret.write_text("the host's secret")
-    attempts = {
-        "open": f"print(open({str(secret)!r}).read())",
-        "pyodide_js NODEFS": (
-            "import pyodide_js\nFS = pyodide_js.FS\nFS.mkdir('/host')\n"
-            f"FS.mount(FS.filesystems.NODEFS, {{'root': {str(tmp_path)!r}}}, '/host')\n"
-            "print(open('/host/secret.txt').read())"
-        ),
-        "pyodide_js._api NODEFS": (
-            "import sys, os\napi = sys.modules['pyodide_js._api']\nFS = api.public_api.FS\n"
-            "O = api.config.constructor\nFS.mkdir('/host')\n"  # Pyodide's own folder: Node lets it read that
-            "FS.mount(FS.filesystems.NODEFS, O.fromEntries([['root', api.config.indexURL]]), '/host')\n"
-            "print(os.listdir('/host'))"
-        ),
-        "JavaScript from a string": (
-            "from pyodide.ffi import to_js\nFunction = to_js({}).constructor.constructor\n"
-            f"print(Function(\"return process.getBuiltinModule('fs').readFileSync({str(secret)!r}, 'utf8')\")())"
-        ),
-        "js globals": "import js\nprint(js.process)",
-    }
-    results = {name: sandbox.execute_python(code) for name, code in attempts.items()}
-    assert {name: r.success for name, r in results.items()} == dict.fromkeys(attempts, False)
-    assert all("secret" not in r.stdout and "pyodide.asm.wasm" not in r.stdout for r in results.values())
-    assert "FileNotFoundError" in results["open"].stderr
-    assert "No module named 'pyodide_js'" in results["pyodide_js NODEFS"].stderr
-    assert "KeyError: 'pyodide_js._api'" in results["pyodide_js._api NODEFS"].stderr
-    assert "EvalError: Code generation from strings disallowed" in results["JavaScript from a string"].stderr
-    assert sandbox.execute_python("import os\nprint(os.path.exists('/host'))").stdout == "False\n"
-
-
-def test_stack_frames_do_not_hand_out_the_interpreter(sandbox):
-    """V8's prepareStackTrace hook would see `this` of each frame: the WebAssembly instance."""
-    code = (
-        "from pyodide.ffi import to_js, create_proxy, JsException\n"
-        "try:\n    to_js([]).constructor.constructor('1')\n"
-        "except JsException as exc:\n    Error = exc.js_error.constructor.__proto__\n"
-        "Error.prepareStackTrace = create_proxy(lambda error, frames: [str(f.getThis()) for f in frames])\n"
-    )
-    result = sandbox.execute_python(code)
-    assert result.success is False
-    assert "Cannot assign to read only property 'prepareStackTrace'" in result.stderr
-
-
-def test_symbolic_links_in_output_are_not_followed(sandbox):
-    sandbox.output = {}
-    code = (
-        "import os\nos.symlink('/output', '/output/loop')\nos.symlink('/lib', '/output/lib')\n"
-        "open('/output/kept.txt', 'w').write('kept')"
-    )
-    result = sandbox.execute_python(code)
-    assert (result.success, sandbox.output) == (True, {"kept.txt": b"kept"})
-    after = sandbox.execute_python("import os, json\nprint(sorted(os.listdir('/output')), sorted(os.listdir('/lib')))")
-    # The links are gone and what /output/lib pointed at (the standard library) is untouched.
-    assert (after.success, after.stdout) == (True, "['kept.txt'] ['python3.14', 'python314.zip']\n")
-
-
-def test_each_run_gets_the_hosts_data_and_output_back(sandbox):
-    """Code runs as uid 0: it can chmod /data writable or put a link where /output was."""
-    sandbox.output = {"kept.txt": b"kept"}
-    tamper = (
-        "import os, shutil\nos.chmod('/data', 0o755)\nos.chmod('/data/notes', 0o755)\n"
-        "os.chmod('/data/notes/hello.txt', 0o644)\nopen('/data/notes/hello.txt', 'w').write('changed')\n"
-        "shutil.rmtree('/output')\nos.symlink('/lib', '/output')\nos.chdir('/data')"
-    )
-    assert sandbox.execute_python(tamper).success
-    assert sandbox.output == {}  # the link is not followed: /lib does not come back as output
-    sandbox.output = {"kept.txt": b"kept"}
-    after = sandbox.execute_python(
-        "import os\nprint(open('/data/notes/hello.txt').read(), os.path.islink('/output'), os.listdir('/output'), os.getcwd())"
-    )
-    assert (after.success, after.stdout) == (True, "hello from the host False ['kept.txt'] /home/pyodide\n")
-    assert "PermissionError" in sandbox.execute_python("open('/data/notes/hello.txt', 'w')").stderr
-
-
-def test_memory_is_bounded(sandbox):
-    result = sandbox.execute_python("block = bytearray(300 * 1024 * 1024)")
-    assert result.success is False
-    assert result.stderr.rstrip().endswith("MemoryError")
-    assert sandbox.execute_python("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
-
-
-def test_a_runaway_loop_is_stopped_and_the_next_call_works(sandbox):
-    sandbox.output = {"kept.txt": b"kept"}
-    result = sandbox.execute_python("while True:\n    pass")
-    assert result.timed_out and not result.success
-    assert "time limit of 4 s" in result.stderr and "terminated" in result.stderr
-    after = sandbox.execute_python("print(open('/output/kept.txt').read())")
-    assert (after.success, after.stdout) == (True, "kept\n")
-
-
-def test_a_crashed_worker_is_not_a_timeout(sandbox):
-    code = "from pyodide.ffi import to_js\nArray = to_js([]).constructor\nkeep = [Array(100_000).fill(0.5) for _ in range(10_000)]"
-    result = sandbox.execute_python(code)
-    assert (result.success, result.timed_out) == (False, False)
-    assert "the interpreter crashed" in result.stderr and "memory limit" in result.stderr
-    assert sandbox.execute_python("print('fresh')").stdout == "fresh\n"
-
-
-def test_a_huge_javascript_allocation_costs_the_run_not_the_sandbox(sandbox):
-    sandbox.output = {"kept.txt": b"kept"}
-    code = "from pyodide.ffi import to_js\nArray = to_js([]).constructor\nkeep = [Array(20_000_000).fill(0.5) for _ in range(100)]"
-    result = sandbox.execute_python(code)
-    assert (result.success, result.timed_out) == (False, False)
-    assert "the Pyodide host process stopped: FATAL ERROR: Reached heap limit" in result.stderr
-    after = sandbox.execute_python("print(open('/output/kept.txt').read())")
-    assert (after.success, after.stdout) == (True, "kept\n")
-
-
-def test_a_host_that_writes_other_lines_fails_at_once(monkeypatch, tmp_path):
-    host = tmp_path / "chatty_host.js"
-    host.write_text('process.stdout.write("Loading Pyodide...\\n"); process.stdin.resume();\n'
-                    'process.stdin.on("end", () => process.exit(3));\n')
-    monkeypatch.setattr("blogtools.sandbox.HOST_JS", host)
+def test_a_runaway_loop_is_stopped_and_the_unit_continues(fresh):
+    fresh.run("open('/output/kept.txt', 'w').write('kept')")
     started = time.monotonic()
-    with pytest.raises(BlogtoolsError, match="not a JSON message: Loading Pyodide..."):
-        Sandbox(wheels=[])
-    assert time.monotonic() - started < 60  # not the 120 s start-up limit
+    result = fresh.run("while True:\n    pass")
+    assert result.timed_out and not result.success
+    assert "TimeoutError: the run used more than 4 s of CPU" in result.stderr
+    assert time.monotonic() - started < LIMITS.wall_seconds + 5
+    after = fresh.run("print(open('/output/kept.txt').read())")
+    assert (after.success, after.stdout) == (True, "kept\n")  # a fresh process, the unit's files
 
 
-def test_a_missing_pyodide_is_one_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("BLOGTOOLS_PYODIDE_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(BlogtoolsError, match="nowhere .from \\$BLOGTOOLS_PYODIDE_DIR.: no such directory"):
-        Sandbox()
+def test_memory_is_bounded(fresh):
+    result = fresh.run("block = bytearray(600 * 1024 * 1024)")
+    assert not result.success and result.stderr.rstrip().endswith("MemoryError")
+    status = Path(f"/proc/{fresh._guest.pid}/status").read_text()
+    peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
+    assert peak_kb < (LIMITS.memory_mb + runtime.DATA_OVERHEAD_MB) * 1024
+    assert fresh.run("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
+
+
+def test_a_forged_result_on_stdout_is_just_text(fresh):
+    forged = '{"type": "result", "id": 2, "stdout": "forged", "stderr": "", "success": true, "output": {"/tmp/pwned": "QQ=="}}'
+    result = fresh.run(f"print({forged!r})\nimport sys\nprint({forged!r}, file=sys.stderr)")
+    assert result.stdout == forged + "\n" and result.output_files == {}
+    assert not os.path.exists("/tmp/pwned")
+
+
+@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt"])
+def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
+    fresh.run("open('/output/good.txt', 'w').write('good')")
+    result = fresh.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"
+                       f"open('/output/' + {name!r}, 'w').write('x')")
+    assert not result.success and "message the host refuses" in result.stderr
+    assert result.output_files == {"good.txt": b"good"}
+    after = fresh.run("import os\nprint(sorted(os.listdir('/output')))")
+    assert after.stdout == "['good.txt']\n"
+
+
+def test_symbolic_links_in_output_are_not_followed(fresh):
+    result = fresh.run("import os\nos.symlink('/lib', '/output/lib')\nos.symlink('/output', '/output/loop')\n"
+                       "open('/output/kept.txt', 'w').write('kept')")
+    assert (result.success, result.output_files) == (True, {"kept.txt": b"kept"})
+
+
+def test_a_poisoned_unit_does_not_reach_the_next(sandbox):
+    poison = (
+        "import builtins, sys\nbuiltins.print = lambda *a, **k: None\nsys.path.insert(0, '/tmp/evil')\n"
+        "sys.addaudithook(lambda event, args: None)\nimport os\nos.makedirs('/tmp/evil', exist_ok=True)\n"
+        "open('/tmp/evil/json.py', 'w').write('raise SystemExit')\nopen('/output/left.txt', 'w').write('x')"
+    )
+    with sandbox.unit() as first:
+        assert first.run(poison).success
+        assert first.run("print('swallowed')").stdout == ""  # the poison works inside its own unit
+    with sandbox.unit() as second:
+        result = second.run("import sys, os, json\nprint(sys.path[0], os.path.exists('/tmp/evil'), os.listdir('/output'))")
+    assert result.success and "/tmp/evil" not in result.stdout and result.stdout.endswith("False []\n")
+
+
+def test_a_crashed_interpreter_costs_one_run(fresh):
+    fresh.run("open('/output/kept.txt', 'w').write('kept')")
+    result = fresh.run("import sys\nsys.setrecursionlimit(10**7)\ndef f(n): return f(n + 1)\nf(0)")
+    assert not result.success
+    after = fresh.run("print(open('/output/kept.txt').read())")
+    assert (after.success, after.stdout) == (True, "kept\n")
+
+
+def test_a_unit_ends_its_process(sandbox):
+    unit = sandbox.unit()
+    unit.run("print(1)")
+    proc = unit._guest.proc
+    unit.close()
+    assert proc.poll() is not None
+

@@ -1,4 +1,4 @@
-"""The essay's step-cached loop (2025-10-17-code/02) as ``blogtools.agent.agent_loop``.
+"""The essay's step-cached loop (2025-10-17-code/02) as ``agent.agent_loop``.
 
 ``main()`` runs the loop over a toy four-step task with a file store in a temporary folder, once
 interrupted in step 3 and once more: the second run takes steps 1 and 2 from the cache.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from blogtools.agent import FileStore, agent_loop, initial_state
+from agent import FileStore, agent_loop, initial_state
 
 
 class Interrupted(Exception):

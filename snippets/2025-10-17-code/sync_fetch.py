@@ -3,7 +3,7 @@
 The published JavaScript runs as published on Node's worker_threads: sync_fetch.mjs builds two
 modules from the extracted block (01-fetch.js), the main-thread half in the class it needs and the
 worker half with the ``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them. The Python form is
-``blogtools.syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
+``syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
 ``main()`` fetches a body and a 404 from a local server with each form and prints the results.
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from syncfetch import FetchError, fetch
+
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.http import fixed_responses
-from blogtools.node import run_node_tool
-from blogtools.syncfetch import FetchError, fetch
+from blogtools.harness.node import run_node_tool
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,7 +32,7 @@ def published_fetch(*urls: str, timeout_ms: int = 10000) -> list[dict]:
 
 
 def python_fetch(url: str, timeout: float = 10.0) -> dict:
-    """The same result shape from the Python form, ``blogtools.syncfetch.fetch``."""
+    """The same result shape from the Python form, ``syncfetch.fetch``."""
     try:
         return {"url": url, "ok": True, "body": fetch(url, timeout).decode()}
     except FetchError as exc:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 
 import psycopg
+from absurd_schema import absurd_database
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-
-from blogtools.harness.postgres import absurd_database
 
 QUEUE = "plain_sql"
 CLAIM_SECONDS = 30

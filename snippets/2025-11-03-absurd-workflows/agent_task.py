@@ -16,12 +16,12 @@ import time
 
 import anthropic
 import psycopg
+from absurd_schema import absurd_database
 from absurd_sdk import Absurd
 from single_step import model_client, single_step, weather_prompt
 from spawn_agent import spawn_agent
 
 from blogtools.harness.llm import add_llm_arguments, local_client
-from blogtools.harness.postgres import absurd_database
 
 MAX_ITERATIONS = 20
 QUEUE = "agents"

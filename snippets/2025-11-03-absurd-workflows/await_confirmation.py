@@ -17,10 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 import absurd_sdk
 import psycopg
+from absurd_schema import absurd_database
 from absurd_sdk import Absurd
 from emit_confirmation import confirm_email
-
-from blogtools.harness.postgres import absurd_database
 
 TIMEOUT = 60 * 5
 QUEUE = "signups"

@@ -14,9 +14,8 @@ import sys
 from datetime import UTC, datetime
 
 import psycopg
+from absurd_schema import absurd_database
 from absurd_sdk import Absurd
-
-from blogtools.harness.postgres import absurd_database
 
 
 def confirm_email(app: Absurd, user_id) -> None:

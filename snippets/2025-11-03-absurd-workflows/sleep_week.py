@@ -21,9 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 import absurd_sdk
 import psycopg
+from absurd_schema import absurd_database
 from absurd_sdk import Absurd
-
-from blogtools.harness.postgres import absurd_database
 
 WEEK = 60 * 60 * 24 * 7
 QUEUE = "mail"

@@ -12,9 +12,8 @@ from __future__ import annotations
 import sys
 
 import psycopg
+from absurd_schema import absurd_database
 from absurd_sdk import Absurd
-
-from blogtools.harness.postgres import absurd_database
 
 
 def spawn_agent(app: Absurd, prompt: str) -> dict:

@@ -1,7 +1,7 @@
 """The 2025-11-22 essay's claim, measured: resending the history is quadratic, appending is linear.
 
 Runs a conversation of ``--turns`` turns (default 50) through the real anthropic SDK against the
-local backend (the tiny random model from ``blogtools.harness.tiny_model``, on CPU) and measures:
+local backend (the tiny random model from ``blogtools.harness.llm.tiny_model``, on CPU) and measures:
 
 - bytes sent per turn: the whole Messages API request (resend-everything, what the API does)
   against an append-only sync message carrying only the new user message (the server already
@@ -12,6 +12,9 @@ local backend (the tiny random model from ``blogtools.harness.tiny_model``, on C
 Writes ``sync-cost.svg`` (the figure), ``sync-cost.json`` (every number) and ``sync-cost.md``
 (a Markdown section for the essay's page) into ``--out``, by default the folder ``blogtools run``
 names in ``BLOGTOOLS_FIGURES_DIR`` (the site's figures folder for this post, which render reads).
+``--record FILE`` also keeps the numbers in FILE; ``--from FILE`` draws the figure from numbers
+recorded earlier without measuring (no torch needed): `make figures` records ``sync-cost.json``
+beside this module, `make site` draws from it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def append_message(conversation: str, offset: int, message: dict) -> bytes:
 def measure(model_dir: Path, turns: int, max_tokens: int = 16) -> Measurement:
     """Hold a ``turns``-turn conversation with the local backend and measure both ways of syncing."""
     from blogtools.harness.llm import MessagesServer
-    from blogtools.harness.local import LocalBackend
+    from blogtools.harness.llm.local import LocalBackend
 
     reusing = LocalBackend(model_dir, device="cpu")
     messages: list[dict] = []
@@ -177,18 +180,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=os.environ.get(FIGURES_VARIABLE),
                         help=f"folder for the svg, json and md files (default: ${FIGURES_VARIABLE}, set by `blogtools run`)")
     parser.add_argument("--turns", type=int, default=50, help="conversation length")
+    parser.add_argument("--record", type=Path, help="also keep the measured numbers in this JSON file")
+    parser.add_argument("--from", dest="recorded", type=Path, help="draw from numbers recorded earlier; measure nothing")
     args = parser.parse_args([] if argv is None else argv)
     if args.out is None:
         parser.error(f"--out is required outside `blogtools run` (which sets {FIGURES_VARIABLE})")
     args.out = Path(args.out)
 
-    from blogtools.harness.tiny_model import make_tiny_model
+    if args.recorded:
+        result = Measurement(**json.loads(args.recorded.read_text()))
+    else:
+        from blogtools.harness.llm.tiny_model import make_tiny_model
 
-    with tempfile.TemporaryDirectory() as model_dir:
-        print(f"measuring {args.turns} turns with a tiny local model...", flush=True)
-        result = measure(make_tiny_model(model_dir), args.turns)
+        with tempfile.TemporaryDirectory() as model_dir:
+            print(f"measuring {args.turns} turns with a tiny local model...", flush=True)
+            result = measure(make_tiny_model(model_dir), args.turns)
+    numbers = (json.dumps(asdict(result), indent=1) + "\n").encode()
+    if args.record:
+        write_if_changed(args.record, numbers)
     write_if_changed(args.out / "sync-cost.svg", figure(result).encode())
-    write_if_changed(args.out / "sync-cost.json", (json.dumps(asdict(result), indent=1) + "\n").encode())
+    write_if_changed(args.out / "sync-cost.json", numbers)
     write_if_changed(args.out / "sync-cost.md", summary(result, "sync-cost.svg").encode())
     print(f"wrote {args.out}/sync-cost.svg, .json, .md: bytes {sum(result.resend_bytes):,} resent vs "
           f"{sum(result.append_bytes):,} appended; tokens {sum(result.computed_without_reuse):,} recomputed vs "

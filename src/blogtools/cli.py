@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import threading
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
@@ -19,14 +19,26 @@ from blogtools import ingest as ingest_stage
 from blogtools import project as project_module
 from blogtools import site as site_stage
 from blogtools.errors import BlogtoolsError
-from blogtools.harness.llm import llm_options
+
+COMMANDS_ENTRY_POINT = "blogtools.commands"
 
 
 class _Group(click.Group):
     """Turns a BlogtoolsError (bad input) into one error line on stderr and exit status 1.
 
-    Any other exception is a bug in blogtools and keeps its traceback.
+    Any other exception is a bug in blogtools and keeps its traceback. ``--help`` lists blogtools'
+    own commands first, then those that installed packages add (see :func:`register_plugin_commands`).
     """
+
+    plugin_commands: frozenset[str] = frozenset()
+
+    def format_commands(self, ctx, formatter):
+        own = [name for name in self.list_commands(ctx) if name not in self.plugin_commands]
+        for title, names in (("Commands", own), ("Commands added by installed packages", sorted(self.plugin_commands))):
+            rows = [(name, self.commands[name].get_short_help_str(formatter.width)) for name in names]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx):
         try:
@@ -192,52 +204,6 @@ def new(folder, feed, site_url):
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
 
-@main.command()
-@click.argument("prompt")
-@llm_options
-@click.option("--base-url", help="Send model requests to this Messages API server (overrides --llm).")
-@click.option("--model-id", default="claude-sonnet-4-5", show_default=True, help="Model name in each request.")
-@click.option("--task-id", help="Cache key prefix (default: derived from the prompt); reuse it to resume.")
-@click.option("--store", "store_kind", type=click.Choice(["file", "postgres"]), default="file", show_default=True,
-              help="Where each step's state is cached.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("agent-cache"),
-              show_default=True, help="Directory of the file store.")
-@click.option("--database-url", help="Postgres DSN for --store postgres (default: the blogtools db server).")
-@click.option("--resource", "resources", multiple=True, metavar="NAME=URL",
-              help="Allow /network/NAME in the sandbox, fetched from URL (repeatable).")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
-              show_default=True, help="Where the sandbox's /output files are copied at the end.")
-@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Seconds per code run.")
-def agent(prompt, llm, model, base_url, model_id, task_id, store_kind, cache_dir, database_url, resources,
-          output_dir, time_limit):
-    """Run the code-interpreter agent of the 2025-10-17 essay on PROMPT.
-
-    The model writes Python that runs in a Pyodide sandbox; every step is cached, so a run that
-    was interrupted resumes where it stopped. By default a local server replays the essay's
-    conversation (the prompt must be the essay's) and /network/current-ip answers the essay's
-    redacted address; --llm anthropic uses the live API (ANTHROPIC_API_KEY).
-    """
-    from blogtools import agent as agent_module
-
-    resources = agent_module.parse_resources(resources)
-    task_id = task_id or agent_module.default_task_id(prompt)
-    with ExitStack() as stack:
-        if "current-ip" not in resources:
-            if llm == "scripted" and not base_url:
-                resources["current-ip"] = stack.enter_context(agent_module.essay_ip_server())
-            else:
-                resources.update(agent_module.LIVE_RESOURCES)
-        if store_kind == "postgres":
-            store = stack.enter_context(agent_module.postgres_store(database_url))
-        else:
-            store = agent_module.FileStore(cache_dir)
-        client = stack.enter_context(agent_module.model_client(llm, model, base_url))
-        summary = agent_module.run_agent(prompt, client, store, resources, task_id, output_dir, model_id,
-                                         time_limit, echo=click.echo)
-    click.echo(f"\nblogtools agent: task {task_id}: {summary.steps} steps ({summary.cached_steps} from the cache), "
-               f"{summary.model_requests} model requests, {len(summary.files)} file(s) in {output_dir}")
-
-
 _snippets_dir = click.option(
     "--snippets-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Folder of extracted blocks, runnable modules and manifest.toml (default: the site's, snippets/).",
@@ -338,80 +304,24 @@ def check_command(site, content_dir, snippets_dir, as_json):
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @_pass_site
 def run_command(site, snippets_dir, snippet_id, args):
-    """Run the runnable form of SNIPPET_ID (e.g. 2025-11-03-absurd-workflows/01): its module's main().
+    """Run the runnable form of SNIPPET_ID (<post>/<NN>, as `blogtools snippets` lists): its module's main().
 
-    ARGS go to main(argv), e.g. `blogtools run 2025-11-03-absurd-workflows/01 --llm anthropic`.
-    A drifted entry is refused until its change is reviewed. The module gets the folder for its
-    figures in BLOGTOOLS_FIGURES_DIR (<figures>/<post>, under build/ by default).
+    ARGS go to main(argv); put `--` before them when one looks like an option of its own, e.g.
+    `blogtools run <post>/03 -- "a prompt" --llm anthropic`. A drifted entry is refused until its
+    change is reviewed. The module gets the folder for its figures in BLOGTOOLS_FIGURES_DIR
+    (<figures>/<post>, under build/ by default).
     """
     result = check_stage.run_snippet(site.with_overrides(snippets_dir=snippets_dir), snippet_id, args)
     sys.exit(result if isinstance(result, int) else 0)
 
 
-@main.group()
-def llm():
-    """The local Anthropic Messages API harness."""
+def register_plugin_commands(group: _Group) -> None:
+    """Let each installed ``blogtools.commands`` entry point add commands: its object is called
+    with the ``blogtools`` group (as sqlite-utils' ``register_commands`` hook is)."""
+    own = set(group.commands)
+    for entry_point in entry_points(group=COMMANDS_ENTRY_POINT):
+        entry_point.load()(group)
+    group.plugin_commands = frozenset(group.commands) - own
 
 
-@llm.command("serve")
-@llm_options
-@click.option("--port", type=int, default=8765, show_default=True, help="port on 127.0.0.1")
-def llm_serve(llm, model, port):
-    """Serve POST /v1/messages on 127.0.0.1 from the live API (recorded) or a local model."""
-    from blogtools.harness.llm import MessagesServer, make_backend
-
-    with MessagesServer(make_backend(llm, model=model), port=port) as server:
-        click.echo(f"serving the Messages API at {server.base_url} (--llm {llm}); Ctrl-C stops", err=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-    click.echo(f"served {len(server.requests)} requests, {len(server.errors)} errors", err=True)
-
-
-@main.group()
-def db():
-    """The PostgreSQL server the runnable snippets and their tests use.
-
-    BLOGTOOLS_DATABASE_URL (or DATABASE_URL) names an existing server; without one, blogtools runs
-    an embedded PostgreSQL 18 whose data lives in a cache directory.
-    """
-
-
-@db.command("url")
-def db_url():
-    """Print the DSN of the server in use (the embedded one must be running: `blogtools db start`)."""
-    from blogtools.harness import postgres
-
-    url = postgres.configured_url() or postgres.running_embedded_url()
-    if url is None:
-        raise BlogtoolsError(
-            f"embedded PostgreSQL ({postgres.data_dir()}) is not running: run `blogtools db start`"
-        )
-    click.echo(url)
-
-
-@db.command("start")
-def db_start():
-    """Start the embedded server and keep it running until `blogtools db stop`; print its DSN."""
-    from blogtools.harness import postgres
-
-    _refuse_when_configured(postgres, "start")
-    click.echo(f"starting embedded PostgreSQL in {postgres.data_dir()} ...", err=True)
-    click.echo(postgres.start_pinned())
-
-
-@db.command("stop")
-def db_stop():
-    """Stop the embedded server (for every process using it)."""
-    from blogtools.harness import postgres
-
-    _refuse_when_configured(postgres, "stop")
-    stopped = postgres.stop_embedded()
-    click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({postgres.data_dir()})")
-
-
-def _refuse_when_configured(postgres, verb: str) -> None:
-    name = postgres.configured_variable()
-    if name:
-        raise BlogtoolsError(f"{name} is set: blogtools does not {verb} that server, only the embedded one")
+register_plugin_commands(main)

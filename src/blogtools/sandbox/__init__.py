@@ -1,17 +1,21 @@
-"""A Python sandbox as the 2025-10-17 essay builds it: Pyodide in a Node worker thread.
+"""Run untrusted code: Python on Pyodide, in Deno with no permissions, inside bubblewrap.
 
-``Sandbox.execute_python(code)`` runs code in CPython-on-WebAssembly and returns its stdout,
-stderr and success. The interpreter sees a virtual file system: ``/network/<name>`` (read-only;
-each first read of a name asks this process, which fetches the URL the allowlist names, with the
-blocking ``blogtools.syncfetch``), ``/output`` (writable; its files come back after each run) and
-``/data`` (read-only inputs). The code has no sockets and no host files: Pyodide has no network
-stack and the worker no ``fetch``, ``WebSocket`` or ``XMLHttpRequest``; its ``js`` module is an
-empty object; ``pyodide_js`` and its submodules (the Pyodide API: package loading, file system
-mounts) are unregistered, with ``loadPackage`` and the host file systems removed behind them;
-Node runs with code generation from strings disallowed and its permission model allowing reads
-of the Pyodide files only. A run past the time limit terminates the worker (a fresh interpreter
-starts for the next run; ``timed_out`` tells a timeout from a crash); the WebAssembly heap and
-the worker's JavaScript heap are bounded.
+    sandbox = Sandbox(Limits(cpu_seconds=10), files={"data/in.txt": b"..."}, on_read=lookup)
+    with sandbox.unit() as unit:          # one trust unit: a fresh interpreter and JS realm
+        result = unit.run("print(open('/data/in.txt').read())")
+    result.stdout, result.stderr, result.success, result.timed_out, result.output_files
+    sandbox.close()
+
+Inside, the code sees ``/data`` (read-only inputs: ``files`` under ``data/``), ``/output``
+(writable: ``files`` under ``output/``, returned after every run as ``output_files``) and
+``/network/<name>``: a read asks the host, which answers with ``on_read(name)`` (bytes; raise
+FileNotFoundError for an unknown name). The sandbox has no network of its own.
+
+Rings (README, "The sandbox"): the OS (bubblewrap: no network, no host files, unprivileged, own
+PID namespace, resource limits, a CPU watchdog here), the runtime (Deno with every permission
+revoked), the interpreter (no JavaScript object reachable, no ctypes, a fresh interpreter per
+unit) and the channel out (``channel.parse`` validates every message). A pre-started spare
+process makes a new unit cost a message instead of a Pyodide start.
 """
 
 from __future__ import annotations
@@ -19,211 +23,349 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
-import subprocess
+import select
+import tempfile
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
-from blogtools.node import NODE, node_env
-from blogtools.syncfetch import FetchError, fetch
+from blogtools.sandbox import runtime
+from blogtools.sandbox.channel import (
+    ProtocolError,
+    Read,
+    Ready,
+    Result,
+    check_name,
+    parse,
+)
+from blogtools.sandbox.runtime import (
+    SandboxUnavailable,
+    missing_parts,
+    unavailable_reason,
+)
 
-HOST_JS = Path(__file__).with_name("pyodide_host.js")
-DEFAULT_TIME_LIMIT = 30.0
-DEFAULT_MEMORY_LIMIT_MB = 512
-STARTUP_LIMIT = 120.0  # loading Pyodide takes ~4-10 s; this only catches a host that never starts
+__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "missing_parts", "unavailable_reason",
+           "write_output"]
+
+LANGUAGES = ("python",)  # the guest and the API leave room for "javascript" (Deno strips types)
+STARTUP_SECONDS = 120.0  # loading Pyodide takes ~3 s; this only catches a guest that never starts
+IDLE_CPU_SECONDS = 1.0  # CPU a unit may use while no run is going on (none is expected),
+IDLE_CPU_SHARE = 0.01  # plus 1% of the idle time, for the runtime's own housekeeping
+WATCH_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
-class ExecutionResult:
-    """What one ``execute_python`` call produced; ``timed_out`` means the worker was terminated."""
+class Limits:
+    """Per-run and per-unit bounds. CPU is measured by the host; memory is the WebAssembly heap
+    (``MemoryError`` past it) plus ``RLIMIT_DATA`` on the whole process."""
+
+    cpu_seconds: float = 30.0
+    wall_seconds: float = 60.0
+    memory_mb: int = 512
+    stream_chars: int = 1_000_000  # stdout and stderr, each
+    output_files: int = 1_000
+    output_bytes: int = 64_000_000
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run produced; ``timed_out`` means the watchdog stopped it."""
 
     stdout: str
     stderr: str
     success: bool
     timed_out: bool = False
-
-    def as_tool_result(self) -> dict:
-        """The tool result the agent loop shows the model (as in the essay's transcript)."""
-        return {"stdout": self.stdout, "stderr": self.stderr, "success": self.success}
-
-
-def _project_file(relative: str, env_var: str) -> Path:
-    """Find ``relative`` under $env_var, the working directory or a parent of this package."""
-    if os.environ.get(env_var):
-        path = Path(os.environ[env_var])
-        if not path.exists():
-            raise BlogtoolsError(f"{path} (from ${env_var}): no such directory")
-        return path
-    for base in [Path.cwd(), *Path(__file__).resolve().parents]:
-        if (base / relative).exists():
-            return base / relative
-    raise BlogtoolsError(f"{relative} not found (set {env_var}, or run `make test` to install it)")
-
-
-def pyodide_dir() -> Path:
-    """The npm ``pyodide`` package the set-up installed (``node_modules/pyodide``)."""
-    return _project_file("node_modules/pyodide", "BLOGTOOLS_PYODIDE_DIR")
-
-
-def default_wheels() -> list[Path]:
-    """The pure-Python wheels the set-up downloaded into ``.cache/wheels`` (pypng)."""
-    return sorted(_project_file(".cache/wheels", "BLOGTOOLS_WHEEL_DIR").glob("*.whl"))
+    output_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _read_stdout(proc: subprocess.Popen, messages: queue.Queue, stderr: list[str]) -> None:
-    # None marks the end, also when a line is not JSON, so no caller waits out its timeout.
-    try:
-        for line in proc.stdout:
-            messages.put(json.loads(line))
-    except ValueError:
-        stderr.append(f"a line on its stdout is not a JSON message: {line.strip()[:200]}\n")
-    finally:
-        messages.put(None)
+class _GuestDied(Exception):
+    """The unit's process stopped; the message says why."""
 
 
-def _read_stderr(proc: subprocess.Popen, stderr: list[str]) -> None:
-    for line in proc.stderr:
-        stderr.append(line)
+class _Guest:
+    """One process: bubblewrap around Deno around Pyodide, read through the validated channel."""
+
+    def __init__(self, rt: runtime.Runtime, limits: Limits):
+        self.limits = limits
+        self._folder = tempfile.TemporaryDirectory(prefix="blogtools-sandbox-")
+        fifo = runtime.make_fifo(Path(self._folder.name))
+        self._channel = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        # Holding a write end too keeps the FIFO from reading as ended before the guest opens
+        # it; the guest's end is seen through its process instead.
+        self._keep_open = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        self._buffer = b""
+        info_r, info_w = os.pipe()
+        command = runtime.deno_command("/runtime/guest.js", limits.memory_mb, [str(limits.memory_mb), str(limits.stream_chars)])
+        backstop = int(max(600, 20 * limits.cpu_seconds))
+        self.proc = runtime.spawn(runtime.ring_command(rt, runtime.runtime_binds(rt, fifo), info_w, command),
+                                  info_w, limits.memory_mb, backstop)
+        os.close(info_w)
+        self.pid = runtime.read_child_pid(info_r) or self.proc.pid
+        os.close(info_r)
+        self.stderr: list[bytes] = []  # diagnostics only, never parsed; bounded
+        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
+        self.killed_because: str | None = None
+        self._phase = "starting"  # starting, idle, running
+        self._mark = (0.0, time.monotonic())
+        self._lock = threading.Lock()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _drain(self, stream) -> None:
+        kept = 0
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            if kept < 65536:
+                self.stderr.append(chunk[: 65536 - kept])
+                kept += len(chunk)
+
+    def _watch(self) -> None:
+        """The host-side CPU watchdog: a run past its CPU or wall time, a start that never ends,
+        or CPU used while idle ends the process."""
+        while self.proc.poll() is None:
+            with self._lock:
+                cpu0, wall0 = self._mark
+                used, waited = runtime.cpu_seconds(self.pid) - cpu0, time.monotonic() - wall0
+                if self._phase == "running" and used > self.limits.cpu_seconds:
+                    self._kill(f"TimeoutError: the run used more than {self.limits.cpu_seconds:g} s of CPU")
+                elif self._phase == "running" and waited > self.limits.wall_seconds:
+                    self._kill(f"TimeoutError: the run took more than {self.limits.wall_seconds:g} s")
+                elif self._phase == "starting" and waited > STARTUP_SECONDS:
+                    self._kill(f"the interpreter did not start within {STARTUP_SECONDS:g} s")
+                elif self._phase == "idle" and used > IDLE_CPU_SECONDS + IDLE_CPU_SHARE * waited:
+                    self._kill(f"the unit used {used:.1f} s of CPU between runs")
+            time.sleep(WATCH_INTERVAL)
+
+    def _kill(self, reason: str) -> None:
+        if self.killed_because is None:
+            self.killed_because = reason
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def set_phase(self, phase: str) -> None:
+        with self._lock:
+            self._phase = phase
+            self._mark = (runtime.cpu_seconds(self.pid), time.monotonic())
+
+    def send(self, message: dict) -> None:
+        try:
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            raise self._died() from None
+
+    def _died(self) -> _GuestDied:
+        self._kill("the channel failed")
+        self.proc.wait()
+        if self.killed_because == "the channel failed":
+            tail = b"".join(self.stderr)[-2000:].decode(errors="replace").strip().splitlines()
+            self.killed_because = f"the sandbox process stopped (exit status {self.proc.returncode})"
+            errors = [line for line in tail if "rror" in line] or tail
+            if errors:
+                self.killed_because += f": {errors[0][:300]}"
+        return _GuestDied(self.killed_because)
+
+    def receive(self) -> Ready | Read | Result:
+        """The next validated message; _GuestDied when the process is gone or lies."""
+        limits = self.limits
+        max_line = 2 * limits.output_bytes + 8 * limits.stream_chars + 65536
+        while True:
+            line, sep, rest = self._buffer.partition(b"\n")
+            if sep:
+                self._buffer = rest
+                try:
+                    return parse(line, limits.stream_chars, limits.output_files, limits.output_bytes)
+                except ProtocolError as exc:
+                    self._kill(f"the sandbox sent a message the host refuses: {exc}")
+                    raise self._died() from None
+            if len(self._buffer) > max_line:
+                self._kill("the sandbox sent a message longer than the limits allow")
+                raise self._died()
+            ready, _, _ = select.select([self._channel], [], [], 0.2)
+            if ready:
+                chunk = os.read(self._channel, 1 << 20)
+                if not chunk:
+                    raise self._died()
+                self._buffer += chunk
+            elif self.proc.poll() is not None:
+                raise self._died()
+
+    def wait_ready(self) -> None:
+        message = self.receive()
+        if not isinstance(message, Ready):
+            self._kill("the sandbox did not start with a ready message")
+            raise self._died()
+        self.set_phase("idle")
+
+    def close(self) -> None:
+        self._kill("the unit ended")
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            stream.close()
+        os.close(self._channel)
+        os.close(self._keep_open)
+        self._folder.cleanup()
 
 
-class _HostDied(BlogtoolsError):
-    """The Node host process stopped."""
+def _check_files(files: Mapping[str, bytes]) -> dict[str, str]:
+    encoded = {}
+    for path, data in files.items():
+        try:
+            check_name(path, "file path")
+        except ProtocolError as exc:
+            raise ValueError(str(exc)) from None
+        if path.partition("/")[0] not in ("data", "output") or "/" not in path:
+            raise ValueError(f"file path {path!r}: must be under data/ or output/")
+        encoded[path] = _b64(bytes(data))
+    return encoded
+
+
+class Unit:
+    """One trust unit: its own interpreter and JavaScript realm. Runs share the unit's files (and
+    a unit whose process was stopped continues from them in a fresh one); nothing else carries."""
+
+    def __init__(self, sandbox: Sandbox, files: Mapping[str, bytes]):
+        self._sandbox = sandbox
+        self._data = {path: bytes(data) for path, data in files.items() if path.startswith("data/")}
+        self.output_files = {path[len("output/"):]: bytes(data) for path, data in files.items()
+                             if path.startswith("output/")}
+        self._guest: _Guest | None = None
+        self._runs = 0
+
+    def _start(self) -> _Guest:
+        guest = self._sandbox._take_spare()
+        files = {**self._data, **{f"output/{name}": data for name, data in self.output_files.items()}}
+        guest.send({"type": "unit", "files": _check_files(files), "wheels": self._sandbox._wheels})
+        return guest
+
+    def run(self, code: str) -> RunResult:
+        """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process."""
+        if not isinstance(code, str):
+            raise TypeError("code must be a str")
+        self._runs += 1
+        try:
+            if self._guest is None:
+                self._guest = self._start()
+            guest = self._guest
+            guest.set_phase("running")
+            guest.send({"type": "run", "id": self._runs, "code": code})
+            while True:
+                message = guest.receive()
+                if isinstance(message, Read):
+                    guest.send(self._sandbox._answer_read(message.name))
+                elif isinstance(message, Result) and message.id == self._runs:
+                    break
+                else:
+                    guest._kill(f"the sandbox sent an unexpected {type(message).__name__.lower()} message")
+                    raise guest._died()
+        except _GuestDied as exc:
+            self._discard()
+            timed_out = str(exc).startswith("TimeoutError")
+            return RunResult("", f"{exc}\n", False, timed_out, dict(self.output_files))
+        guest.set_phase("idle")
+        self.output_files = message.output
+        return RunResult(message.stdout, message.stderr, message.success, False, dict(message.output))
+
+    def _discard(self) -> None:
+        if self._guest is not None:
+            self._guest.close()
+            self._guest = None
+
+    def close(self) -> None:
+        """End the unit: its process is killed, nothing of it runs any more."""
+        self._discard()
+
+    def __enter__(self) -> Unit:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Sandbox:
-    """One Node process hosting one Pyodide worker; use as a context manager or call ``close``."""
+    """Makes trust units with the same limits, files and ``on_read``; keeps one spare started."""
 
     def __init__(
         self,
-        resources: Mapping[str, str] | None = None,
-        data: Mapping[str, bytes] | None = None,
-        wheels: Iterable[Path] | None = None,
-        time_limit: float = DEFAULT_TIME_LIMIT,
-        memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
-        fetch_timeout: float = 10.0,
+        limits: Limits = Limits(),
+        files: Mapping[str, bytes] | None = None,
+        on_read: Callable[[str], bytes] | None = None,
+        wheels: Iterable[bytes] = (),
+        language: str = "python",
     ):
-        self.resources = dict(resources or {})
-        self.output: dict[str, bytes] = {}
-        self.time_limit = time_limit
-        self.fetch_timeout = fetch_timeout
-        self._runs = 0
-        self._pyodide = pyodide_dir().resolve()
-        self._init = {
-            "type": "init", "pyodideDir": str(self._pyodide), "timeLimitMs": int(time_limit * 1000),
-            "memoryLimitMb": memory_limit_mb,
-            "data": {path: _b64(content) for path, content in (data or {}).items()},
-            "wheels": [_b64(Path(w).read_bytes()) for w in (default_wheels() if wheels is None else wheels)],
-        }
-        self._start()
+        if language not in LANGUAGES:
+            raise SandboxUnavailable(f"no {language} guest yet (available: {', '.join(LANGUAGES)})")
+        self.limits = limits
+        self.files = dict(files or {})
+        _check_files(self.files)
+        self.on_read = on_read
+        self._wheels = [_b64(bytes(w)) for w in wheels]
+        self._runtime = runtime.prepare()
+        self._spare: Future | None = None
+        self._closed = False
+        self._refill()
 
-    def _start(self) -> None:
-        """Start the Node host and wait until its Pyodide is ready."""
-        host_js = HOST_JS.resolve()
-        self._proc = subprocess.Popen(
-            [
-                str(NODE), "--disallow-code-generation-from-strings", "--permission",
-                "--allow-worker", f"--allow-fs-read={self._pyodide}", f"--allow-fs-read={host_js}",
-                str(host_js),
-            ],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=node_env(), text=True, encoding="utf-8",
-        )
-        # Each process gets its own queue and stderr list: a dead one's threads cannot mix in.
-        self._messages: queue.Queue = queue.Queue()
-        self._stderr: list[str] = []
-        threading.Thread(target=_read_stdout, args=(self._proc, self._messages, self._stderr), daemon=True).start()
-        self._stderr_reader = threading.Thread(target=_read_stderr, args=(self._proc, self._stderr), daemon=True)
-        self._stderr_reader.start()
+    def _start_guest(self, future: Future) -> None:
         try:
-            self._send(self._init)
-            self._expect_ready()
-        except BaseException:
-            self.close()
-            raise
+            guest = _Guest(self._runtime, self.limits)
+            try:
+                guest.wait_ready()
+            except _GuestDied as exc:
+                guest.close()
+                raise SandboxUnavailable(f"the interpreter did not start: {exc}") from None
+            future.set_result(guest)
+        except BaseException as exc:  # handed to whoever takes the spare
+            future.set_exception(exc)
 
-    def _send(self, message: dict) -> None:
+    def _refill(self) -> None:
+        self._spare = Future()
+        threading.Thread(target=self._start_guest, args=(self._spare,), daemon=True).start()
+
+    def _take_spare(self) -> _Guest:
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
         try:
-            self._proc.stdin.write(json.dumps(message) + "\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            raise self._host_died() from None
+            spare = self._spare.result()
+        finally:  # the next spare starts once this one is taken, not competing with its start
+            self._refill()
+        if spare.proc.poll() is None:
+            return spare
+        spare.close()  # stopped while it waited (the watchdog): take the next one
+        return self._take_spare()
 
-    def _host_died(self) -> _HostDied:
-        if self._proc.poll() is not None:
-            self._stderr_reader.join(5)  # the process is gone: let the reader take its last words
-        fatal = [line.strip() for line in self._stderr if line.startswith("FATAL ERROR")]
-        detail = (fatal[-1] if fatal else "".join(self._stderr[-20:]).strip()) or f"exit status {self._proc.poll()}"
-        return _HostDied(f"sandbox: the Pyodide host process stopped: {detail}")
-
-    def _next(self, timeout: float) -> dict:
+    def _answer_read(self, name: str) -> dict:
+        """The host's answer to a read of /network/<name>: on_read's bytes, or why not."""
+        if self.on_read is None:
+            return {"type": "read-reply", "ok": False, "missing": True, "error": "no such resource"}
         try:
-            message = self._messages.get(timeout=timeout)
-        except queue.Empty:
-            self.close()
-            raise BlogtoolsError(f"sandbox: the Pyodide host did not answer within {timeout:g} s") from None
-        if message is None:
-            self.close()
-            raise self._host_died()
-        if message["type"] == "failed":
-            raise BlogtoolsError(f"sandbox: Pyodide failed to start: {message['error']}")
-        return message
+            data = bytes(self.on_read(name))
+        except FileNotFoundError as exc:
+            return {"type": "read-reply", "ok": False, "missing": True, "error": str(exc) or "no such resource"}
+        except Exception as exc:  # the reader's failure is the run's I/O error, not the host's
+            return {"type": "read-reply", "ok": False, "missing": False, "error": f"{type(exc).__name__}: {exc}"}
+        return {"type": "read-reply", "ok": True, "data": _b64(data)}
 
-    def _expect_ready(self) -> None:
-        message = self._next(STARTUP_LIMIT)
-        if message["type"] != "ready":
-            raise BlogtoolsError(f"sandbox: unexpected message from the host: {message['type']}")
+    def unit(self, files: Mapping[str, bytes] | None = None) -> Unit:
+        """A fresh trust unit (from the spare), with the sandbox's files updated by ``files``."""
+        return Unit(self, {**self.files, **(files or {})})
 
-    def _resolve(self, name: str) -> dict:
-        """Answer a /network/<name> read from the allowlist; the sandbox never sees the URL."""
-        url = self.resources.get(name)
-        if url is None:
-            allowed = ", ".join(sorted(self.resources)) or "none"
-            return {"ok": False, "error": f"no such resource (allowed: {allowed})"}
-        try:
-            return {"ok": True, "data": _b64(fetch(url, timeout=self.fetch_timeout))}
-        except FetchError as exc:
-            return {"ok": False, "error": f"fetch failed: {exc}"}
-
-    def execute_python(self, code: str) -> ExecutionResult:
-        """Run ``code`` in the sandbox; /output's files afterwards are in ``self.output``."""
-        self._runs += 1
-        run_id = self._runs
-        try:
-            self._send({"type": "run", "id": run_id, "code": code,
-                        "output": {path: _b64(content) for path, content in self.output.items()}})
-            while True:
-                # The host enforces the time limit; a restart after a timeout also reloads Pyodide.
-                message = self._next(self.time_limit + STARTUP_LIMIT)
-                if message["type"] == "fetch":
-                    self._send({"type": "fetched", "id": message["id"], **self._resolve(message["name"])})
-                elif message["type"] == "result" and message["id"] == run_id:
-                    break
-                # A "ready" here announces the fresh worker after a timeout or crash: nothing to do.
-        except _HostDied as exc:
-            # V8 ends the whole process, not just the worker, when one huge JavaScript allocation
-            # passes the worker's heap limit: the run fails and a fresh host serves the next one.
-            self._start()
-            return ExecutionResult("", f"{exc}; a fresh interpreter started\n", False)
-        self.output = {path: base64.b64decode(data) for path, data in message["output"].items()}
-        return ExecutionResult(message["stdout"], message["stderr"], message["success"], message["timedOut"])
+    def run(self, code: str) -> RunResult:
+        """Run ``code`` in a unit of its own."""
+        with self.unit() as unit:
+            return unit.run(code)
 
     def close(self) -> None:
-        """Stop the Node process."""
-        if self._proc.poll() is None:
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        """Stop the spare; units already made end on their own ``close``."""
+        self._closed = True
+        if self._spare is not None:  # stopped as soon as it has started, without waiting for it
+            self._spare.add_done_callback(lambda spare: spare.exception() is None and spare.result().close())
 
     def __enter__(self) -> Sandbox:
         return self
@@ -233,9 +375,10 @@ class Sandbox:
 
 
 def write_output(files: Mapping[str, bytes], directory: Path) -> list[Path]:
-    """Copy /output files into ``directory`` (each written to a temp file, then replaced)."""
+    """Copy a run's output files into ``directory`` (each name checked again, writes atomic)."""
     written = []
     for relative, content in sorted(files.items()):
+        check_name(relative)
         write_atomic(directory / relative, content)
         written.append(directory / relative)
     return written

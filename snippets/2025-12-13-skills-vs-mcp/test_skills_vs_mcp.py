@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from blogtools.node import NODE, node_env
+from blogtools.harness.node import NODE, node_env
 
-ROOT = Path(__file__).resolve().parents[1]
-SNIPPET_DIR = ROOT / "snippets" / "2025-12-13-skills-vs-mcp"
+SNIPPET_DIR = Path(__file__).resolve().parent
+ROOT = SNIPPET_DIR.parents[1]
 PUBLISHED = """npx mcporter call 'linear.create_comment(issueId: "ENG-123", body: "Looks good!")'"""
 MCPORTER_CLI = ROOT / "node_modules" / "mcporter" / "dist" / "cli.js"
 

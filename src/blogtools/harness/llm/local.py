@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools.errors import BlogtoolsError
-from blogtools.harness.llm import BackendError
+from blogtools.harness.llm.backends import BackendError
 
 try:
     import torch

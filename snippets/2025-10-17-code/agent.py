@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Protocol
 
 import anthropic
+from agent_script import ESSAY_IP_ADDRESS, essay_turns
+from syncfetch import FetchError, fetch
 
-from blogtools.agent_script import ESSAY_IP_ADDRESS, essay_turns
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_atomic
 from blogtools.harness.http import fixed_responses
 from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
-from blogtools.sandbox import Sandbox, write_output
+from blogtools.sandbox import Limits, Sandbox, Unit, write_output
 
 MAX_STEPS = 10
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -201,15 +202,17 @@ def agent_loop(
 class AgentStep:
     """One agentic step: ask the model, run the ``execute_python`` calls it makes in the sandbox.
 
-    The sandbox starts on the first tool call (a run answered from the cache never starts it);
-    its /output is set from the state before each step, so a resumed run sees earlier files.
+    The task is one trust unit of the sandbox, started on the first tool call (a run answered
+    from the cache never starts it) with /output as the state before that step, so a resumed
+    run sees earlier files.
     """
 
     client: anthropic.Anthropic
-    make_sandbox: Callable[[], Sandbox]
+    sandbox: Callable[[], Sandbox]
     model: str = DEFAULT_MODEL
     requests: int = 0
     _sandbox: Sandbox | None = field(default=None, repr=False)
+    _unit: Unit | None = field(default=None, repr=False)
 
     def __call__(self, state: dict) -> dict:
         state = copy.deepcopy(state)
@@ -243,15 +246,18 @@ class AgentStep:
         code = block["input"].get("code") if isinstance(block["input"], dict) else None
         if block["name"] != EXECUTE_PYTHON_TOOL["name"] or not isinstance(code, str):
             return {"stdout": "", "stderr": f"unknown tool call {block['name']} {block['input']!r}", "success": False}
-        if self._sandbox is None:
-            self._sandbox = self.make_sandbox()
-        self._sandbox.output = decode_files(state["output"])
-        result = self._sandbox.execute_python(code)
-        state["output"] = encode_files(self._sandbox.output)
-        return result.as_tool_result()
+        if self._unit is None:
+            self._sandbox = self.sandbox()
+            output = {f"output/{name}": data for name, data in decode_files(state["output"]).items()}
+            self._unit = self._sandbox.unit(output)
+        result = self._unit.run(code)
+        state["output"] = encode_files(result.output_files)
+        return {"stdout": result.stdout, "stderr": result.stderr, "success": result.success}
 
     def close(self) -> None:
-        """Stop the sandbox, if a tool call started one."""
+        """End the task's sandbox unit, if a tool call started one."""
+        if self._unit is not None:
+            self._unit.close()
         if self._sandbox is not None:
             self._sandbox.close()
 
@@ -283,9 +289,49 @@ def format_step(report: StepReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- a whole run, for the CLI ------------------------------------------------------------------------
+# --- a whole run, for agent_run.main ------------------------------------------------------------------------
 
 LIVE_RESOURCES = {"current-ip": "https://api.ipify.org"}
+
+
+def _project_file(relative: str, env_var: str) -> Path:
+    """Find ``relative`` under $env_var, the working directory or a parent of this package."""
+    if os.environ.get(env_var):
+        path = Path(os.environ[env_var])
+        if not path.exists():
+            raise BlogtoolsError(f"{path} (from ${env_var}): no such directory")
+        return path
+    for base in [Path.cwd(), *Path(__file__).resolve().parents]:
+        if (base / relative).exists():
+            return base / relative
+    raise BlogtoolsError(f"{relative} not found (set {env_var}, or run `make test` to install it)")
+
+
+def essay_wheels() -> list[bytes]:
+    """The pure-Python wheels the essay's sandbox offers (pypng), downloaded into ``.cache/wheels``."""
+    return [path.read_bytes() for path in sorted(_project_file(".cache/wheels", "BLOGTOOLS_WHEEL_DIR").glob("*.whl"))]
+
+
+def resource_reader(resources: dict[str, str], timeout: float = 10.0) -> Callable[[str], bytes]:
+    """The sandbox's ``on_read`` for the essay's /network allowlist: a name the allowlist gives is
+    fetched afresh on every read; the sandbox never sees the URL."""
+
+    def read(name: str) -> bytes:
+        url = resources.get(name)
+        if url is None:
+            raise FileNotFoundError(f"no such resource (allowed: {', '.join(sorted(resources)) or 'none'})")
+        try:
+            return fetch(url, timeout=timeout)
+        except FetchError as exc:
+            raise OSError(f"fetch failed: {exc}") from None
+
+    return read
+
+
+def essay_sandbox(resources: dict[str, str], time_limit: float = 30.0, wheels: list[bytes] | None = None) -> Sandbox:
+    """The sandbox the essay's agent runs its code in: the allowlist as ``on_read``, pypng."""
+    limits = Limits(cpu_seconds=time_limit, wall_seconds=2 * time_limit)
+    return Sandbox(limits, on_read=resource_reader(resources), wheels=essay_wheels() if wheels is None else wheels)
 
 
 def default_task_id(prompt: str) -> str:
@@ -365,7 +411,7 @@ def run_agent(
     """Run the agent on ``prompt``, printing each step as the essay's transcript does, then copy
     the final /output files into ``output_dir``."""
     echo(f"Prompt: {prompt}\n")
-    step = AgentStep(client, lambda: Sandbox(resources, time_limit=time_limit), model)
+    step = AgentStep(client, lambda: essay_sandbox(resources, time_limit), model)
     reports: list[StepReport] = []
 
     def report(item: StepReport) -> None:

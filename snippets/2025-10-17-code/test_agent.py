@@ -1,5 +1,6 @@
-"""blogtools.agent: the step-cached loop, its stores, and the essay's agent run reproduced through
-the CLI (real SDK, local Messages server replaying the essay's conversation, real Pyodide)."""
+"""agent.py: the step-cached loop, its stores, and the essay's agent run reproduced through
+`blogtools run 2025-10-17-code/03` (real SDK, local Messages server replaying the essay's
+conversation, real Pyodide)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from agent import FileStore, PostgresStore, agent_loop, initial_state
+from agent_script import PROMPT, essay_turns
+from agentic_loop import Interrupted, toy_step
 
-SNIPPETS = Path(__file__).resolve().parents[1] / "snippets"
-sys.path.insert(0, str(SNIPPETS / "2025-10-17-code"))
-from agentic_loop import Interrupted, toy_step  # noqa: E402  (snippets/<post> on sys.path, as `blogtools run` does)
-
-from blogtools.agent import FileStore, PostgresStore, agent_loop, initial_state
-from blogtools.agent_script import PROMPT, essay_turns
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm import ReplayBackend
 from local_http import LocalServer
@@ -86,9 +84,17 @@ def essay_model(messages_server):
     return messages_server
 
 
+SNIPPETS = Path(__file__).resolve().parents[1]
+
+
+def run_command(ident: str, *args: str) -> list[str]:
+    """`blogtools run IDENT -- ARGS...`: how a reader runs the essay's blocks."""
+    return [sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run", ident, "--", *args]
+
+
 def agent_command(cwd: Path, ip_server, model_server, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "blogtools", "agent", PROMPT, "--task-id", "0", "--base-url",
-            model_server.base_url, "--resource", f"current-ip={ip_server.url}/ip", *extra]
+    return run_command("2025-10-17-code/03", PROMPT, "--task-id", "0", "--base-url", model_server.base_url,
+                       "--resource", f"current-ip={ip_server.url}/ip", *extra)
 
 
 def run_agent_cli(cwd: Path, ip_server, model_server, *extra: str) -> str:
@@ -103,7 +109,7 @@ def steps_of(transcript: str) -> dict[int, str]:
     return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, ip_server, essay_model):
     transcript = run_agent_cli(tmp_path, ip_server, essay_model)
     steps = steps_of(transcript)
@@ -134,7 +140,7 @@ def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, 
     assert (tmp_path / "output" / "ip_address.png").read_bytes() == png
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essay_model):
     arrived, release = threading.Event(), threading.Event()
     ip_server.ip_gate.append((2, arrived, release))  # the second IP lookup is step 3's
@@ -161,7 +167,7 @@ def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essa
     assert decode_png((tmp_path / "output" / "ip_address.png").read_bytes())[:2] == (640, 320)
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_dsn):
     import psycopg
 
@@ -175,27 +181,27 @@ def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_ds
     assert len(essay_model.requests) == 4
 
 
-@pytest.mark.node
+@pytest.mark.sandbox
 def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
     """`blogtools run 2025-10-17-code/03`: the default scripted run, with nothing but this machine."""
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run",
-                           "2025-10-17-code/03"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(run_command("2025-10-17-code/03")[:-1], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "Your IP Address: 255.255.255.255" in proc.stdout and "Total steps: 4" in proc.stdout
     assert decode_png((tmp_path / "output" / "ip_address.png").read_bytes())[:2] == (640, 320)
-    assert len(list((tmp_path / "agent-cache").glob("task-0-step-*.json"))) == 4
+    assert len(list((tmp_path / "agent-cache").glob("task-*-step-*.json"))) == 4
 
 
 def test_blogtools_run_shows_the_loop_resuming(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parent / "mkdocs.yml"), "run",
-                           "2025-10-17-code/02"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(run_command("2025-10-17-code/02")[:-1], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "first run: ran steps [1, 2], then interrupted in step 3" in proc.stdout
     assert "second run: ran steps [3, 4]; done=True" in proc.stdout
 
 
 def test_a_prompt_the_script_does_not_know_is_one_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "agent", "Draw a cat."], cwd=tmp_path,
+    proc = subprocess.run(run_command("2025-10-17-code/03", "Draw a cat."), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     [line] = proc.stderr.splitlines()
@@ -204,18 +210,17 @@ def test_a_prompt_the_script_does_not_know_is_one_clear_error(tmp_path):
 
 
 def test_a_bad_resource_option_is_one_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "agent", PROMPT, "--resource", "current-ip"],
+    proc = subprocess.run(run_command("2025-10-17-code/03", PROMPT, "--resource", "current-ip"),
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr == "blogtools: error: --resource 'current-ip': expected NAME=http(s)://URL (NAME without '/')\n"
 
 
 @pytest.mark.live
-@pytest.mark.node
-@pytest.mark.skipif(not os.environ.get("ANTHROPIC_API_KEY"), reason="ANTHROPIC_API_KEY is not set")
+@pytest.mark.sandbox
 def test_the_live_model_runs_the_task(tmp_path, ip_server):
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "agent", PROMPT, "--llm", "anthropic",
-                           "--resource", f"current-ip={ip_server.url}/ip"],
+    proc = subprocess.run(run_command("2025-10-17-code/03", PROMPT, "--llm", "anthropic",
+                                      "--resource", f"current-ip={ip_server.url}/ip"),
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "Stop reason: end_turn" in proc.stdout

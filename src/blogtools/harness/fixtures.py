@@ -1,10 +1,28 @@
-"""pytest fixtures for the LLM harness; the blogtools pytest plugin exports them."""
+"""The harness's pytest fixtures, registered by the blogtools pytest plugin.
+
+Each imports its service when a test first asks for it, so pytest runs that use none pay nothing.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from blogtools.harness.llm import MessagesServer, ScriptedBackend
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> str:
+    """DSN of the server's maintenance database (configured, or the embedded server, held for this run)."""
+    from blogtools.harness import postgres
+
+    return postgres.server_url()
+
+
+@pytest.fixture
+def pg_dsn(pg_server_dsn):
+    """DSN of a fresh, empty database for this test alone, dropped afterwards (safe under xdist)."""
+    from blogtools.harness import postgres
+
+    with postgres.temporary_database(pg_server_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -16,6 +34,8 @@ def messages_server():
     failed (``messages_server.errors``), even when the code under test swallowed the error; a test
     that provokes failures on purpose clears ``errors`` after checking them.
     """
+    from blogtools.harness.llm import MessagesServer, ScriptedBackend
+
     with MessagesServer(ScriptedBackend([])) as server:
         yield server
     if server.errors:

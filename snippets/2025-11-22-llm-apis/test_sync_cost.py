@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[local]'")
 pytest.importorskip("transformers", reason="transformers is not installed: pip install -e '.[local]'")
 
-SNIPPET_DIR = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-22-llm-apis"
+SNIPPET_DIR = Path(__file__).resolve().parent
 TURNS = 8
 
 
@@ -59,3 +59,10 @@ def test_figure_and_markdown_are_written(produced):
     assert "![Cumulative bytes sent and prompt tokens computed over 8 turns](sync-cost.svg)" in markdown
     assert f"**{sum(numbers['resend_bytes']):,}**" in markdown and f"**{sum(numbers['append_bytes']):,}**" in markdown
     assert module.figure(module.Measurement(**numbers)) == (out / "sync-cost.svg").read_text()
+
+
+def test_the_figure_drawn_from_recorded_numbers_is_the_measured_one(produced, tmp_path):
+    out, module = produced
+    module.main(["--from", str(out / "sync-cost.json"), "--out", str(tmp_path)])
+    for name in ("sync-cost.svg", "sync-cost.json", "sync-cost.md"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes()

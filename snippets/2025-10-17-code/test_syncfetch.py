@@ -1,4 +1,4 @@
-"""The sync fetch in both forms, Python (blogtools.syncfetch) and the published JavaScript on Node's
+"""The sync fetch in both forms, Python (syncfetch.py) and the published JavaScript on Node's
 worker_threads, against a local HTTP server: body, HTTP errors, a server that never answers, and
 20 callers at once (the server answers none of them until all 20 are in flight)."""
 
@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from sync_fetch import published_fetch
+from syncfetch import FetchError, SyncFetcher
 
-from blogtools.node import run_node_tool
-from blogtools.syncfetch import FetchError, SyncFetcher
+from blogtools.harness.node import run_node_tool
 from local_http import LocalServer
 
-SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-10-17-code"
-sys.path.insert(0, str(SNIPPETS))
-from sync_fetch import published_fetch  # noqa: E402  (snippets/<post> on sys.path, as `blogtools run` does)
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -91,7 +90,7 @@ def test_python_fetch_serves_20_callers_at_once(server, fetcher):
 def test_js_runs_the_extracted_block_itself(server, tmp_path):
     """The JavaScript form is built from 01-fetch.js at run time: edit the block and what runs changes."""
     for name in ("01-fetch.js", "sync_fetch.mjs", "sync_fetch_cli.mjs"):
-        shutil.copy(SNIPPETS / name, tmp_path / name)
+        shutil.copy(HERE / name, tmp_path / name)
     block = tmp_path / "01-fetch.js"
     assert "throw new Error(`HTTP ${r.status}`)" in block.read_text()
     block.write_text(block.read_text().replace("throw new Error(`HTTP ${r.status}`)", "throw new Error(`edited ${r.status}`)"))
@@ -133,7 +132,7 @@ def test_js_fetch_serves_20_callers_at_once(server):
 def test_blogtools_run_fetches_with_both_forms(tmp_path):
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(SNIPPETS.parents[1] / "mkdocs.yml"), "run",
+    proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(HERE.parents[1] / "mkdocs.yml"), "run",
                            "2025-10-17-code/01"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

@@ -20,8 +20,7 @@ from psycopg.rows import dict_row
 
 from blogtools.harness.llm import BackendError, MessagesServer, ScriptedBackend
 
-SNIPPETS = Path(__file__).resolve().parents[1] / "snippets" / "2025-11-03-absurd-workflows"
-sys.path.insert(0, str(SNIPPETS))
+HERE = Path(__file__).resolve().parent
 
 import absurd_sql
 import agent_task
@@ -151,7 +150,7 @@ WORKER = "import sys, agent_task; agent_task.run_worker(*sys.argv[1:4], fake_now
 
 
 def start_worker(dsn, base_url, worker_id, fake_now="", wait_ready=True):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SNIPPETS), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-c", WORKER, dsn, base_url, worker_id, fake_now],
                             env=env, stdout=subprocess.PIPE, text=True)
     if wait_ready:
@@ -397,6 +396,14 @@ def test_main_runs_against_the_harness_database(module, expected, capsys, pg_ser
 # --- drift between the essay and the library ------------------------------------------------------
 
 
+def test_absurd_dsn_has_the_pinned_schema(absurd_dsn):
+    with psycopg.connect(absurd_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT absurd.get_schema_version()").fetchone() == ("0.5.1",)
+        conn.execute("SELECT absurd.create_queue('q')")
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'absurd'")}
+    assert {"queues", "t_q", "r_q", "c_q", "e_q", "w_q"} <= tables
+
+
 def test_the_essays_api_names_are_still_absent_from_the_sdk():
     """The essay calls ctx.sleep(seconds) and ctx.waitForEvent(name, {timeout}); no release had them.
 
@@ -418,8 +425,6 @@ def test_the_essays_api_names_are_still_absent_from_the_sdk():
 
 @pytest.mark.live
 def test_agent_against_the_live_anthropic_api(db):
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        pytest.skip("ANTHROPIC_API_KEY is not set: the live Anthropic API test needs it")
     from blogtools.harness.llm import AnthropicBackend
 
     with MessagesServer(AnthropicBackend()) as server:
