@@ -83,7 +83,8 @@ _RUST_NAME, _PYTHON_NAME, _JS_NAME, _TS_NAME, _SQL_NAME, _SHELL_NAME, _CONSOLE_N
     languages.named(name).name
     for name in ("rust", "python", "javascript", "typescript", "sql", "shell", "console", "pycon", "json", "text")
 )
-
+# The languages the rules have strong signals for: Magika names one of these only with them
+# (alone it reads pseudo-code and IR as Python or SQL with high scores).
 _SIGNALLED = (_RUST_NAME, _PYTHON_NAME, _JS_NAME, _TS_NAME, _SQL_NAME)
 
 # Magika's score below which its answer is not taken: tuned on the evaluation in
@@ -107,8 +108,9 @@ def guess_language(code: str, *, use_model: bool = True, threshold: float = THRE
     """Best guess at the fence language of ``code`` (a registry name), ``text`` when unsure.
 
     Rules first, for what they know for certain. Then, where Magika is installed (``use_model``),
-    the language it names if the registry knows it and Magika is at least ``threshold`` sure, or
-    the rules' strong signals point the same way; without Magika, those signals alone."""
+    the language it names if the registry knows it and either the rules' strong signals point the
+    same way, or Magika is at least ``threshold`` sure, the rules find no signals and the language
+    is not one they have signals for; without Magika, those signals alone."""
     stripped = code.strip()
     if not stripped:
         return _TEXT_NAME
@@ -118,13 +120,13 @@ def guess_language(code: str, *, use_model: bool = True, threshold: float = THRE
     model = _magika() if use_model else None
     if model is None:
         return signals
-    prediction = model.identify_bytes(code.encode()).prediction
-    named = languages.lookup(prediction.dl.label)
+    label, score = _predict(code)
+    named = languages.lookup(label)
     if named is None or named.name == _TEXT_NAME:
         return _TEXT_NAME
     if named.name in (_JS_NAME, _TS_NAME):
         named = languages.named(_TS_NAME if has_type_syntax(code) else _JS_NAME)
-    if named.name == signals or (prediction.score >= threshold and signals == _TEXT_NAME and named.name not in _SIGNALLED):
+    if named.name == signals or (score >= threshold and signals == _TEXT_NAME and named.name not in _SIGNALLED):
         return named.name
     return _TEXT_NAME  # unsure, or the rules' signals name another language
 
@@ -173,6 +175,14 @@ def _magika():
     except ImportError:
         return None
     return Magika()
+
+
+@functools.lru_cache(maxsize=4096)
+def _predict(code: str) -> tuple[str, float]:
+    """Magika's label for ``code`` and its score (about 5-10 ms a block; a block met again, as in a
+    feed's RSS and Atom variants or an unchanged entry, is not classified twice)."""
+    prediction = _magika().identify_bytes(code.encode()).prediction
+    return prediction.dl.label, prediction.score
 
 
 def _command_lines(stripped: str) -> list[str]:
