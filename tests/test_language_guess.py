@@ -82,6 +82,7 @@ def test_every_language_the_guess_can_name_is_in_the_registry():
         assert languages.lookup(label) is not None, label
 
 
+@MAGIKA  # the rules alone name 6.5% of these wrongly: the targets are the guess extra's
 def test_the_evaluation_meets_the_targets_on_the_test_feeds():
     """benchmarks/guess_eval.py over the feeds in tests/data whose markup names languages."""
     feeds = sorted(str(p) for p in (ROOT / "tests" / "data").glob("**/*.xml"))
