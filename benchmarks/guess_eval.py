@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/guess_eval.py [FEED ...] [--sweep] [--rules-only]
 
 Without FEED it reads the real feeds of ../shared/corpus (other/*.xml and the lucumr feed whose
-blocks carry ``language-x``) and the markup-family feeds of tests/data/families/. Each ``<pre>``
-whose markup (classes or ``lang``/``data-lang`` on the ``pre``, its ``code`` or the elements
-around it) names a language is a case; identical code counts once. The truth is that name through
+blocks carry ``language-x``) and the markup-family feeds of tests/data/families/. Each code block
+whose markup names a language the registry knows (as ingest reads it) is a case; identical code
+counts once. The truth is that name through
 the registry; the guess sees only the code. A guess is *right* when it is the same language
 (JavaScript for a TypeScript block without type syntax, console for shell and back: both are
 command lines), *text* when it abstains, *wrong* when it names another language. Prints the
@@ -20,12 +20,11 @@ import collections
 import glob
 import sys
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
 
-from blogtools import language_guess, languages
+from blogtools import htmlmd, language_guess, languages
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/corpus beside the checkout (or beside the folder of worktrees it sits in).
@@ -47,78 +46,21 @@ class Case:
 
 
 def cases(paths: list[str]) -> list[Case]:
-    """The blocks of the feeds at ``paths`` whose markup names a language, each code text once."""
+    """The blocks of the feeds at ``paths`` whose markup names a language the registry knows,
+    read as ingest reads them (``htmlmd.named_blocks``), each code text once."""
     seen: set[str] = set()
     found = []
     for path in paths:
         feed = feedparser.parse(Path(path).read_bytes(), sanitize_html=False, resolve_relative_uris=False)
         for entry in feed.entries:
             body = (entry.get("content") or [{}])[0].get("value") or entry.get("summary", "")
-            for classes, langs, code in _pre_blocks(body):
-                named = language_guess.language_from_markup(classes, langs)
+            for code, named in htmlmd.named_blocks(body):
                 language = languages.lookup(named) if named else None
                 if language is None or not code.strip() or code in seen:
                     continue
                 seen.add(code)
                 found.append(Case(Path(path).name, language.name, code))
     return found
-
-
-def _pre_blocks(body: str) -> list[tuple[list[str], list[str], str]]:
-    parser = _PreParser()
-    parser.feed(body)
-    parser.close()
-    return parser.blocks
-
-
-class _PreParser(HTMLParser):
-    """Each outermost ``<pre>``: the classes and lang attributes of it, of its ``code`` and of
-    its ancestors, and its text (``<br>`` as a line break, a first newline dropped as HTML does)."""
-
-    _VOID = {"br", "img", "hr", "input", "meta", "link", "wbr", "source", "col"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.open: list[tuple[str, list[str], list[str]]] = []
-        self.blocks: list[tuple[list[str], list[str], str]] = []
-        self.depth: int | None = None  # the stack depth of the open <pre>
-        self.text: list[str] = []
-        self.classes: list[str] = []
-        self.langs: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        classes = [token for name, value in attrs if name == "class" and value for token in value.split()]
-        langs = [value for name, value in attrs if name in ("lang", "data-lang") and value]
-        if self.depth is not None:
-            if tag == "code":  # not the highlighter's token spans (Pygments' "go" is output)
-                self.classes += classes
-                self.langs += langs
-            if tag == "br":
-                self.text.append("\n")
-        if tag in self._VOID:
-            return
-        self.open.append((tag, classes, langs))
-        if tag == "pre" and self.depth is None:
-            self.depth = len(self.open)
-            self.text = []
-            self.classes = [c for _, cs, _ in self.open for c in cs]
-            self.langs = [v for _, _, ls in self.open for v in ls]
-
-    def handle_endtag(self, tag):
-        if tag in self._VOID or tag not in (name for name, _, _ in self.open):
-            return
-        while self.open:
-            name = self.open.pop()[0]
-            if self.depth is not None and len(self.open) < self.depth:
-                text = "".join(self.text)
-                self.blocks.append((self.classes, self.langs, text[1:] if text.startswith("\n") else text))
-                self.depth = None
-            if name == tag:
-                return
-
-    def handle_data(self, data):
-        if self.depth is not None:
-            self.text.append(data)
 
 
 def score(found: list[Case], guess) -> tuple[collections.Counter, collections.Counter]:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from blogtools import language_guess, languages, mdwrite
+from blogtools import htmlmd, languages, mdwrite
 from blogtools.content import read_page
 from blogtools.errors import BlogtoolsError
 from blogtools.feeds import Source
@@ -208,10 +208,13 @@ def test_links_are_absolute_or_point_at_pages_of_the_site(lucumr):
     assert "[I am not](2025-09-04-996.md)" in got["2025-10-21-eu-resigation"][1]
 
 
-def test_details_keep_their_summary_text(lucumr):
+def test_details_stay_collapsible_around_their_code(lucumr):
     body = pages(lucumr)["2025-10-17-code"][1]
-    assert "What an agent run looks like" in body
-    assert "Single step function" in pages(lucumr)["2025-11-03-absurd-workflows"][1]
+    transcript = re.search(r'^<details markdown="1">\n<summary>What an agent run looks like</summary>\n\n'
+                           r'(.*?)\n\n</details>$', body, re.S | re.M)
+    assert transcript and [lang for lang, _ in fences(transcript.group(1))] == ["text"]
+    assert transcript.group(1).startswith("```text\nPrompt: Figure out the current ip address")
+    assert '<summary>Single step function</summary>' in pages(lucumr)["2025-11-03-absurd-workflows"][1]
 
 
 # ----------------------------------------------------------------------------- hostile input
@@ -252,6 +255,10 @@ def test_a_hostile_feed_yields_no_executable_markup(tmp_path):
         audit = _Audit()
         audit.feed(rendered)
         assert audit.problems == [], (slug, audit.problems)
+        # Text cannot open an admonition, a collapsible block or a tab; only the feed's own
+        # <details> are collapsible.
+        assert 'class="admonition' not in rendered and 'class="tabbed-set' not in rendered, slug
+        assert rendered.count("<details") == (2 if slug == "2025-12-01-scripts" else 0), slug
         raw = (tmp_path / "posts" / f"{slug}.md").read_text()
         front = raw.split("\n---\n", 1)[0]
         assert "<" not in front and ">" not in front, slug
@@ -567,12 +574,17 @@ def test_a_fence_outlasts_the_backticks_in_its_code():
     assert fences(block) == [("text", code)]
 
 
-def test_language_from_markup_wins_over_guessing():
-    assert language_guess.language_from_markup(["highlight"], []) is None
-    assert language_guess.language_from_markup(["language-ts"], []) == "typescript"
-    assert language_guess.language_from_markup(["code", "python"], []) == "python"
-    assert language_guess.language_from_markup([], ["rs"]) == "rust"
-    assert language_guess.language_from_markup(["language-x\"onclick"], []) is None
+@pytest.mark.parametrize("markup, language", [
+    ('<div class="highlight"><pre>SELECT id FROM t;</pre></div>', "sql"),  # names none: a guess
+    ('<pre class="language-ts">x</pre>', "typescript"),
+    ('<pre class="code python">x</pre>', "python"),
+    ('<pre data-lang="rs">x</pre>', "rust"),
+    ('<pre><code class="rb">x</code></pre>', "ruby"),  # an alias alone, through the registry
+    ('<figure class="highlight objc"><pre>x</pre></figure>', "objc"),
+    ('<pre class="language-x&quot;onclick">SELECT id FROM t;</pre>', "sql"),  # not a name: a guess
+])
+def test_language_from_markup_wins_over_guessing(markup, language):
+    assert [lang for lang, _ in fences(htmlmd.to_markdown(markup, slug="s", base="", internal={}))] == [language]
 
 
 def test_plain_text_escaping_leaves_nothing_markdown_would_act_on():

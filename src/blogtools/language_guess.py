@@ -1,6 +1,7 @@
-"""The language of a feed's code block: from its markup when it names one, else guessed from the code.
+"""The language of a feed's code block when its markup names none: guessed from the code.
 
-Names come from the registry (``blogtools.languages``). Feeds often lose the language (Pygments
+Names come from the registry (``blogtools.languages``); reading them from markup is
+``blogtools.htmlmd``'s. Feeds often lose the language (Pygments
 output carries none), so ``guess_language`` guesses, precision first: a wrong name misleads readers
 and sends later stages the wrong way, ``text`` only costs the highlighting. Rules decide what a
 content-type model misses (JSON, shebangs, ``$``/``>>>`` sessions, transcripts, bare command
@@ -17,27 +18,6 @@ import json
 import re
 
 from blogtools import languages
-
-_PREFIXES = ("language-", "lang-", "highlight-source-", "highlight-", "sourcecode-")
-
-
-def language_from_markup(classes: list[str], lang_attrs: list[str]) -> str | None:
-    """The fence name a block's markup gives: ``lang``/``data-lang`` values first, then class
-    tokens with a prefix (``language-x``, Sphinx's ``highlight-x``), then bare class tokens that
-    the registry knows (Nikola's ``code python``); None when the markup names none."""
-    for value in lang_attrs:
-        if found := languages.fence_name(value):
-            return found
-    for token in classes:
-        low = token.lower()
-        for prefix in _PREFIXES:
-            if low.startswith(prefix) and (found := languages.fence_name(low[len(prefix):])):
-                return found
-    for token in classes:
-        if known := languages.lookup(token):
-            return known.name
-    return None
-
 
 # A command line: VAR=value prefixes, a lowercase command word or a path, then arguments that are
 # flags, bare words, paths, quoted strings, variables or shell operators. Nothing else (no

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 _BACKTICKS = re.compile(r"`+")
-_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;"}
-_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)")
+_TEXT_ESCAPES = {"<": "&lt;", "[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "`": "&#96;",
+                 "!": "&#33;", "?": "&#63;", "=": "&#61;"}
+# ``!!!``, ``???`` and ``===`` open admonitions, collapsible blocks and tabs: their first mark is referenced.
+_TEXT_SPECIAL = re.compile(r"[<\[\]{}`]|&(?=#?\w+;)|([!?=])(?=\1\1)")
 _LITERAL_SPECIAL = set("\\`*_{}[]()#+-.!|~:&<>\"'")
 
 
@@ -30,8 +32,11 @@ def fence(code: str, language: str = "") -> str:
 
 
 def code_span(code: str) -> str:
-    """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks)."""
+    """``code`` as an inline code span (newlines become spaces, the fence outlasts any backticks);
+    nothing for no code (two bare backticks would run into a neighbouring span)."""
     code = code.replace("\n", " ")
+    if not code:
+        return ""
     marks = backticks(code)
     pad = " " if code.startswith("`") or code.endswith("`") else ""
     return f"{marks}{pad}{code}{pad}{marks}"
@@ -39,7 +44,8 @@ def code_span(code: str) -> str:
 
 def escape_text(text: str) -> str:
     """Plain text with every character that Markdown or its extensions could act on referenced
-    (``<``, brackets, braces, backticks, an ``&`` that starts an entity); emphasis marks stay."""
+    (``<``, brackets, braces, backticks, an ``&`` that starts an entity, the first of ``!!!``,
+    ``???`` or ``===``); emphasis marks stay."""
     return _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES.get(m.group(0), "&amp;"), text)
 
 
