@@ -107,6 +107,17 @@ def test_blocks_without_entry_or_with_drift_say_so(curated):
     assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
 
 
+def test_a_block_not_yet_triaged_shows_not_verified_yet(curated):
+    root, entries = curated
+    doc = manifest.load(root / "snippets/manifest.toml")
+    doc[f"{POST}/02"]["reason"] = ""  # as extract writes it: nobody has decided this block yet
+    manifest.save(doc, root / "snippets/manifest.toml")
+    page = (root / f"content/posts/{POST}.md").read_text()
+    out = annotate(page, POST, manifest.read(root / "snippets"), SourceLinks(root), root / "snippets")
+    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 1
+    assert "Illustrative" not in out
+
+
 def test_links_come_from_mkdocs_yml(tmp_path):
     (tmp_path / "mkdocs.yml").write_text(
         "site_name: x\nsite_url: https://example.org/\nrepo_url: https://github.com/example/essays/\n"

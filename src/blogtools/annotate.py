@@ -75,6 +75,8 @@ def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks, found
     line is its evidence (``blogtools.evidence.state``): only what a recorded run measured."""
     if entry is None:
         return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
+    if entry.untriaged:
+        return _evidence_html(None)  # not yet triaged: nothing has verified it
     if entry.status != RUNNABLE:
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'

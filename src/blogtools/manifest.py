@@ -78,6 +78,12 @@ class Entry:
         simply replaced."""
         return self.status == RUNNABLE or bool(self.reason.strip())
 
+    @property
+    def untriaged(self) -> bool:
+        """Whether the entry is a block's that nobody has triaged yet: extract's fresh entry,
+        illustrative with no reason. Check counts these; they are not problems."""
+        return self.is_block and self.status == ILLUSTRATIVE and not self.reason.strip()
+
     def as_json(self) -> dict:
         """The entry as JSON-ready values (lists for tuples, ``changed_sha256`` null when unchanged)."""
         return {

@@ -299,21 +299,25 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
 # --- mkdocs -----------------------------------------------------------------------------------
 
 
-def build(project: Project) -> None:
-    """Run `mkdocs build --strict` over the rendered docs and put the result in site_dir.
+def build(project: Project) -> list[str]:
+    """Run `mkdocs build` over the rendered docs, strict for everything but the feeds' posts, and
+    put the result in site_dir; return one warning line per post whose content MkDocs warned about.
 
-    MkDocs builds into a fresh folder beside site_dir, which replaces site_dir only when the
-    build is clean: a failed build (any warning) is a BlogtoolsError and leaves site_dir as it was.
+    A feed is someone else's writing: what MkDocs warns about in a post page (a footnote never
+    referenced, a missing anchor) is reported, never fatal. Any other warning (the site's own
+    pages, templates, configuration) fails the build as `--strict` would. MkDocs builds into a
+    fresh folder beside site_dir, which replaces site_dir only when the build passes: a failed
+    build is a BlogtoolsError and leaves site_dir as it was.
     """
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
-    result = subprocess.run(_mkdocs(project, "build", "--strict", "--site-dir", str(fresh.resolve())),
+    result = subprocess.run(_mkdocs(project, "build", "--site-dir", str(fresh.resolve())),
                             cwd=project.root, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), capture_output=True, text=True)
-    if result.returncode != 0:
+    by_post, fatal = _sort_warnings(result.stderr)
+    if result.returncode != 0 or fatal:
         shutil.rmtree(fresh)
-        problems = [ln for ln in result.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
-        detail = "; ".join(problems[:5]) or result.stderr.strip()[-500:]
+        detail = "; ".join(fatal[:5]) or result.stderr.strip()[-500:]
         raise BlogtoolsError(f"mkdocs build --strict failed for {project.config_file}: {detail}")
     fresh.chmod(0o755)
     if site_dir.exists():
@@ -323,6 +327,23 @@ def build(project: Project) -> None:
         shutil.rmtree(old)
     else:
         os.replace(fresh, site_dir)
+    return [f"{post}: {len(found)} MkDocs warning{'s' if len(found) > 1 else ''} in the feed's content, "
+            f"shown as published (first: {found[0]})" for post, found in by_post.items()]
+
+
+_POST_WARNING = re.compile(rf"^WARNING\s+-\s+Doc file '{POSTS_DIR}/([^'/]+)\.md' (.*)$")
+
+
+def _sort_warnings(stderr: str) -> tuple[dict[str, list[str]], list[str]]:
+    """MkDocs' warnings and errors: those about a post page by post name, and all the others."""
+    by_post: dict[str, list[str]] = {}
+    fatal = []
+    for line in stderr.splitlines():
+        if match := _POST_WARNING.match(line):
+            by_post.setdefault(match.group(1), []).append(match.group(2))
+        elif line.startswith(("WARNING", "ERROR")):
+            fatal.append(line)
+    return by_post, fatal
 
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
