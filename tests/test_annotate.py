@@ -88,6 +88,16 @@ def test_status_lines_and_tabs(curated):
     assert html.count('class="snippet-status') == 3
 
 
+def test_a_curated_language_names_the_published_block(curated):
+    """The feed's markup lost the language (``text``): the page shows the one the author curated."""
+    root, entries = curated
+    page = (root / f"content/posts/{POST}.md").read_text().replace("```typescript\n", "```text\n", 1)
+    out = annotate(page, POST, entries, SourceLinks(root, "https://example.org/r", "main"), root / "snippets")
+    assert re.search(r"```typescript\n\s*absurd\.registerTask", out)
+    assert not re.search(r"```text\n\s*absurd\.registerTask", out)
+    assert "As published (TypeScript)" in out
+
+
 def test_status_inside_a_details_block_stays_inside(curated):
     root, entries = curated
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets")

@@ -147,6 +147,25 @@ def test_changed_block_keeps_its_file_name(project):
     assert len(list((project / "snippets" / POST).iterdir())) == 3
 
 
+def test_a_curated_language_wins_over_the_feeds_markup_and_the_guess(project):
+    """The author decided block 01 is TypeScript; a re-ingest that names it otherwise changes nothing."""
+    cli("extract")
+    curate(project, runnable=True)
+    page = project / PAGE
+    page.write_text(page.read_text().replace("```typescript\n", "```text\n", 1))
+    cli("extract")
+    entry = load_manifest(project)[f"{POST}/01"]
+    assert (entry["language"], entry["file"]) == ("typescript", "01-absurd-register-task.ts")
+    assert (project / f"snippets/{POST}/01-absurd-register-task.ts").read_text() == TS_BLOCK
+    assert not list((project / "snippets" / POST).glob("01-*.txt"))
+    # an uncurated block takes the language the page gives it
+    doc = load_manifest(project)
+    doc[f"{POST}/01"]["status"], doc[f"{POST}/01"]["reason"] = "illustrative", ""
+    save_manifest(project, doc)
+    cli("extract")
+    assert load_manifest(project)[f"{POST}/01"]["language"] == "text"
+
+
 def test_drift_keeps_the_reviewed_text_beside_the_new_until_accepted(project):
     cli("extract")
     curate(project)

@@ -134,9 +134,20 @@ def module_fence(snippets_dir: Path, entry: Entry, module: str) -> list[str]:
     return mdwrite.fence(text, "python").splitlines()
 
 
-def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
+def _as_curated(entry: Entry | None, block: CodeBlock, fence: list[str]) -> tuple[str, list[str]]:
+    """The block's language and fence as the author decided: a curated entry's language names the
+    published fence (the feed's markup may have lost it, and a guess is only a guess)."""
+    if entry is None or not entry.curated or not entry.language or entry.language == block.language:
+        return block.language, fence
+    opening = re.match(r"^(\s*(?:>\s*)*[`~]{3,}\s*)(\S*)(.*)$", fence[0])
+    if opening is None or (opening.group(2) or "") != block.language:
+        return block.language, fence
+    return entry.language, [opening.group(1) + entry.language + opening.group(3), *fence[1:]]
+
+
+def _tabs(entry: Entry, language: str, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
-    published = languages.label(block.language)
+    published = languages.label(language)
     label = f"As published ({published})" if published else "As published"
     out = mdwrite.tab(label, [line[len(prefix) :] for line in fence], blank_lines=True) + [""]
     for module in entry.modules:
@@ -162,12 +173,12 @@ def annotate(
     for block in reversed(find_blocks(markdown)):
         ident = block_id(slug, block.ordinal)
         entry = entries.get(ident)
-        fence = [line.rstrip("\n") for line in lines[block.start - 1 : block.end]]
+        language, fence = _as_curated(entry, block, [line.rstrip("\n") for line in lines[block.start - 1 : block.end]])
         prefix = _prefix(fence[0])
         added = ["", status_html(entry, block, links, found.get(ident))]
         if entry is not None and entry.status == RUNNABLE:
             if entry.modules and entry.notes:
-                fence = _under(prefix, _tabs(entry, block, fence, prefix, snippets_dir))
+                fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
             added += [""] + details(entry, links, found.get(ident))
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
