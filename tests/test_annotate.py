@@ -124,7 +124,8 @@ def test_a_block_not_yet_triaged_shows_not_verified_yet(curated):
     manifest.save(doc, root / "snippets/manifest.toml")
     page = (root / f"content/posts/{POST}.md").read_text()
     out = annotate(page, POST, manifest.read(root / "snippets"), SourceLinks(root), root / "snippets")
-    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 1
+    # block 02 joins the two runnable blocks that no recorded run has verified either
+    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 3
     assert "Illustrative" not in out
 
 
