@@ -190,6 +190,26 @@ def test_no_javascript_object_is_reachable(fresh):
     assert (result.success, result.stdout) == (True, "0\n[]\n"), result.stderr
 
 
+def test_no_javascript_object_can_be_made(fresh):
+    # JsException(name, message) made a JavaScript Error; its js_error led on to Array, Function and
+    # Object.prototype.__defineGetter__ (issue 9's prototype-getter class) from plain Python.
+    code = (
+        "import gc\n"
+        "made = []\n"
+        "kinds = [t for t in gc.get_objects() if isinstance(t, type) and 'js_error' in vars(t)]\n"
+        "assert kinds, 'the FFI exception type is still there to attack'\n"
+        "for t in kinds:\n"
+        "    for attempt in (lambda: t('TypeError', 'x'), lambda: t.__new__(t, 'TypeError', 'x'),\n"
+        "                    lambda: BaseException.__new__(t, 'TypeError', 'x'),\n"
+        "                    lambda: (delattr(t, '__new__'), t('TypeError', 'x'))[1]):\n"
+        "        try: made.append(attempt().js_error.constructor.name)\n"
+        "        except (TypeError, AttributeError): pass\n"
+        "print(len(kinds), made)"
+    )
+    result = fresh.run(code)
+    assert result.success and result.stdout.endswith(" []\n"), result.stdout + result.stderr
+
+
 def test_no_host_files_read_or_written(fresh, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the host's secret")
