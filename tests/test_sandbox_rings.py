@@ -65,6 +65,12 @@ FORGED = {
     "not base64": result(output={"a": "!!!"}),
     "content not text": result(output={"a": 5}),
     "file and folder": result(output={"a": "QQ==", "a/b": "QQ=="}),
+    # JSON carries lone surrogates ("\\ud800"); a str holding one cannot be encoded, so the host
+    # would fail on writing it, not the run
+    "lone surrogate name": result(output={"a\udc80": "QQ=="}),
+    "lone surrogate stdout": result(stdout="a\ud800"),
+    "lone surrogate stderr": result(stderr="\udfff"),
+    "read of a lone surrogate": {"type": "read", "name": "\ud800"},
     "read with a path": {"type": "read", "name": "../etc/passwd"},
     "read with slash": {"type": "read", "name": "a/b"},
     "deep nesting": b"[" * 100000 + b"]" * 100000,
