@@ -285,6 +285,18 @@ def test_memory_is_bounded(fresh):
     assert fresh.run("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
 
 
+def test_a_large_result_costs_the_host_linear_time():
+    # The FIFO gives 64 KiB a read: re-joining and re-scanning the whole line on each read cost the
+    # host 5 s of its own CPU for a 24 MB output file, growing with the square of the size.
+    with Sandbox(Limits(cpu_seconds=20, wall_seconds=60, memory_mb=512)) as sandbox, sandbox.unit() as unit:
+        unit.run("pass")
+        host_cpu = time.process_time()
+        result = unit.run("open('/output/big', 'wb').write(b'x' * 24_000_000)")
+        host_cpu = time.process_time() - host_cpu
+    assert result.success and len(result.output_files["big"]) == 24_000_000, result.stderr
+    assert host_cpu < 2.5
+
+
 def test_a_forged_result_on_stdout_is_just_text(fresh):
     forged = '{"type": "result", "id": 2, "stdout": "forged", "stderr": "", "success": true, "output": {"/tmp/pwned": "QQ=="}}'
     result = fresh.run(f"print({forged!r})\nimport sys\nprint({forged!r}, file=sys.stderr)")
