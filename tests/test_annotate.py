@@ -12,7 +12,7 @@ import markdown
 import pytest
 import yaml
 
-from blogtools import manifest, project, site
+from blogtools import evidence, manifest, project, site
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.blocks import block_id, find_blocks
 from blogtools.extract import extract
@@ -71,12 +71,15 @@ def test_status_lines_and_tabs(curated):
     module.write_text(MODULE)
     # the whole module, its own ``` included, inside the Runnable tab
     assert '```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "&lt;durable &amp; done&gt;"' in html
-    assert (
-        '<p><span class="snippet-status snippet-runnable">Runnable · tested: '
-        f'<a href="https://github.com/example/essays/blob/trunk/snippets/{POST}/durable_task.py"><code>durable_task.py</code></a> · '
-        '<a href="https://github.com/example/essays/blob/trunk/tests/test_durable.py#L8"><code>test_durable_main</code></a></span></p>'
-    ) in html
-    assert "<li>Python instead of TypeScript</li>" in html
+    # nothing was run, so nothing is claimed; the module and test links fold under the line
+    assert '<p><span class="snippet-status snippet-not-verified">◌ Not verified yet</span></p>' in html
+    folded = html[html.index('<details class="info">') : html.index("</details>")]
+    assert "<summary>Runnable form, tests and notes</summary>" in folded
+    assert (f'Modules: <a href="https://github.com/example/essays/blob/trunk/snippets/{POST}/durable_task.py">'
+            "<code>durable_task.py</code></a>") in folded
+    assert ('<li><a href="https://github.com/example/essays/blob/trunk/tests/test_durable.py#L8">'
+            "<code>test_durable_main</code></a></li>") in folded
+    assert "<li>Python instead of TypeScript</li>" in folded
     assert "<li><code>ctx.step</code> is the SDK's <code>ctx.step(name, fn)</code></li>" in html
     assert (
         '<p><span class="snippet-status snippet-illustrative">Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account '
@@ -85,13 +88,24 @@ def test_status_lines_and_tabs(curated):
     assert html.count('class="snippet-status') == 3
 
 
+def test_a_curated_language_names_the_published_block(curated):
+    """The feed's markup lost the language (``text``): the page shows the one the author curated."""
+    root, entries = curated
+    page = (root / f"content/posts/{POST}.md").read_text().replace("```typescript\n", "```text\n", 1)
+    out = annotate(page, POST, entries, SourceLinks(root, "https://example.org/r", "main"), root / "snippets")
+    assert re.search(r"```typescript\n\s*absurd\.registerTask", out)
+    assert not re.search(r"```text\n\s*absurd\.registerTask", out)
+    assert "As published (TypeScript)" in out
+
+
 def test_status_inside_a_details_block_stays_inside(curated):
     root, entries = curated
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets")
-    assert '    <span class="snippet-status snippet-runnable">Runnable · tested: <code>test_durable_main</code></span>\n' in out
+    assert '    <span class="snippet-status snippet-not-verified">◌ Not verified yet</span>\n' in out
+    assert '    ??? info "Runnable form and tests"\n\n        Tests:\n\n        - <code>test_durable_main</code>\n' in out
     html = render(out.split("---\n", 2)[2], root)
-    details = html[html.index("<details") : html.index("</details>")]
-    assert "=== step 1 ===" in details and "Runnable · tested" in details
+    details = html[html.index("<details") : html.rindex("</details>")]
+    assert "=== step 1 ===" in details and "Not verified yet" in details and "test_durable_main" in details
 
 
 def test_blocks_without_entry_or_with_drift_say_so(curated):
@@ -101,6 +115,18 @@ def test_blocks_without_entry_or_with_drift_say_so(curated):
     out = annotate(page, POST, entries, SourceLinks(root), root / "snippets")
     assert "(the essay changed this block since; the runnable form may lag behind)" in out
     assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
+
+
+def test_a_block_not_yet_triaged_shows_not_verified_yet(curated):
+    root, entries = curated
+    doc = manifest.load(root / "snippets/manifest.toml")
+    doc[f"{POST}/02"]["reason"] = ""  # as extract writes it: nobody has decided this block yet
+    manifest.save(doc, root / "snippets/manifest.toml")
+    page = (root / f"content/posts/{POST}.md").read_text()
+    out = annotate(page, POST, manifest.read(root / "snippets"), SourceLinks(root), root / "snippets")
+    # block 02 joins the two runnable blocks that no recorded run has verified either
+    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 3
+    assert "Illustrative" not in out
 
 
 def test_links_come_from_mkdocs_yml(tmp_path):
@@ -182,7 +208,8 @@ def assert_statuses_and_tabs(page: str) -> None:
 
 
 def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
-    """This repository's content/ and snippets/, built: one status line per code block, none unchecked."""
+    """This repository's content/ and snippets/, built: one status line per code block, none
+    unchecked; a runnable block's line is its evidence, as `blogtools.evidence` reads it."""
     repo = Path(__file__).parent.parent
     for name in ("content", "snippets"):
         shutil.copytree(repo / name, tmp_path / name)
@@ -190,6 +217,7 @@ def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
     done = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     entries = manifest.read(tmp_path / "snippets")
+    found = evidence.states(project.load(start=tmp_path), entries)
     counted = 0
     for page in (tmp_path / "content/posts").glob("*.md"):
         blocks = find_blocks(page.read_text())
@@ -200,7 +228,7 @@ def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
         assert html.count('class="snippet-status') == len(blocks) + len(companions), slug
         for block in blocks:
             entry = entries[block_id(slug, block.ordinal)]
-            expected = "Runnable · tested" if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"
+            expected = found[entry.id].label if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"
             assert expected in html.replace("&amp;", "&"), (slug, block.ordinal)
         counted += len(blocks)
     assert "Unchecked" not in "".join(p.read_text() for p in (tmp_path / "site").rglob("*.html"))

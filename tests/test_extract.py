@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from blogtools import check
+from blogtools import check, manifest
+from blogtools.errors import BlogtoolsError
 from blogtools.project import load as load_project
 from clirun import invoke
 
@@ -146,6 +147,25 @@ def test_changed_block_keeps_its_file_name(project):
     assert len(list((project / "snippets" / POST).iterdir())) == 3
 
 
+def test_a_curated_language_wins_over_the_feeds_markup_and_the_guess(project):
+    """The author decided block 01 is TypeScript; a re-ingest that names it otherwise changes nothing."""
+    cli("extract")
+    curate(project, runnable=True)
+    page = project / PAGE
+    page.write_text(page.read_text().replace("```typescript\n", "```text\n", 1))
+    cli("extract")
+    entry = load_manifest(project)[f"{POST}/01"]
+    assert (entry["language"], entry["file"]) == ("typescript", "01-absurd-register-task.ts")
+    assert (project / f"snippets/{POST}/01-absurd-register-task.ts").read_text() == TS_BLOCK
+    assert not list((project / "snippets" / POST).glob("01-*.txt"))
+    # an uncurated block takes the language the page gives it
+    doc = load_manifest(project)
+    doc[f"{POST}/01"]["status"], doc[f"{POST}/01"]["reason"] = "illustrative", ""
+    save_manifest(project, doc)
+    cli("extract")
+    assert load_manifest(project)[f"{POST}/01"]["language"] == "text"
+
+
 def test_drift_keeps_the_reviewed_text_beside_the_new_until_accepted(project):
     cli("extract")
     curate(project)
@@ -219,19 +239,20 @@ def test_check_json_gives_each_problem_its_kind_id_path_and_line(project):
     result = cli("check", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert {key: report[key] for key in ("blocks", "runnable", "illustrative")} == {
-        "blocks": 3, "runnable": 0, "illustrative": 3}
+    # 02 lost its reason: not yet triaged again, counted rather than a problem.
+    assert {key: report[key] for key in ("blocks", "runnable", "illustrative", "untriaged")} == {
+        "blocks": 3, "runnable": 0, "illustrative": 2, "untriaged": 1}
     assert [(p["kind"], p["id"], p["path"], p["line"]) for p in report["problems"]] == [
         ("drift", f"{POST}/01", PAGE, 9),
         ("stale-file", f"{POST}/01", PAGE, 9),
-        ("no-reason", f"{POST}/02", PAGE, 17),
         ("stale-file", f"{POST}/03", PAGE, 22),
     ]
     assert report["problems"][1]["message"] == (
         f"snippets/{POST}/01-absurd-register-task.ts.new does not hold the block's text; run `blogtools extract`")
     human = cli("check").stdout.splitlines()
-    assert human[:-1] == [f"problem: {p['id']} ({p['path']}:{p['line']}): {p['message']}" for p in report["problems"]]
-    assert human[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 4 problems"
+    assert human[:-2] == [f"problem: {p['id']} ({p['path']}:{p['line']}): {p['message']}" for p in report["problems"]]
+    assert human[-2].startswith("check: not yet triaged: 1 block (shown as not verified;")
+    assert human[-1] == "check: 3 blocks: 0 runnable, 2 illustrative, 1 not yet triaged, 3 problems"
 
 
 def test_accept_of_an_unknown_id_changes_nothing(project):
@@ -273,11 +294,10 @@ def test_check_names_each_offender(project):
         f"problem: {POST}/01 ({PAGE}:9): test tests/test_agent_loop.py::test_nope is not collected by pytest",
         f"problem: {POST}/01 ({PAGE}:9): test tests/test_gone.py::test_x is not collected by pytest",
         f"problem: {POST}/02 ({PAGE}:17): snippets/{POST}/02-npx-mcporter-call-linear.sh does not hold the block's text; run `blogtools extract`",
-        f"problem: {POST}/02 ({PAGE}:17): illustrative entry has no reason",
         f"problem: {POST}/03 ({PAGE}:22): no manifest entry; run `blogtools extract`",
         "problem: 2025-01-01-gone/01: the manifest has an entry but content has no such block; `blogtools extract --accept 2025-01-01-gone/01` drops it",
     ]
-    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 1 illustrative, 8 problems"
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 0 illustrative, 1 not yet triaged, 7 problems"
 
 
 def test_check_rejects_bad_status_and_runnable_without_tests_or_notes(project):
@@ -420,7 +440,7 @@ def test_bad_inputs_give_one_error_line(project):
     result = cli("snippets")
     assert result.exit_code == 1 and result.stderr.startswith("blogtools: error: snippets/manifest.toml: not a readable TOML manifest:")
     (project / "snippets/manifest.toml").write_text('["a/01"]\npost = "a"\nordinal = "one"\n')
-    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] ordinal must be an integer\n"
+    assert cli("snippets").stderr == "blogtools: error: snippets/manifest.toml: [a/01] 'ordinal' must be an integer, not str\n"
 
 
 def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
@@ -472,3 +492,48 @@ def test_only_reviewed_text_runs_a_drifted_entry_is_refused_by_run_and_pytest(pr
     assert cli("extract", "--accept", f"{POST}/01").exit_code == 0
     assert blogtools("run", f"{POST}/01", cwd=project).returncode == 3  # main() returns 3
     assert subprocess.run(pytest_command, cwd=project, capture_output=True, text=True).returncode == 0
+
+
+BLOCK_TABLE = {"post": "p", "ordinal": 1, "language": "python", "file": "01-x.py", "sha256": "0" * 64,
+               "lines": [3, 5], "status": "illustrative", "modules": [], "tests": [], "reason": "", "notes": []}
+BAD_ENTRIES = {
+    "a misspelt curated key": ("p/01", {**BLOCK_TABLE, "module": ["m.py"]}, "[p/01] unknown key 'module'"),
+    "lines that are not a pair": ("p/01", {**BLOCK_TABLE, "lines": [3, 4, 5]}, "[p/01] 'lines' must be a list of 2 items, not 3"),
+    "a module that is not a string": ("p/01", {**BLOCK_TABLE, "modules": [1]}, "[p/01] 'modules' item 1 must be a string, not int"),
+    "a block without its sha256": ("p/01", {k: v for k, v in BLOCK_TABLE.items() if k != "sha256"}, "[p/01] 'sha256' is missing"),
+    "a standalone entry with an ordinal": ("p/figure", {**BLOCK_TABLE, "file": "", "ordinal": 2},
+                                           "[p/figure] 'ordinal' belongs to a code block's entry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_a_malformed_manifest_entry_is_one_error_naming_it_and_the_field(case):
+    ident, table, message = BAD_ENTRIES[case]
+    with pytest.raises(BlogtoolsError) as raised:
+        manifest.parse_entries({ident: table}, Path("snippets/manifest.toml"))
+    assert str(raised.value).startswith(f"snippets/manifest.toml: {message}")
+
+
+def test_a_manifest_entry_is_read_as_typed_values():
+    (entry,) = manifest.parse_entries({"p/01": BLOCK_TABLE}, Path("manifest.toml")).values()
+    assert (entry.id, entry.ordinal, entry.lines, entry.modules, entry.curated) == ("p/01", 1, (3, 5), (), False)
+    standalone = {key: BLOCK_TABLE[key] for key in ("post", "status", "modules", "tests", "reason", "notes")}
+    (entry,) = manifest.parse_entries({"p/figure": {**standalone, "status": "runnable", "modules": ["f.py"]}},
+                                      Path("manifest.toml")).values()
+    assert (entry.is_block, entry.modules, entry.curated) == (False, ("f.py",), True)
+def test_a_fresh_site_is_green_with_its_blocks_counted_as_not_yet_triaged(project):
+    """extract's fresh entries are not problems: one line counts them, the exit status is 0."""
+    cli("extract")
+    result = cli("check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "check: not yet triaged: 3 blocks (shown as not verified; decide each in snippets/manifest.toml: "
+        "runnable with tests, or illustrative with a reason)",
+        "check: 3 blocks: 0 runnable, 0 illustrative, 3 not yet triaged, 0 problems",
+    ]
+    assert json.loads(cli("check", "--json").stdout)["untriaged"] == 3
+    # A standalone entry has no block to triage: without a reason it is still a problem.
+    doc = load_manifest(project)
+    doc[f"{POST}/figure"] = {"post": POST, "status": "illustrative", "modules": [], "tests": [], "reason": "", "notes": []}
+    save_manifest(project, doc)
+    assert cli("check").exit_code == 1

@@ -22,7 +22,7 @@ def test_no_name_or_alias_means_two_languages():
     ("shell-session", "console", "txt", "Console", True),
     ("py3", "python", "py", "Python", False),
     ("c++", "cpp", "cpp", "C++", False),
-    ("elixir", "elixir", "txt", "elixir", False),  # unknown: usable as a fence name, nothing more
+    ("nim", "nim", "txt", "nim", False),  # unknown: usable as a fence name, nothing more
     ("", None, "txt", "", True),  # an untagged block reads as a transcript
 ])
 def test_one_record_answers_every_stage(name, fence, extension, label, transcript):

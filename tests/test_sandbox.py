@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from blogtools.sandbox import Limits, Sandbox, SandboxUnavailable, runtime, write_output
-from local_http import tcp_listener
+from local_tcp import tcp_listener
 
 pytestmark = pytest.mark.sandbox
 

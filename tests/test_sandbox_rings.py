@@ -15,7 +15,7 @@ import pytest
 
 from blogtools.sandbox import channel, runtime
 from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result
-from local_http import tcp_listener
+from local_tcp import tcp_listener
 
 # --- the channel out: the host's validator, fed forged lines -------------------------------------
 

@@ -6,9 +6,7 @@ repository's site files (mkdocs.yml, feeds/) in a temp dir.
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
 import json
 import os
 import re
@@ -17,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +24,7 @@ import pytest
 import yaml
 
 from blogtools import sitecheck
+from browser import CHROMIUM_ARGS, serving
 from site_html import heading_text, parse, parse_fragment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -314,25 +312,11 @@ def test_zensical_renders_the_same_posts(built, feed, tmp_path):
 
 # --- the browser --------------------------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture(scope="module")
 def served(site):
     """site/ over a local HTTP server on 127.0.0.1; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
+    with serving(site) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -435,8 +419,6 @@ def test_serve_serves_the_site_and_sigterm_leaves_no_server_behind(built, tmp_pa
     [
         ("---\ndate: '2025-01-02T00:00:00+00:00'\n---\n\nNo title.\n", "front matter 'title' is missing"),
         ("---\ntitle: [unclosed\n---\n\nBody.\n", "bad YAML front matter"),
-        ("---\ntitle: Dead link\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n[gone](nope.md)\n",
-         "mkdocs build --strict failed"),
     ],
 )
 def test_bad_content_fails_the_build_with_one_error_line(tmp_path, page, reason):
@@ -454,3 +436,58 @@ def test_bad_content_fails_the_build_with_one_error_line(tmp_path, page, reason)
     after = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in root.iterdir() if p.name.startswith(".site.")] == []  # no half builds
+
+
+# ------------------------------------------------------------------------------ no feed fails a build
+
+FEED_WARNINGS = ("---\ntitle: Loose ends\ndate: '2025-01-02T00:00:00+00:00'\n---\n\n"
+                 "[gone](nope.md) and a [missing anchor](#nowhere).\n\n[^orphan]: A footnote never referenced.\n")
+
+
+def test_what_mkdocs_warns_about_in_a_post_is_one_warning_line_and_the_site_builds(tmp_path):
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    (root / "content" / "posts" / "2025-01-02-loose-ends.md").write_text(FEED_WARNINGS)
+    result = blogtools("build", "--offline", cwd=root)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("blogtools: warning:")]
+    assert len(warnings) == 1, result.stderr  # one line for the post, however many warnings
+    assert warnings[0].startswith("blogtools: warning: 2025-01-02-loose-ends: 3 MkDocs warnings in the feed's content")
+    assert "(1 with warnings from their feed)" in result.stdout
+    page = (root / "site" / "2025" / "01" / "02" / "loose-ends" / "index.html").read_text()
+    assert "Loose ends" in page and "A footnote never referenced" in page
+
+
+def test_the_sites_own_warnings_still_fail_the_build(tmp_path):
+    """Strict for everything that does not come from a feed: the site's configuration and pages."""
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    (root / "content" / "posts" / "2025-01-02-loose-ends.md").write_text(FEED_WARNINGS)
+    blogtools("build", "--offline", cwd=root)
+    before = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
+    with (root / "mkdocs.yml").open("a") as config:
+        config.write("\nnav:\n  - Home: index.md\n  - Gone: gone.md\n")  # the site's configuration
+    result = subprocess.run([sys.executable, "-m", "blogtools", "build", "--offline"], cwd=root,
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("blogtools: error:")]
+    assert len(errors) == 1 and "mkdocs build --strict failed" in errors[0] and "gone.md" in errors[0], result.stderr
+    assert {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------------------------ a new site is green
+
+CORPUS = sorted((DATA / "corpus").glob("*.xml"))  # real feeds of other blogs and engines, ORIGIN.tsv beside them
+
+
+@pytest.mark.parametrize("feed", CORPUS, ids=[path.stem for path in CORPUS])
+def test_a_new_site_for_a_real_feed_builds_and_checks_green(tmp_path, feed):
+    root = tmp_path / "site"
+    assert blogtools("new", str(root), "--feed", str(feed), cwd=tmp_path).returncode == 0
+    built = blogtools("build", cwd=root)
+    assert built.stdout.startswith("built "), built.stdout
+    assert (root / "site" / "index.html").is_file()
+    checked = blogtools("check", cwd=root)
+    summary = checked.stdout.splitlines()[-1]
+    blocks = int(summary.split()[1])
+    assert blocks > 0 and summary.endswith(f"{blocks} not yet triaged, 0 problems"), checked.stdout
+    pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
+    shown = sum(page.read_text().count("◌ Not verified yet") for page in pages)
+    assert shown == blocks  # every block, on its post's page

@@ -16,11 +16,11 @@ import pytest
 from agent import FileStore, PostgresStore, agent_loop, initial_state
 from agent_script import PROMPT, essay_turns
 from agentic_loop import Interrupted, toy_step
+from local_server import LocalServer
+from pngcheck import decode_png
 
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm import ReplayBackend
-from local_http import LocalServer
-from pngcheck import decode_png
 
 # --- the loop and its stores ----------------------------------------------------------------------
 

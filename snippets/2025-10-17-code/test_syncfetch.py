@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from local_server import LocalServer
 from sync_fetch import published_fetch
 from syncfetch import FetchError, SyncFetcher
 
 from blogtools.harness.node import run_node_tool
-from local_http import LocalServer
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,7 +1,10 @@
 """The render transform that shows each code block's status right under it.
 
-Under every fenced block of a post page goes one line: "Runnable · tested" linking the module and
-its tests in the repository, or "Illustrative: <reason>". When the runnable form differs from what
+Under every fenced block of a post page goes one line: a runnable block's evidence, the recorded
+result of its last run (``blogtools.evidence``: "✓ Verified since <date> · N tests · Python 3.11",
+"✗ Failing since ...", "⟳ Out of date: ...", "◌ Not verified yet"), with its modules, tests
+(linked), notes and versions folded into a collapsible block under it; or "Illustrative:
+<reason>". When the runnable form differs from what
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
 "Runnable (Python)" whose second tab holds the module file as it is when the site is built (read
 from ``snippets/`` at each render, never a committed copy that can drift), followed by the list of
@@ -20,6 +23,7 @@ from pathlib import Path
 from blogtools import languages, mdwrite
 from blogtools.blocks import CodeBlock, block_id, find_blocks
 from blogtools.errors import BlogtoolsError
+from blogtools.evidence import UNRECORDED, Evidence
 from blogtools.manifest import RUNNABLE, Entry
 
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
@@ -36,6 +40,7 @@ class SourceLinks:
     snippets: str = "snippets"
 
     def url(self, path: str, line: int | None = None) -> str | None:
+        """The link to ``path`` in the repository (at ``line`` if given), or None with no repo_url."""
         if not self.repo_url:
             return None
         return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{path}" + (f"#L{line}" if line else "")
@@ -64,25 +69,53 @@ def _test_line(root: Path, test_id: str) -> int | None:
     return next((n for n, line in enumerate(lines, start=1) if name and pattern.match(line)), None)
 
 
-def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks) -> str:
+def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks, found: Evidence | None = None) -> str:
     """The status line for one block: one inline HTML element (a paragraph of its own in the page,
-    valid at top level and inside details or tabs), reason and labels escaped."""
+    valid at top level and inside details or tabs), label and reason escaped. A runnable entry's
+    line is its evidence (``blogtools.evidence.state``): only what a recorded run measured."""
     if entry is None:
         return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
+    if entry.untriaged:
+        return _evidence_html(None)  # not yet triaged: nothing has verified it
     if entry.status != RUNNABLE:
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
     stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
-    return _runnable_html(entry, links, stale)
+    return _evidence_html(found, stale)
 
 
-def _runnable_html(entry: Entry, links: SourceLinks, suffix: str = "") -> str:
+def _evidence_html(found: Evidence | None, suffix: str = "") -> str:
+    found = found or UNRECORDED
+    return f'<span class="snippet-status snippet-{found.state}">{html.escape(found.label)}{html.escape(suffix)}</span>'
+
+
+def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[str]:
+    """The collapsible block under a runnable entry's status line: its modules, its tests (linked,
+    with each one's recorded result), the notes on how it differs, and what the run had."""
+    record = found.record if found else None
     parts = [_link(module, links.url(f"{links.snippets}/{entry.post}/{module}")) for module in entry.modules]
-    parts += [
-        _link(test.rpartition("::")[2] or test, links.url(test.partition("::")[0], _test_line(links.root, test)))
-        for test in entry.tests
-    ]
-    return f'<span class="snippet-status snippet-runnable">Runnable · tested: {" · ".join(parts)}{suffix}</span>'
+    out = [f"Modules: {' · '.join(parts)}", ""] if parts else []
+    out += ["Tests:", ""]
+    for test in entry.tests:
+        link = _link(test.rpartition("::")[2] or test, links.url(test.partition("::")[0], _test_line(links.root, test)))
+        result = record.tests.get(test) if record else None
+        mark = {"passed": "✓ ", "failed": "✗ ", "skipped": "◌ "}.get(result.outcome, "") if result else ""
+        error = f": {html.escape(result.error)}" if result and result.error else ""
+        out.append(f"- {mark}{link}{error}")
+    if entry.notes:
+        out += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
+    if record and record.env:
+        out += ["", f"Last run ({html.escape(record.outcome)}, recorded {html.escape(record.since)}) with "
+                    f"{html.escape(_environment(record.env))}."]
+    title = "Runnable form, tests and notes" if entry.notes else "Runnable form and tests"
+    return [f'??? info "{title}"', ""] + mdwrite.indent(out)
+
+
+def _environment(env: dict) -> str:
+    parts = [f"Python {env['python']}"] if env.get("python") else []
+    parts += [f"Node {env['node']}"] if env.get("node") else []
+    parts += [f"{name} {version}" for name, version in (env.get("packages") or {}).items()]
+    return ", ".join(parts) + ("; a GPU" if env.get("gpu") else "; no GPU")
 
 
 def _prefix(line: str) -> str:
@@ -101,9 +134,20 @@ def module_fence(snippets_dir: Path, entry: Entry, module: str) -> list[str]:
     return mdwrite.fence(text, "python").splitlines()
 
 
-def _tabs(entry: Entry, block: CodeBlock, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
+def _as_curated(entry: Entry | None, block: CodeBlock, fence: list[str]) -> tuple[str, list[str]]:
+    """The block's language and fence as the author decided: a curated entry's language names the
+    published fence (the feed's markup may have lost it, and a guess is only a guess)."""
+    if entry is None or not entry.curated or not entry.language or entry.language == block.language:
+        return block.language, fence
+    opening = re.match(r"^(\s*(?:>\s*)*[`~]{3,}\s*)(\S*)(.*)$", fence[0])
+    if opening is None or (opening.group(2) or "") != block.language:
+        return block.language, fence
+    return entry.language, [opening.group(1) + entry.language + opening.group(3), *fence[1:]]
+
+
+def _tabs(entry: Entry, language: str, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
-    published = languages.label(block.language)
+    published = languages.label(language)
     label = f"As published ({published})" if published else "As published"
     out = mdwrite.tab(label, [line[len(prefix) :] for line in fence], blank_lines=True) + [""]
     for module in entry.modules:
@@ -118,33 +162,40 @@ def _under(prefix: str, lines: list[str]) -> list[str]:
 
 
 def annotate(
-    markdown: str, slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path
+    markdown: str, slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path,
+    found: Mapping[str, Evidence] | None = None,
 ) -> str:
-    """``markdown`` (a post page, front matter allowed) with each block's status under it, and tabs
-    where the runnable form differs (a runnable entry with modules and notes)."""
+    """``markdown`` (a post page, front matter allowed) with each block's status under it (from
+    ``found``, the entries' evidence), tabs where the runnable form differs (a runnable entry with
+    modules and notes), and a runnable entry's details folded under the line."""
+    found = found or {}
     lines = markdown.splitlines(keepends=True)
     for block in reversed(find_blocks(markdown)):
-        entry = entries.get(block_id(slug, block.ordinal))
-        fence = [line.rstrip("\n") for line in lines[block.start - 1 : block.end]]
+        ident = block_id(slug, block.ordinal)
+        entry = entries.get(ident)
+        language, fence = _as_curated(entry, block, [line.rstrip("\n") for line in lines[block.start - 1 : block.end]])
         prefix = _prefix(fence[0])
-        added = ["", status_html(entry, block, links)]
-        if entry is not None and entry.status == RUNNABLE and entry.modules and entry.notes:
-            fence = _under(prefix, _tabs(entry, block, fence, prefix, snippets_dir))
-            added += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
+        added = ["", status_html(entry, block, links, found.get(ident))]
+        if entry is not None and entry.status == RUNNABLE:
+            if entry.modules and entry.notes:
+                fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
+            added += [""] + details(entry, links, found.get(ident))
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
     return "".join(lines)
 
 
 def companions(
-    slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path, figures: Path | None
+    slug: str, entries: Mapping[str, Entry], links: SourceLinks, snippets_dir: Path, figures: Path | None,
+    found: Mapping[str, Evidence] | None = None,
 ) -> str:
     """Markdown for the post's standalone runnable entries (modules no block shows), or "".
 
     Each gets the section its script wrote to ``figures/<name>.md`` when there is one (its files
     referenced as ``../figures/<slug>/<file>``, where render copies them) or else a heading, then
-    its status line, each module in a collapsed block, and its notes.
+    its status line, its details folded, and each module in a collapsed block.
     """
+    found = found or {}
     sections = []
     for entry in sorted(entries.values(), key=lambda e: e.id):
         if entry.post != slug or entry.is_block or entry.status != RUNNABLE:
@@ -158,10 +209,9 @@ def companions(
             out = [text.strip(), ""]
         else:
             out = [f"## Runnable companion: {name}", ""]
-        out += [_runnable_html(entry, links), ""]
+        out += [_evidence_html(found.get(entry.id)), ""] + details(entry, links, found.get(entry.id)) + [""]
         for module in entry.modules:
             out += [f'??? example "Runnable (Python): {module}"', ""] + mdwrite.indent(module_fence(snippets_dir, entry, module))
             out += [""]
-        out += [f"- {note}" for note in entry.notes]
         sections.append("\n".join(out).rstrip() + "\n")
     return "\n".join(sections)

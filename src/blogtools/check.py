@@ -59,19 +59,29 @@ class CheckReport:
     blocks: int = 0
     runnable: int = 0
     illustrative: int = 0
+    untriaged: int = 0  # blocks whose entry nobody has decided yet: counted, not problems
     problems: list[Problem] = field(default_factory=list)
 
     def line(self) -> str:
         """The summary line the CLI prints: blocks by status and the number of problems."""
+        untriaged = f", {self.untriaged} not yet triaged" if self.untriaged else ""
         return (
-            f"{self.blocks} blocks: {self.runnable} runnable, {self.illustrative} illustrative, "
+            f"{self.blocks} blocks: {self.runnable} runnable, {self.illustrative} illustrative{untriaged}, "
             f"{len(self.problems)} problems"
         )
+
+    def untriaged_line(self) -> str | None:
+        """The one line about the blocks not yet triaged, or None when there are none."""
+        if not self.untriaged:
+            return None
+        return (f"not yet triaged: {self.untriaged} block{'s' if self.untriaged > 1 else ''} (shown as "
+                "not verified; decide each in snippets/manifest.toml: runnable with tests, or illustrative "
+                "with a reason)")
 
     def as_json(self) -> dict:
         """The counts and every problem, for ``check --json``."""
         return {"blocks": self.blocks, "runnable": self.runnable, "illustrative": self.illustrative,
-                "problems": [problem.as_json() for problem in self.problems]}
+                "untriaged": self.untriaged, "problems": [problem.as_json() for problem in self.problems]}
 
 
 def collect_test_ids(
@@ -168,9 +178,11 @@ def check(
             if entry is None:
                 report.problems.append(Problem("no-entry", "no manifest entry; run `blogtools extract`", ident, page, block.start))
                 continue
+            report.untriaged += entry.untriaged
             report.runnable += entry.status == manifest.RUNNABLE
-            report.illustrative += entry.status == manifest.ILLUSTRATIVE
-            found = _file_problems(entry, block, snippets_dir) + _entry_problems(entry, snippets_dir, collected)
+            report.illustrative += entry.status == manifest.ILLUSTRATIVE and not entry.untriaged
+            found = _file_problems(entry, block, snippets_dir)
+            found += [] if entry.untriaged else _entry_problems(entry, snippets_dir, collected)
             report.problems += [Problem(kind, message, ident, page, block.start) for kind, message in found]
     for ident in sorted(set(entries) - present):
         if not entries[ident].is_block:

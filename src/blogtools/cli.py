@@ -12,7 +12,16 @@ from pathlib import Path
 
 import click
 
-from blogtools import __version__, content, feeds, manifest, review, scaffold
+from blogtools import (
+    __version__,
+    content,
+    evidence,
+    feeds,
+    manifest,
+    review,
+    scaffold,
+    testrun,
+)
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
 from blogtools import ingest as ingest_stage
@@ -57,6 +66,7 @@ class _Site:
 
     @functools.cached_property
     def project(self) -> project_module.Project:
+        """The site's Project, loaded from mkdocs.yml once, on first use."""
         return project_module.load(self.config_file)
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None):
@@ -147,9 +157,17 @@ def _echo_migrated(pages: list[Path]) -> None:
 
 @main.command()
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
+@click.option("--require-verified", "require", is_flag=False, flag_value="yes", default=None,
+              type=click.Choice(["yes", "strict"]),
+              help="Refuse to build, naming them, while runnable blocks are failing, out of date or "
+                   "not verified yet (=strict: or skipped here too).")
 @_pass_site
-def build(site, offline):
-    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs --strict."""
+def build(site, offline, require):
+    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs.
+
+    Strict: any MkDocs warning fails the build, except those about a post's own content (it comes
+    from a feed), which are one warning line per post.
+    """
     project = site.project.require_site()
     started = time.monotonic()
     _echo_migrated(content.migrate(project.content_dir))
@@ -159,11 +177,19 @@ def build(site, offline):
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
     click.echo(f"extract: {extracted.line()}", err=True)
+    if require:
+        refused = evidence.unverified(evidence.states(project), strict=require == "strict")
+        if refused:
+            raise BlogtoolsError(f"--require-verified: {len(refused)} runnable block(s) not verified: "
+                                 + "; ".join(refused) + " (run `blogtools test`)")
     click.echo(f"render: {project.content_dir}/ → {project.docs_dir}/", err=True)
     count = site_stage.render(project)
-    click.echo(f"mkdocs build --strict → {project.site_dir}/", err=True)
-    site_stage.build(project)
-    click.echo(f"built {count} posts into {project.site_dir} in {time.monotonic() - started:.1f} s")
+    click.echo(f"mkdocs build (strict but for the feeds' content) → {project.site_dir}/", err=True)
+    warnings = site_stage.build(project)
+    for line in warnings:
+        _warn(line)
+    noted = f" ({len(warnings)} with warnings from their feed)" if warnings else ""
+    click.echo(f"built {count} posts{noted} into {project.site_dir} in {time.monotonic() - started:.1f} s")
 
 
 @main.command()
@@ -279,13 +305,43 @@ def check_command(site, content_dir, snippets_dir, as_json):
     project = site.with_overrides(content_dir, snippets_dir)
     report = check_stage.check(project.posts_dir, project.snippets_dir, project.root,
                                progress=lambda message: click.echo(f"check: {message}", err=True))
+    try:  # evidence is reported, never a problem: tests run after check refresh it
+        found = {ident: item for ident, item in evidence.states(project).items() if item.record or
+                 item.state == evidence.NOT_VERIFIED}
+    except BlogtoolsError as exc:
+        found = {}
+        report.problems.append(check_stage.Problem("results", str(exc), path=str(evidence.path(project))))
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
+        click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()}},
+                              indent=2))
     else:
+        click.echo(f"check: evidence: {evidence.counts_phrase(found.values(), 'runnable example')}", err=True)
         for problem in report.problems:
             click.echo(f"problem: {problem}")
+        if untriaged := report.untriaged_line():
+            click.echo(f"check: {untriaged}")
         click.echo(f"check: {report.line()}")
     if report.problems:
+        sys.exit(1)
+
+
+@main.command("test")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "run_all", is_flag=True, help="Run every chosen entry, current or not.")
+@click.option("--time-limit", type=float, default=testrun.DEFAULT_TIME_LIMIT, show_default=True,
+              help="Seconds an entry's tests may take; past it they are recorded as failed.")
+@_pass_site
+def test_command(site, ids, run_all, time_limit):
+    """Run the tests of runnable entries and record the evidence in snippets/results.json.
+
+    Without ID, every runnable entry. Only entries with no record, a failure, or a changed
+    fingerprint (their block, inputs or lock files) run; --all runs them all. Exit 1 when any failed.
+    """
+    summary = testrun.run_tests(site.project, ids, run_all, time_limit, echo=lambda line: click.echo(line, err=True))
+    for ident in summary.failed:
+        click.echo(f"failed: {ident}: {summary.ran[ident]}")
+    click.echo(f"test: {summary.line()}")
+    if summary.failed:
         sys.exit(1)
 
 

@@ -82,24 +82,25 @@ def _set(table, key: str, value) -> None:
         table[key] = value
 
 
-def _update(table, slug: str, block: CodeBlock, keep_reviewed: bool) -> tuple[str, bool]:
+def _update(table, slug: str, block: CodeBlock, curated: bool, accepting: bool) -> tuple[str, bool]:
     """Refresh an existing entry's machine fields; returns its file name and whether it drifted.
 
-    With ``keep_reviewed`` (a curated entry not being accepted) a changed block leaves sha256,
-    language and file as reviewed and records the new hash as changed_sha256; otherwise the entry
-    takes the block as it is now.
+    A curated entry keeps its language and file (the author's decision wins over the feed's markup
+    and the guess); when it is not being accepted, a changed block also leaves sha256 as reviewed
+    and records the new hash as changed_sha256. An uncurated entry takes the block as it is now.
     """
     _set(table, "post", slug)
     _set(table, "ordinal", block.ordinal)
     _set(table, "lines", [block.start, block.end])
-    drifted = keep_reviewed and str(table.get("sha256", "")) != block.sha256
+    drifted = curated and not accepting and str(table.get("sha256", "")) != block.sha256
     name = str(table.get("file", ""))
-    if not drifted:
+    if not curated:
         _set(table, "language", block.language)
         if not name or Path(name).suffix != f".{languages.extension(block.language)}":
             stem = Path(name).stem if name else f"{block.ordinal:02d}-{short_name(block)}"
             name = f"{stem}.{languages.extension(block.language)}"
             _set(table, "file", name)
+    if not drifted:
         _set(table, "sha256", block.sha256)
     if drifted:
         _set(table, "changed_sha256", block.sha256)
@@ -158,7 +159,7 @@ def extract(
                 summary.added.append(ident)
             else:
                 old = str(table.get("file", ""))
-                name, drifted = _update(table, slug, block, entries[ident].curated and ident not in accept)
+                name, drifted = _update(table, slug, block, entries[ident].curated, ident in accept)
                 if drifted:
                     summary.drifted.append(ident)
             if ident in accept:

@@ -398,6 +398,14 @@ def markup_language(nodes: list[_Element]) -> str | None:
     return None
 
 
+def named_blocks(body_html: str) -> list[tuple[str, str | None]]:
+    """Each code block of a body as ingest reads it: its text and the language name its markup
+    gives (as written, lower case), or None. What ``benchmarks/guess_eval.py`` measures the guess on."""
+    blocks = _CodeBlocks(_parse(sanitize(body_html)))
+    return [(blocks.text(pre), markup_language(_language_nodes(pre, blocks.container(pre), blocks.pres)))
+            for pre in blocks.pres]
+
+
 def _language_nodes(pre: _Element, container: _Element, pres: list[_Element]) -> list[_Element]:
     """The <pre>, its first <code>, the wrappers that go with it and up to two more ancestors
     that hold no other code block: the elements whose markup may name its language."""

@@ -38,6 +38,7 @@ RENDERER = hashlib.sha256(
     b"".join(Path(m.__file__).read_bytes() for m in (htmlmd, language_guess, languages, mdwrite, content, feeds))
     + Path(__file__).read_bytes()
     + f"{version('html-to-markdown')} {version('nh3')} {version('feedparser')}".encode()
+    + language_guess.guesser().encode()  # with Magika or without, the guesses differ
 ).hexdigest()[:16]
 
 

@@ -8,8 +8,6 @@ tomlkit keeps the file as written, comments included, so curation survives every
 from __future__ import annotations
 
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from blogtools import records
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 
@@ -32,7 +31,8 @@ since; review the runnable form, then `blogtools extract --accept ID`).
 Curated by authors, never overwritten: status ("runnable" or "illustrative"), modules (Python
 files in snippets/<post>/, the first one's main() is what `blogtools run ID` calls), tests (pytest
 node ids), reason (why a block is illustrative), notes (each way the runnable form differs from
-the published block). `blogtools check` verifies all of it.
+the published block), expect_error (optional: a pattern the error of a run must match, for code
+that fails as published). `blogtools check` verifies all of it.
 An id whose last part is not a number ("<post>/<name>") is a standalone entry: a runnable module
 of the post that no block shows (a figure script, say); it has only the curated fields and post."""
 
@@ -46,8 +46,8 @@ def is_block_id(ident: str) -> bool:
 class Entry:
     """One manifest entry, as typed values; the block fields are empty for a standalone entry.
 
-    ``parse_entries`` validates a table against these fields and their types (one validator), so a
-    field added here is checked there.
+    ``parse_entries`` checks a table against these fields and their types with ``records.load``
+    (the one validator for every file blogtools reads), so a field added here is checked there.
     """
 
     id: str
@@ -63,6 +63,7 @@ class Entry:
     sha256: str = ""
     lines: tuple[int, int] | None = None
     changed_sha256: str | None = None
+    expect_error: str = ""  # a pattern: a failing run whose error matches it fails as expected
 
     @property
     def is_block(self) -> bool:
@@ -76,6 +77,12 @@ class Entry:
         A curated block's reviewed text is kept when the essay changes it; an uncurated one's is
         simply replaced."""
         return self.status == RUNNABLE or bool(self.reason.strip())
+
+    @property
+    def untriaged(self) -> bool:
+        """Whether the entry is a block's that nobody has triaged yet: extract's fresh entry,
+        illustrative with no reason. Check counts these; they are not problems."""
+        return self.is_block and self.status == ILLUSTRATIVE and not self.reason.strip()
 
     def as_json(self) -> dict:
         """The entry as JSON-ready values (lists for tuples, ``changed_sha256`` null when unchanged)."""
@@ -93,6 +100,7 @@ class Entry:
             "reason": self.reason,
             "notes": list(self.notes),
             "changed_sha256": self.changed_sha256,
+            "expect_error": self.expect_error,
         }
 
 
@@ -132,60 +140,47 @@ def save(doc: tomlkit.TOMLDocument, path: Path) -> bool:
     return write_if_changed(Path(path), tomlkit.dumps(doc).encode("utf-8"))
 
 
-# The fields every entry has, those only a block's entry has (required unless optional), and
-# those that name a file or folder under snippets/ and so must be bare names.
-_CURATED = ("status", "modules", "tests", "reason", "notes")
+# The fields only a block's entry has (all required but changed_sha256), and those that name a file
+# or folder under snippets/ and so must be bare names.
 _BLOCK = ("ordinal", "language", "file", "sha256", "lines", "changed_sha256")
-_OPTIONAL = ("changed_sha256",)
 _BARE = ("post", "file", "modules")
-_KINDS = {str: "a string", int: "an integer", tuple[str, ...]: "a list of strings", tuple[int, int]: "[first, last]"}
 
 
-def _typed(value, kind) -> bool:
-    """Whether a TOML value has the field type ``kind`` (a bool is not an integer)."""
-    if kind is str or kind is int:
-        return isinstance(value, kind) and not isinstance(value, bool)
-    if not isinstance(value, list):
-        return False
-    if kind == tuple[int, int]:
-        return len(value) == 2 and all(_typed(item, int) for item in value)
-    return all(_typed(item, str) for item in value)
+def _check_bare_names(entry: Entry) -> None:
+    """RecordError unless ``post``, ``file`` and every module are bare names (inside snippets/)."""
+    for name in _BARE if entry.is_block else ("post", "modules"):
+        value = getattr(entry, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if item in ("", ".", "..") or any(char in item for char in "/\\\0"):
+                raise records.RecordError(f"{name} must be a bare name (no '/', not '..'), not {item!r}")
 
 
-def _field_types() -> dict[str, type]:
-    """Entry's fields and their types, ``X | None`` read as ``X``."""
-    hints = typing.get_type_hints(Entry)
-    return {name: next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
-            if isinstance(hint, types.UnionType) else hint for name, hint in hints.items()}
-
-
-def _validate(path: Path, ident: str, table) -> dict:
-    """The fields of one entry's table as Entry's typed values; one error naming the entry and field."""
+def _entry(path: Path, ident: str, table) -> Entry:
+    """One entry's table as an Entry, validated by ``records.load``; one error naming the entry and field."""
     if not isinstance(table, dict):
         raise BlogtoolsError(f"{path}: {ident} is not a table: every top-level key must be an entry id")
-    fields = {}
-    for name in ("post", *(_BLOCK if is_block_id(ident) else ()), *_CURATED):
-        kind, value = _FIELD_TYPES[name], table.get(name)
-        if value is None:
-            if name in _OPTIONAL:
-                continue
-            raise BlogtoolsError(f"{path}: [{ident}] has no {name}")
-        if not _typed(value, kind):
-            raise BlogtoolsError(f"{path}: [{ident}] {name} must be {_KINDS[kind]}")
-        for item in (value if isinstance(value, list) else [value]) if name in _BARE else ():
-            if item in ("", ".", "..") or any(char in item for char in "/\\\0"):
-                raise BlogtoolsError(f"{path}: [{ident}] {name} must be a bare name (no '/', not '..'), not {item!r}")
-        fields[name] = tuple(value) if isinstance(value, list) else value
-    return fields
-
-
-_FIELD_TYPES = _field_types()
+    try:
+        if "id" in table:
+            raise records.RecordError("unknown key 'id' (an entry's id is its table's name)")
+        entry = records.load(Entry, {"id": ident, **table})
+        if is_block_id(ident):
+            missing = [name for name in _BLOCK[:-1] if name not in table]
+            if missing:
+                raise records.RecordError(f"{missing[0]!r} is missing")
+        else:
+            present = [name for name in _BLOCK if name in table]
+            if present:
+                raise records.RecordError(f"{present[0]!r} belongs to a code block's entry (<post>/NN), not a standalone one")
+        _check_bare_names(entry)
+        return entry
+    except records.RecordError as exc:
+        raise BlogtoolsError(f"{path}: [{ident}] {exc}") from None
 
 
 def parse_entries(doc: Mapping, path: Path) -> dict[str, Entry]:
     """Every entry of a loaded manifest, by id; one clear error naming the entry and field when
     malformed, or when ``post``, ``file`` or a module is not a bare name (it would reach outside snippets/)."""
-    return {ident: Entry(id=ident, **_validate(path, ident, table)) for ident, table in doc.items()}
+    return {ident: _entry(path, ident, table) for ident, table in doc.items()}
 
 
 def read(snippets_dir: Path) -> dict[str, Entry]:

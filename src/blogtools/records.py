@@ -1,7 +1,8 @@
 """Typed records from parsed TOML, JSON or YAML: the one validator for every file blogtools reads.
 
 A record is a dataclass whose annotations say what each key holds (``str``, ``int``,
-``datetime``, ``X | None``, ``list[str]``, ``dict[str, Record]`` or another record); ``load`` checks
+``datetime``, ``X | None``, ``list[str]``, ``tuple[str, ...]``, ``tuple[int, int]``,
+``dict[str, Record]`` or another record; a tuple is read from a list); ``load`` checks
 a mapping against them and builds the record, or raises ``RecordError`` naming the first key that
 is unknown, missing or of the wrong type. Checks a type cannot say go in ``__post_init__``, which
 raises ``RecordError`` too. (Material's blog plugin declares its settings the same way, as typed
@@ -64,6 +65,8 @@ def _value(hint, value, where: str, metadata=None):
         if not isinstance(value, list):
             raise RecordError(f"{where} must be a list, not {_kind_of(value)}")
         return [_value(args[0], item, f"{where} item {n}") for n, item in enumerate(value, 1)]
+    if origin is tuple:
+        return _tuple(args, value, where)
     if origin is dict:
         if not isinstance(value, dict):
             raise RecordError(f"{where} must be a mapping, not {_kind_of(value)}")
@@ -78,6 +81,16 @@ def _value(hint, value, where: str, metadata=None):
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise RecordError(f"{where} must be {_KINDS.get(hint, hint.__name__)}, not {_kind_of(value)}")
     return value
+
+
+def _tuple(args: tuple, value, where: str) -> tuple:
+    """A list as a tuple: ``tuple[X, ...]`` of any length, ``tuple[X, Y]`` of exactly that many items."""
+    if not isinstance(value, list):
+        raise RecordError(f"{where} must be a list, not {_kind_of(value)}")
+    kinds = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+    if len(kinds) != len(value):
+        raise RecordError(f"{where} must be a list of {len(kinds)} items, not {len(value)}")
+    return tuple(_value(kind, item, f"{where} item {n}") for n, (kind, item) in enumerate(zip(kinds, value), 1))
 
 
 def _datetime(value, where: str) -> datetime:

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -31,10 +32,12 @@ from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
-from blogtools import manifest
+from blogtools import evidence, languages, manifest
 from blogtools.annotate import SourceLinks, annotate, companions
+from blogtools.blocks import block_id, find_blocks
 from blogtools.content import FrontMatter, read_page
 from blogtools.errors import BlogtoolsError
+from blogtools.evidence import Evidence
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
 from blogtools.mdwrite import literal_text
@@ -42,6 +45,7 @@ from blogtools.project import EXCERPT_MARK, Project
 
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
+EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
@@ -66,6 +70,7 @@ class SiteInfo:
     site_url: str
     site_name: str
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
+    evidence: dict[str, Evidence] = field(default_factory=dict)  # each entry's recorded evidence, by id
     snippets_dir: Path = Path("snippets")  # where the entries' modules are read from
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
     figures: Path | None = None  # <post>/<name>.md and files, written by snippet scripts (`blogtools run`)
@@ -136,16 +141,27 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+def add_block_counts(post: Post, site: SiteInfo) -> Post:
+    """Under the title, how many code blocks the post has and what their evidence is, e.g.
+    "3 code blocks · 3 verified" (part of the excerpt, so the index shows it too)."""
+    found = [site.evidence.get(block_id(post.name, block.ordinal), evidence.UNRECORDED) for block in find_blocks(post.body)]
+    if found:
+        head, sep, rest = post.body.partition("\n\n")
+        line = f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found))}</p>'
+        post.body = f"{head}{sep}{line}\n\n{rest}"
+    return post
+
+
 def add_snippet_status(post: Post, site: SiteInfo) -> Post:
     """Under each code block its status from the manifest: runnable (links, tabs) or illustrative."""
-    post.body = annotate(post.body, post.name, site.snippets, site.source_links, site.snippets_dir)
+    post.body = annotate(post.body, post.name, site.snippets, site.source_links, site.snippets_dir, site.evidence)
     return post
 
 
 def add_companions(post: Post, site: SiteInfo) -> Post:
     """At the end of the post, its runnable modules that no block shows, with what they measured."""
     figures = site.figures / post.name if site.figures else None
-    extra = companions(post.name, site.snippets, site.source_links, site.snippets_dir, figures)
+    extra = companions(post.name, site.snippets, site.source_links, site.snippets_dir, figures, site.evidence)
     if extra:
         post.body = f"{post.body.rstrip()}\n\n{extra}"
     return post
@@ -155,7 +171,7 @@ PageTransform = Callable[[Post, SiteInfo], Post]
 
 #: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
-    add_title, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
+    add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
 ]
 
 
@@ -174,11 +190,13 @@ def render(project: Project) -> int:
     if (project.snippets_dir / manifest.NAME).exists():
         site.snippets = manifest.read(project.snippets_dir)
         site.snippets_dir = project.snippets_dir
+        site.evidence = evidence.states(project, site.snippets)
     if project.figures_dir.is_dir():
         site.figures = project.figures_dir
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
     posts.sort(key=lambda p: (p.meta.date, p.name), reverse=True)
+    blocks = {post.name: find_blocks(post.body) for post in posts}
     for post in posts:
         for transform in PAGE_TRANSFORMS:
             post = transform(post, site)
@@ -188,16 +206,52 @@ def render(project: Project) -> int:
         if stale not in wanted:
             stale.unlink()
     _write(docs_dir / "index.md", INDEX_PAGE)
+    _write(docs_dir / EXAMPLES_PAGE, examples_page(posts, blocks, site, evidence.load_times(project)))
     _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
     _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
     return len(posts)
 
 
+def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, times: dict[str, dict]) -> str:
+    """The "Code examples" page: every block of the site (and runnable companion) in one table with
+    its evidence, since when, its tests and the time its last run here took; counts on top.
+    ``blocks`` are each post's code blocks as content has them (before render adds tabs)."""
+    rows, found = [], []
+    for post in posts:
+        title = literal_text(post.meta.title)
+        shown = [(block_id(post.name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[post.name]]
+        shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
+                  if e.post == post.name and not e.is_block and e.status == manifest.RUNNABLE]
+        for ident, name, language in shown:
+            item = site.evidence.get(ident, evidence.UNRECORDED)
+            found.append(item)
+            entry = site.snippets.get(ident)
+            record = item.record
+            tests = _outcome_counts(record) if record else str(len(entry.tests)) if entry and entry.tests else "—"
+            seconds = times.get(ident, {}).get("seconds") if record else None
+            cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, languages.label(language) or "—",
+                     f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
+                     record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
+            rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
+    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>', "",
+           "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
+           "tests (`blogtools test`), not a claim.", "",
+           "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
+    return "\n".join(out) + "\n"
+
+
 def source_links(project: Project) -> SourceLinks:
     """Where the site's links to modules and tests point: mkdocs.yml's repo_url, on edit_uri's branch."""
     links = SourceLinks.for_repo(project.root, project.repo_url, project.edit_uri)
     return replace(links, snippets=Path(os.path.relpath(project.snippets_dir, project.root)).as_posix())
+
+
+def _outcome_counts(record: evidence.Record) -> str:
+    """A record's tests counted by outcome, e.g. "5 passed · 1 skipped" (passed first)."""
+    counts = Counter(result.outcome for result in record.tests.values())
+    order = sorted(counts, key=lambda outcome: (outcome != evidence.PASSED, outcome))
+    return " · ".join(f"{counts[outcome]} {outcome}" for outcome in order)
 
 
 def post_url(post: Post, site: SiteInfo) -> str:
@@ -245,21 +299,25 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
 # --- mkdocs -----------------------------------------------------------------------------------
 
 
-def build(project: Project) -> None:
-    """Run `mkdocs build --strict` over the rendered docs and put the result in site_dir.
+def build(project: Project) -> list[str]:
+    """Run `mkdocs build` over the rendered docs, strict for everything but the feeds' posts, and
+    put the result in site_dir; return one warning line per post whose content MkDocs warned about.
 
-    MkDocs builds into a fresh folder beside site_dir, which replaces site_dir only when the
-    build is clean: a failed build (any warning) is a BlogtoolsError and leaves site_dir as it was.
+    A feed is someone else's writing: what MkDocs warns about in a post page (a footnote never
+    referenced, a missing anchor) is reported, never fatal. Any other warning (the site's own
+    pages, templates, configuration) fails the build as `--strict` would. MkDocs builds into a
+    fresh folder beside site_dir, which replaces site_dir only when the build passes: a failed
+    build is a BlogtoolsError and leaves site_dir as it was.
     """
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
-    result = subprocess.run(_mkdocs(project, "build", "--strict", "--site-dir", str(fresh.resolve())),
+    result = subprocess.run(_mkdocs(project, "build", "--site-dir", str(fresh.resolve())),
                             cwd=project.root, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), capture_output=True, text=True)
-    if result.returncode != 0:
+    by_post, fatal = _sort_warnings(result.stderr)
+    if result.returncode != 0 or fatal:
         shutil.rmtree(fresh)
-        problems = [ln for ln in result.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
-        detail = "; ".join(problems[:5]) or result.stderr.strip()[-500:]
+        detail = "; ".join(fatal[:5]) or result.stderr.strip()[-500:]
         raise BlogtoolsError(f"mkdocs build --strict failed for {project.config_file}: {detail}")
     fresh.chmod(0o755)
     if site_dir.exists():
@@ -269,6 +327,23 @@ def build(project: Project) -> None:
         shutil.rmtree(old)
     else:
         os.replace(fresh, site_dir)
+    return [f"{post}: {len(found)} MkDocs warning{'s' if len(found) > 1 else ''} in the feed's content, "
+            f"shown as published (first: {found[0]})" for post, found in by_post.items()]
+
+
+_POST_WARNING = re.compile(rf"^WARNING\s+-\s+Doc file '{POSTS_DIR}/([^'/]+)\.md' (.*)$")
+
+
+def _sort_warnings(stderr: str) -> tuple[dict[str, list[str]], list[str]]:
+    """MkDocs' warnings and errors: those about a post page by post name, and all the others."""
+    by_post: dict[str, list[str]] = {}
+    fatal = []
+    for line in stderr.splitlines():
+        if match := _POST_WARNING.match(line):
+            by_post.setdefault(match.group(1), []).append(match.group(2))
+        elif line.startswith(("WARNING", "ERROR")):
+            fatal.append(line)
+    return by_post, fatal
 
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

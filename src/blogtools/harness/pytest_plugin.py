@@ -2,7 +2,8 @@
 themselves and the harness's fixtures.
 
 Loaded by every pytest run wherever blogtools is installed, so this module holds hooks only: the
-drift refusal (``blogtools.review``) loads when a test first runs, the fixtures (``blogtools.harness.fixtures``) are registered at configure time and import their
+evidence recorder (``blogtools.recorder``, which records ``snippets/results.json``) is registered
+at configure time, the drift refusal (``blogtools.review``) loads when a test first runs, the fixtures (``blogtools.harness.fixtures``) are registered at configure time and import their
 services (psycopg, the Messages server) when a test asks for them. A marker whose requirement is
 missing on this machine skips its tests with the reason; add a row to ``MARKERS`` for a new one.
 """
@@ -77,14 +78,18 @@ def _missing(marker: str) -> str | None:
 
 
 def pytest_configure(config):
+    """Declare the markers (for --strict-markers) and register the fixtures, imported only now."""
     for name, marker in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {marker.help}")
     from blogtools.harness import fixtures
+    from blogtools.recorder import Recorder
 
     config.pluginmanager.register(fixtures, "blogtools-fixtures")
+    config.pluginmanager.register(Recorder(config), "blogtools-evidence")
 
 
 def pytest_collection_modifyitems(items):
+    """Mark every test that uses a Postgres fixture ``postgres``, so ``-m "not postgres"`` leaves it out."""
     for item in items:
         if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("postgres")
@@ -94,9 +99,12 @@ def pytest_collection_modifyitems(items):
 def pytest_runtest_setup(item):
     """Fail a test that a drifted manifest entry lists (only reviewed block text runs), then skip
     one whose markers need what this machine lacks."""
-    from blogtools.review import refusal_for_test
+    from blogtools.inputs import Reads
 
-    message = refusal_for_test(item.config, item.path, item.nodeid)
+    with Reads.paused():  # the drift check's reads are blogtools' bookkeeping, not the test's inputs
+        from blogtools.review import refusal_for_test
+
+        message = refusal_for_test(item.config, item.path, item.nodeid)
     if message:
         pytest.fail(message, pytrace=False)
     for name in dict.fromkeys(marker.name for marker in item.iter_markers()):

@@ -26,7 +26,8 @@ LLM_KINDS = ("scripted", "anthropic", "local")
 class Backend(Protocol):
     """What the server needs: a complete Messages API response for each request body."""
 
-    def respond(self, request: dict) -> dict: ...
+    def respond(self, request: dict) -> dict:
+        """The Messages API response (a JSON-ready dict) to one request body; BackendError to refuse it."""
 
 
 class BackendError(BlogtoolsError):

