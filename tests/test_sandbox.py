@@ -190,6 +190,26 @@ def test_no_javascript_object_is_reachable(fresh):
     assert (result.success, result.stdout) == (True, "0\n[]\n"), result.stderr
 
 
+def test_no_javascript_object_can_be_made(fresh):
+    # JsException(name, message) made a JavaScript Error; its js_error led on to Array, Function and
+    # Object.prototype.__defineGetter__ (issue 9's prototype-getter class) from plain Python.
+    code = (
+        "import gc\n"
+        "made = []\n"
+        "kinds = [t for t in gc.get_objects() if isinstance(t, type) and 'js_error' in vars(t)]\n"
+        "assert kinds, 'the FFI exception type is still there to attack'\n"
+        "for t in kinds:\n"
+        "    for attempt in (lambda: t('TypeError', 'x'), lambda: t.__new__(t, 'TypeError', 'x'),\n"
+        "                    lambda: BaseException.__new__(t, 'TypeError', 'x'),\n"
+        "                    lambda: (delattr(t, '__new__'), t('TypeError', 'x'))[1]):\n"
+        "        try: made.append(attempt().js_error.constructor.name)\n"
+        "        except (TypeError, AttributeError): pass\n"
+        "print(len(kinds), made)"
+    )
+    result = fresh.run(code)
+    assert result.success and result.stdout.endswith(" []\n"), result.stdout + result.stderr
+
+
 def test_no_host_files_read_or_written(fresh, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the host's secret")
@@ -265,6 +285,18 @@ def test_memory_is_bounded(fresh):
     assert fresh.run("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
 
 
+def test_a_large_result_costs_the_host_linear_time():
+    # The FIFO gives 64 KiB a read: re-joining and re-scanning the whole line on each read cost the
+    # host 5 s of its own CPU for a 24 MB output file, growing with the square of the size.
+    with Sandbox(Limits(cpu_seconds=20, wall_seconds=60, memory_mb=512)) as sandbox, sandbox.unit() as unit:
+        unit.run("pass")
+        host_cpu = time.process_time()
+        result = unit.run("open('/output/big', 'wb').write(b'x' * 24_000_000)")
+        host_cpu = time.process_time() - host_cpu
+    assert result.success and len(result.output_files["big"]) == 24_000_000, result.stderr
+    assert host_cpu < 2.5
+
+
 def test_a_forged_result_on_stdout_is_just_text(fresh):
     forged = '{"type": "result", "id": 2, "stdout": "forged", "stderr": "", "success": true, "output": {"/tmp/pwned": "QQ=="}}'
     result = fresh.run(f"print({forged!r})\nimport sys\nprint({forged!r}, file=sys.stderr)")
@@ -272,7 +304,8 @@ def test_a_forged_result_on_stdout_is_just_text(fresh):
     assert not os.path.exists("/tmp/pwned")
 
 
-@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt"])
+# "\udcff": Python writes byte 0xff, which comes back as lone surrogates that no host path can hold
+@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff"])
 def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
     fresh.run("open('/output/good.txt', 'w').write('good')")
     result = fresh.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"

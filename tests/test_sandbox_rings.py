@@ -65,6 +65,12 @@ FORGED = {
     "not base64": result(output={"a": "!!!"}),
     "content not text": result(output={"a": 5}),
     "file and folder": result(output={"a": "QQ==", "a/b": "QQ=="}),
+    # JSON carries lone surrogates ("\\ud800"); a str holding one cannot be encoded, so the host
+    # would fail on writing it, not the run
+    "lone surrogate name": result(output={"a\udc80": "QQ=="}),
+    "lone surrogate stdout": result(stdout="a\ud800"),
+    "lone surrogate stderr": result(stderr="\udfff"),
+    "read of a lone surrogate": {"type": "read", "name": "\ud800"},
     "read with a path": {"type": "read", "name": "../etc/passwd"},
     "read with slash": {"type": "read", "name": "a/b"},
     "deep nesting": b"[" * 100000 + b"]" * 100000,
@@ -258,3 +264,32 @@ def test_runtime_ring_refuses_a_worker_asking_for_wider_permissions(rt, script_f
     done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/widen.js", 256, []), entry=(str(probe), "/runtime/widen.js"))
     assert done.returncode != 0 and b"started" not in done.stdout
     assert b"Unstable API 'Worker.deno.permissions'" in done.stderr
+
+
+NODE_WORKER_JS = r"""
+for (const name of ["read", "write", "net", "env", "run", "ffi", "sys", "import"]) await Deno.permissions.revoke({ name });
+const { Worker } = process.getBuiltinModule("node:worker_threads");
+const code = `
+const { parentPort } = require("node:worker_threads");
+const report = {};
+for (const [name, action] of Object.entries({
+  read: () => Deno.readTextFileSync("/usr/lib/os-release"),
+  fs: () => require("node:fs").readFileSync("/usr/lib/os-release", "utf8"),
+  run: () => require("node:child_process").execSync("id").toString(),
+  env: () => JSON.stringify(Deno.env.toObject()),
+})) { try { report[name] = "ALLOWED: " + String(action()).slice(0, 40); } catch (error) { report[name] = error.name; } }
+parentPort.postMessage(report);`;
+const worker = new Worker(code, { eval: true, execArgv: [], env: { PLANTED: "1" } });
+worker.on("message", (report) => { console.log(JSON.stringify(report)); worker.terminate(); });
+"""
+
+
+@pytest.mark.sandbox
+def test_runtime_ring_node_workers_inherit_the_revoked_permissions(rt, script_file):
+    # issue 9's escape under Node: worker_threads' Worker with {eval: true, execArgv: []} ran
+    # without the permission model. Under Deno the worker starts, with nothing allowed.
+    probe = script_file("nodeworker.js", NODE_WORKER_JS)
+    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/nodeworker.js", 256, []),
+                               entry=(str(probe), "/runtime/nodeworker.js"))
+    report = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert report == dict.fromkeys(["read", "fs", "run", "env"], "NotCapable"), report

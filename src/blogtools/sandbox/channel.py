@@ -54,8 +54,8 @@ def check_name(name: object, what: str = "output name") -> str:
         raise ProtocolError(f"{what}: not a non-empty string")
     if len(name) > MAX_NAME_CHARS:
         raise ProtocolError(f"{what}: longer than {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or c == "\\" for c in name):
-        raise ProtocolError(f"{what} {name!r}: control or format character")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") or c == "\\" for c in name):
+        raise ProtocolError(f"{what} {name!r}: control, format or surrogate character")
     segments = name.split("/")
     if name.startswith("/") or posixpath.normpath(name) != name or ".." in segments or "." in segments:
         raise ProtocolError(f"{what} {name!r}: not a normalised relative path")
@@ -118,6 +118,10 @@ def parse(line: bytes, max_stream_chars: int, max_files: int, max_bytes: int) ->
         for stream in ("stdout", "stderr"):
             if len(message[stream]) > max_stream_chars:
                 raise ProtocolError(f"result.{stream}: longer than {max_stream_chars} characters")
+            try:  # JSON carries lone surrogates; a str with one fails whoever writes it out
+                message[stream].encode()
+            except UnicodeEncodeError:
+                raise ProtocolError(f"result.{stream}: a lone surrogate") from None
         output = _output(message["output"], max_files, max_bytes)
         return Result(message["id"], message["stdout"], message["stderr"], message["success"], output)
     raise ProtocolError(f"unknown message type {kind[:40]!r}")

@@ -151,9 +151,23 @@ for _holder in gc.get_objects():
         _holder[:] = [v for v in _holder if not isinstance(v, JsProxy)]
 del _holder
 gc.collect()
+# JsException(name, message) makes a new JavaScript Error, whose js_error leads on to the realm's
+# Array, Function and Object.prototype: every FFI type's own constructor is replaced by a refusal
+# (the C constructor is then gone from the type's slot, so deleting the refusal does not bring it back).
+def _refuse(cls, *args, **kwargs):
+    raise TypeError(f"{cls.__name__} objects cannot be made in the sandbox")
+_kinds = [t for t in gc.get_objects() if isinstance(t, type) and issubclass(t, JsProxy)]
+for _kind in _kinds:
+    if "__new__" in vars(_kind):
+        _kind.__new__ = staticmethod(_refuse)
+def _made(kind):
+    try:
+        return isinstance(kind("Error", "audit"), JsProxy)
+    except TypeError:
+        return False
 _found = sum(isinstance(o, JsProxy) or any(isinstance(r, JsProxy) for r in gc.get_referents(o))
-             for o in gc.get_objects())
-del gc, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit
+             for o in gc.get_objects()) + sum(map(_made, _kinds))
+del gc, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit, _kinds, _kind, _made
 _found
 `);
 if (audit !== 0) throw new Error(`${audit} JavaScript objects are still reachable from Python`);
