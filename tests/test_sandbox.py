@@ -106,6 +106,15 @@ def test_unknown_and_failing_resources(unit):
     assert "/network/broken: ConnectionError: upstream said 500" in broken.stderr and "OSError" in broken.stderr
 
 
+@pytest.mark.parametrize("name", ["a\x01b", "\udcff", "back\\slash", "x" * 300])
+def test_a_network_name_no_host_would_answer_is_not_found(unit, name):
+    """Such a name never reaches the host: the read is FileNotFoundError and the run goes on."""
+    before = len(READS)
+    result = unit.run(f"try:\n    open('/network/' + {name!r})\nexcept FileNotFoundError:\n    print('not found')")
+    assert (result.success, result.stdout) == (True, "not found\n"), result.stderr
+    assert READS[before:] == []
+
+
 def test_a_reader_that_misbehaves_fails_the_read_not_the_host():
     with Sandbox(LIMITS, on_read=lambda name: "text, not bytes") as sandbox:
         result = sandbox.run("open('/network/anything').read()")

@@ -216,6 +216,9 @@ function mountNetwork() {
   const network = FS.lookupPath("/network").node;
   const ops = network.node_ops;
   network.node_ops = { ...ops, lookup(parent, name) {
+    // A name the host's validator would refuse is simply not there: innocent code gets ENOENT,
+    // not a refused message that ends the unit's process.
+    if (name.length > 255 || /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\\]/u.test(name)) throw new FS.ErrnoError(44);
     send({ type: "read", name });
     let reply;
     do reply = receive(); while (reply.type !== "read-reply");
