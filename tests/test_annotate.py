@@ -14,7 +14,7 @@ import yaml
 
 from blogtools import evidence, manifest, project, site
 from blogtools.annotate import SourceLinks, annotate
-from blogtools.blocks import block_id, find_blocks
+from blogtools.blocks import block_id, find_blocks, relabel_fence
 from blogtools.extract import extract
 
 DATA = Path(__file__).parent / "data"
@@ -96,6 +96,16 @@ def test_a_curated_language_names_the_published_block(curated):
     assert re.search(r"```typescript\n\s*absurd\.registerTask", out)
     assert not re.search(r"```text\n\s*absurd\.registerTask", out)
     assert "As published (TypeScript)" in out
+
+
+@pytest.mark.parametrize("opening, relabelled", [
+    ("```text", "```typescript"),
+    ("````text title=\"x.ts\"", "````typescript title=\"x.ts\""),
+    ('``` {.text title="x"}', '``` {.typescript title="x"}'),
+    ("~~~", "~~~"),  # names no language: left as it is
+])
+def test_relabel_fence_names_the_curated_language_in_either_form(opening, relabelled):
+    assert relabel_fence(opening, "typescript") == relabelled
 
 
 def test_status_inside_a_details_block_stays_inside(curated):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools import languages, mdwrite
-from blogtools.blocks import CodeBlock, block_id, find_blocks
+from blogtools.blocks import CodeBlock, block_id, find_blocks, relabel_fence
 from blogtools.errors import BlogtoolsError
 from blogtools.evidence import UNRECORDED, Evidence
 from blogtools.manifest import RUNNABLE, Entry
@@ -139,10 +139,11 @@ def _as_curated(entry: Entry | None, block: CodeBlock, fence: list[str]) -> tupl
     published fence (the feed's markup may have lost it, and a guess is only a guess)."""
     if entry is None or not entry.curated or not entry.language or entry.language == block.language:
         return block.language, fence
-    opening = re.match(r"^(\s*(?:>\s*)*[`~]{3,}\s*)(\S*)(.*)$", fence[0])
-    if opening is None or (opening.group(2) or "") != block.language:
+    prefix = _prefix(fence[0])
+    opening = relabel_fence(fence[0][len(prefix):], entry.language)
+    if opening == fence[0][len(prefix):]:
         return block.language, fence
-    return entry.language, [opening.group(1) + entry.language + opening.group(3), *fence[1:]]
+    return entry.language, [prefix + opening, *fence[1:]]
 
 
 def _tabs(entry: Entry, language: str, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:

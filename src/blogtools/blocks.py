@@ -53,6 +53,21 @@ def fence_language(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
 
 
+def relabel_fence(opening: str, language: str) -> str:
+    """A fence's opening line (after any container prefix) naming ``language`` instead of the one it
+    names, in the plain and the brace form alike; unchanged when it names none."""
+    match = _FENCE.match(opening)
+    if match is None or not fence_language(match.group(3)):
+        return opening
+    info = match.group(3)
+    if info.strip().startswith("{"):
+        info = _BRACE_CLASS.sub(lambda m: f".{language}", info, count=1)
+    else:
+        head, name, rest = info.partition(info.split(maxsplit=1)[0])
+        info = head + language + rest
+    return match.group(1) + match.group(2) + info
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
