@@ -99,13 +99,9 @@ class Triaged:
     @classmethod
     def from_json(cls, data) -> Triaged:
         """A triage record from its JSON object; KeyError, TypeError or ValueError when malformed."""
-        verdict = triage.Verdict.from_json(data["triage"])
-        if verdict.verdict not in triage.VERDICTS or not isinstance(data["fingerprint"], str):
-            raise ValueError(f"verdict must be one of {', '.join(triage.VERDICTS)}, with a fingerprint")
-        if not all(isinstance(value, str) for value in [verdict.reason, verdict.output, *(
-                part for need in verdict.needs for part in (need.kind, need.what))]):
-            raise TypeError("a verdict's reason, output and needs must be strings")
-        return cls(data["fingerprint"], verdict)
+        if not isinstance(data["fingerprint"], str):
+            raise TypeError("fingerprint must be a string")
+        return cls(data["fingerprint"], triage.Verdict.from_json(data["triage"]))
 
 
 def path(project: Project) -> Path:

@@ -20,7 +20,7 @@ from blogtools.blocks import block_id, content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 from blogtools.project import Project
-from blogtools.sandbox import SandboxUnavailable, unavailable_reason
+from blogtools.sandbox import Sandbox, SandboxUnavailable
 
 
 @dataclass
@@ -76,23 +76,47 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
         else:
             due.setdefault(entry.post, []).append(entry.id)
     posts = content_blocks(project.posts_dir) if due else {}
-    unavailable = unavailable_reason() if due else None
-    for post, wanted in due.items():
-        try:
-            if unavailable:
-                raise SandboxUnavailable(unavailable)
-            _triage_post(post, posts.get(post, []), entries, now, results, echo)
-            summary.triaged += wanted
-        except SandboxUnavailable as exc:  # no later post will do better
-            unavailable = exc.reason
-            summary.not_triaged.update(dict.fromkeys(wanted, evidence.unavailable(untrusted.line(exc.reason))))
-        except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
-            summary.not_triaged.update(dict.fromkeys(wanted, f"triage failed: {untrusted.line(f'{type(exc).__name__}: {exc}')}"))
+    with _Sandboxes() as sandboxes:
+        for post, wanted in due.items():
+            try:
+                _triage_post(post, posts.get(post, []), entries, now, results, sandboxes, echo)
+                summary.triaged += wanted
+            except SandboxUnavailable as exc:
+                summary.not_triaged.update(dict.fromkeys(wanted, evidence.unavailable(untrusted.line(exc.reason))))
+            except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
+                why = untrusted.line(f"{type(exc).__name__}: {exc}")
+                summary.not_triaged.update(dict.fromkeys(wanted, f"triage failed: {why}"))
     for ident in [ident for ident in results.verdicts if ident not in entries or not entries[ident].untriaged]:
         del results.verdicts[ident]  # curated since, or gone: the verdict no longer stands for anything
     evidence.save(project, results)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class _Sandboxes:
+    """One sandbox for every post of a triage, started when a block first needs a run (its
+    pre-started spare makes each post's fresh interpreter cheap); once refused, refused for all."""
+
+    def __init__(self):
+        self.sandbox: Sandbox | None = None
+        self.refused: SandboxUnavailable | None = None
+
+    def get(self) -> Sandbox:
+        if self.refused is None and self.sandbox is None:
+            try:
+                self.sandbox = Sandbox(triage.LIMITS)
+            except SandboxUnavailable as exc:
+                self.refused = exc
+        if self.refused is not None:
+            raise self.refused
+        return self.sandbox
+
+    def __enter__(self) -> _Sandboxes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
 
 
 def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> bool:
@@ -102,7 +126,7 @@ def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> b
 
 
 def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, str],
-                 results: evidence.Results, echo: Callable[[str], None]) -> None:
+                 results: evidence.Results, sandboxes: _Sandboxes, echo: Callable[[str], None]) -> None:
     """Run one post's blocks through the engine and keep its uncurated blocks' verdicts in ``results``."""
     ordered = []
     for block in blocks:
@@ -110,8 +134,12 @@ def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, st
         if entry is None or block.sha256 != (entry.changed_sha256 or entry.sha256):
             raise BlogtoolsError(f"{post}: its page changed since `blogtools extract`; run it first")
         ordered.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
-    echo(f"triage: {untrusted.line(post)}: running {len(ordered)} block(s) in the sandbox ...")
-    found = triage.triage_post([block for _, block in ordered])
+    given = [block for _, block in ordered]
+    sandbox = None
+    if any(triage.static_verdict(block) is None for block in given):
+        echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
+        sandbox = sandboxes.get()
+    found = triage.triage_post(given, sandbox=sandbox)  # without one, every verdict is static
     for (entry, _), verdict in zip(ordered, found, strict=True):
         if entry.untriaged:
             stored = evidence.Triaged(now[entry.id], safe(verdict))
