@@ -341,8 +341,9 @@ def snippets_command(site, snippets_dir, as_json):
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
     runnable = sum(entry.status == manifest.RUNNABLE for entry in entries.values())
     curated = sum(entry.curated for entry in entries.values())
-    click.echo(f"{len(entries)} entries: {runnable} runnable, {curated - runnable} illustrative, "
-               f"{len(verdicts)} triaged, {len(entries) - curated - len(verdicts)} not triaged")
+    uncurated = [(len(verdicts), "triaged"), (len(entries) - curated - len(verdicts), "not triaged")]
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {curated - runnable} illustrative"
+               + "".join(f", {count} {word}" for count, word in uncurated if count))
 
 
 @main.command("check")
