@@ -24,17 +24,18 @@ _ESCAPES = re.compile(
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[ -~]?"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _decoded(data: str | bytes) -> str:
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
-    return data.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", data)
 
 
 def _kept(char: str, keep: str) -> bool:
-    return char in keep or (unicodedata.category(char) not in ("Cc", "Cs") and char not in _BIDI)
+    return char in keep or (unicodedata.category(char) != "Cc" and char not in _BIDI)
 
 
 def text(data: str | bytes, limit: int = OUTPUT_CHARS) -> str:
