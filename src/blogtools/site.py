@@ -237,7 +237,8 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
             rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
     out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>', "",
            "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
-           "tests (`blogtools test`), not a claim.", "",
+           "tests (`blogtools test`), or, for a block nobody has curated, the verdict of running it as published "
+           "in the sandbox (`blogtools triage`); not a claim.", "",
            "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
     return "\n".join(out) + "\n"
 
