@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from blogtools.sandbox import Sandbox
-from blogtools.triage import (ILLUSTRATIVE, LIMITS, NEEDS_CONTEXT, RUNS, Block, Need, Verdict, runtime_version,
-                              static_verdict, triage_post)
+from blogtools.triage import (
+    ILLUSTRATIVE,
+    LIMITS,
+    NEEDS_CONTEXT,
+    RUNS,
+    Block,
+    Need,
+    Sandboxes,
+    Verdict,
+    runtime_version,
+    static_verdict,
+    triage_post,
+)
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(LIMITS) as shared:
+    with Sandboxes(LIMITS) as shared:
         yield shared
 
 
 def triage(sandbox, *blocks: tuple[str, str]) -> list[Verdict]:
-    return triage_post([Block(n, language, text) for n, (language, text) in enumerate(blocks, 1)], sandbox=sandbox)
+    return triage_post([Block(n, language, text) for n, (language, text) in enumerate(blocks, 1)], sandboxes=sandbox)
 
 
 # --- no run needed -------------------------------------------------------------------------------
