@@ -405,10 +405,11 @@ class _Runner:
     failure: Callable[[Block, RunResult, Limits], Verdict]
     names: Callable[[str], set[str]]
     cumulative: Callable[[Sequence[str], str], str]
+    tolerant: bool  # whether the cumulative code passes over an earlier block that fails
 
 
-_RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_cumulative),
-            "script": _Runner(script_ran, script_failure, script_names, script_cumulative)}
+_RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_cumulative, True),
+            "script": _Runner(script_ran, script_failure, script_names, script_cumulative, False)}
 
 
 class Sandboxes:
@@ -470,7 +471,8 @@ class _Post:
             verdict = runner.failure(block, result, self.sandboxes.limits)
             if verdict.needs and verdict.needs[0].kind == "name":
                 verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
-        may_run_again = verdict.verdict != ILLUSTRATIVE and not result.timed_out
+        may_run_again = not result.timed_out and (verdict.verdict == RUNS or verdict.verdict == NEEDS_CONTEXT and (
+            runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
         self.earlier[family].append((block, verdict, may_run_again))
         return verdict
 
