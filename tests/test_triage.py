@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from local_tcp import tcp_listener
 
 from blogtools.triage import (
     ILLUSTRATIVE,
@@ -18,6 +17,7 @@ from blogtools.triage import (
     static_verdict,
     triage_post,
 )
+from local_tcp import tcp_listener
 
 
 @pytest.fixture(scope="module")
