@@ -167,8 +167,8 @@ def test_without_the_extra_runs_are_refused_with_one_line(monkeypatch):
     finally:
         runtime.unavailable_reason.cache_clear()
     assert str(refused.value) == "sandbox unavailable: deno not installed (pip install 'blogtools[sandbox]')"
-    with pytest.raises(SandboxUnavailable, match="no javascript guest yet"):
-        Sandbox(LIMITS, language="javascript")
+    with pytest.raises(SandboxUnavailable, match=r"no ruby guest \(available: python, javascript, typescript\)"):
+        Sandbox(LIMITS, language="ruby")
 
 
 # --- attacks, through the public API ----------------------------------------------------------------

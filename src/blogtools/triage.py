@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from blogtools import languages
-from blogtools.sandbox import Limits, RunResult, Sandbox
+from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox
 
 RUNS, NEEDS_CONTEXT, ILLUSTRATIVE = "runs", "needs-context", "illustrative"
 VERDICTS = (RUNS, NEEDS_CONTEXT, ILLUSTRATIVE)
@@ -62,8 +62,8 @@ class Need:
         return self.what
 
 
-_RUNTIME_PHRASES = {"Shell": "a shell", "SQL": "a SQL database", "Python 2": "Python 2",
-                    "CPython": "a full Python (threads, processes)", "HTML": "a browser"}
+_RUNTIME_PHRASES = {"Shell": "a shell", "SQL": "a SQL database", "Python 2": "Python 2", "IPython": "IPython",
+                    "CPython": "a full Python (threads, processes)", "browser": "a browser", "Node.js": "Node.js"}
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,15 @@ def _deno_version() -> str:
 _CONFIG = {"yaml", "toml", "ini", "hcl", "dockerfile", "makefile", "cmake", "nginx", "properties", "conf"}
 _DATA = {"json", "xml", "csv", "graphql", "protobuf"}
 _MARKUP = {"html", "css", "scss", "markdown", "rst", "latex", "jinja", "vue"}
-_PROMPT = re.compile(r"^\s*(>>>|\.\.\.|In \[\d+\]:|\$ |# |% |[\w@.-]*[$#%>] )")
 _PYTHON_PROMPT = re.compile(r"^\s*(>>>( |$)|In \[\d+\]:)", re.M)
+_IPYTHON_LINE = re.compile(r"^\s*(%{1,2}[a-z]\w*|![a-z])", re.M)
 _SHELL_PROMPT = re.compile(r"^\s*(\(\w[\w.-]*\) )?[\w@.:~/-]*\$ \S", re.M)
 
 
 def _console_session(text: str) -> bool:
-    """A transcript of a console: a Python prompt, or a shell ``$`` prompt, starting a line."""
-    return bool(_PYTHON_PROMPT.search(text) or _SHELL_PROMPT.match(text.lstrip("\n")))
+    """A transcript of a console: a Python prompt on a line, or a shell ``$`` or REPL ``>`` prompt first."""
+    first = text.lstrip("\n")
+    return bool(_PYTHON_PROMPT.search(text) or _SHELL_PROMPT.match(first) or first.startswith("> "))
 
 
 def _command_lines(text: str) -> list[str]:
@@ -151,9 +152,11 @@ def static_verdict(block: Block) -> Verdict | None:
     name = language.name if language else name
     if not block.text.strip():
         return Verdict(ILLUSTRATIVE, "empty block")
-    if name in ("python", "javascript", "typescript") and _console_session(block.text):
+    if name in ("python", *SCRIPT_EXTENSIONS) and _console_session(block.text):
         return Verdict(ILLUSTRATIVE, "console session")
-    if name == "python":
+    if name == "python" and _IPYTHON_LINE.search(block.text):
+        return Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
+    if name == "python" or name in SCRIPT_EXTENSIONS:
         return None
     if name in ("pycon", "console"):
         return Verdict(ILLUSTRATIVE, "console session")
@@ -179,12 +182,48 @@ def static_verdict(block: Block) -> Verdict | None:
     return Verdict(NEEDS_CONTEXT, f"no sandbox runs {label}", (Need("language", label),))
 
 
-# --- Python: what a failed run lacked ------------------------------------------------------------
 
-_ERROR_LINE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)): ?(?P<message>.*)$|"
-                         r"^(?P<bare>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))$", re.M)
-_QUOTED = re.compile(r"'([^']*)'")
-_URL = re.compile(r"https?://[^\s'\"<>()]+")
+
+# --- reading a failed run: what did the block lack? ----------------------------------------------
+
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_QUOTED = re.compile(r"""['"]([^'"]*)['"]""")
+_URL = re.compile(r"https?://[^\s'\"<>()`]+")
+
+
+def _plain(text: str, most: int = 200) -> str:
+    """``text`` from a run (untrusted) as one short line: no escapes or control characters."""
+    return " ".join(_CONTROL.sub("", text).split())[:most]
+
+
+def _first_quoted(message: str) -> str:
+    match = _QUOTED.search(message)
+    return _plain(match.group(1), 120) if match else ""
+
+
+def _url(text: str) -> str:
+    match = _URL.search(text)
+    return match.group(0)[:200] if match else ""
+
+
+def _timed_out(limits: Limits) -> Verdict:
+    limit = f"{limits.cpu_seconds:g} s"
+    return Verdict(NEEDS_CONTEXT, f"did not finish within the sandbox's {limit} limit", (Need("time", limit),))
+
+
+def _fragment(said: str) -> Verdict:
+    return Verdict(ILLUSTRATIVE, f"fragment or pseudo-code ({said})")
+
+
+def _raised(said: str) -> Verdict:
+    """A run that ended in an error no need explains: the block shows code, not a program that runs."""
+    return Verdict(ILLUSTRATIVE, f"raises {said}" if said else "did not run to completion")
+
+
+# Python --------------------------------------------------------------------------------------------
+
+_PY_ERROR = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))(?:: ?(?P<message>.*))?$",
+                       re.M)
 _NETWORK_ERRORS = {"URLError", "HTTPError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
                    "gaierror", "herror", "RemoteDisconnected", "SSLError", "ConnectTimeout", "ReadTimeout"}
 _PYTHON2 = ("Missing parentheses in call to", "leading zeros in decimal integer literals",
@@ -192,24 +231,62 @@ _PYTHON2 = ("Missing parentheses in call to", "leading zeros in decimal integer 
 _STDLIB = frozenset(sys.stdlib_module_names)
 
 
-def _error(stderr: str) -> tuple[str, str]:
-    """The exception a failed run ended with: (short name, message); ("", "") when none is seen."""
+def _python_error(stderr: str) -> tuple[str, str]:
+    """The exception a failed Python run ended with: (short name, message), ("", "") if none is seen."""
     found = None
-    for found in _ERROR_LINE.finditer(stderr):
+    for found in _PY_ERROR.finditer(stderr):
         pass
     if found is None:
         return "", ""
-    name = found.group("name") or found.group("bare")
-    return name.rpartition(".")[2], (found.group("message") or "").strip()
+    return found.group("name").rpartition(".")[2], (found.group("message") or "").strip()
 
 
-def _first_quoted(message: str) -> str:
-    match = _QUOTED.search(message)
-    return match.group(1) if match else ""
+def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
+    """The verdict of a Python block whose run failed, from the exception it ended with."""
+    if result.timed_out:
+        return _timed_out(limits)
+    name, message = _python_error(result.stderr)
+    said = _plain(f"{name}: {message}" if message else name)
+    if name in ("SyntaxError", "IndentationError", "TabError"):
+        if any(marker in message for marker in _PYTHON2):
+            return Verdict(NEEDS_CONTEXT, f"Python 2 code ({said})", (Need("language", "Python 2"),))
+        return _fragment(said)
+    if name == "ModuleNotFoundError":
+        module = _first_quoted(message).partition(".")[0]
+        if module in _STDLIB or module.startswith("_"):
+            return Verdict(NEEDS_CONTEXT, f"the sandbox's Python lacks {module}", (Need("language", "CPython"),))
+        return Verdict(NEEDS_CONTEXT, said, (Need("module", module or "?"),))
+    if name == "ImportError" and "not available in the sandbox" in message:
+        return Verdict(NEEDS_CONTEXT, "the sandbox's Python cannot run this", (Need("language", "CPython"),))
+    if name == "NameError":
+        return Verdict(NEEDS_CONTEXT, said, (Need("name", _first_quoted(message) or "?"),))
+    if name in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError"):
+        return Verdict(NEEDS_CONTEXT, said, (Need("file", _first_quoted(message) or "?"),))
+    if name in _NETWORK_ERRORS or (name in ("OSError", "PermissionError", "TimeoutError")
+                                   and ("/socket.py" in result.stderr or "/ssl.py" in result.stderr)):
+        return Verdict(NEEDS_CONTEXT, said, (Need("network", _url(block.text)),))
+    if name == "EOFError" or (name == "OSError" and "[Errno 29]" in message
+                              and re.search(r"\binput\s*\(|\bstdin\b|getpass", block.text)):
+        return Verdict(NEEDS_CONTEXT, "reads input", (Need("input", "stdin"),))
+    if name == "RuntimeError" and "can't start new thread" in message:
+        return Verdict(NEEDS_CONTEXT, "threads cannot start in the sandbox", (Need("language", "CPython"),))
+    if name == "OSError" and "does not support processes" in message:
+        return Verdict(NEEDS_CONTEXT, "processes cannot start in the sandbox", (Need("language", "CPython"),))
+    if name == "SystemExit" and "usage:" in result.stderr:
+        return Verdict(NEEDS_CONTEXT, "needs command-line arguments", (Need("input", "command-line arguments"),))
+    return _raised(said)
 
 
-def defined_names(text: str) -> set[str]:
-    """Names a Python block binds (assignments, definitions, imports), read by parsing only."""
+def python_ran(result: RunResult) -> bool:
+    """Whether a Python run went to completion (``sys.exit(0)`` included)."""
+    if result.timed_out:
+        return False
+    name, message = _python_error(result.stderr)
+    return result.success or (name == "SystemExit" and message in ("", "0", "None"))
+
+
+def python_names(text: str) -> set[str]:
+    """Names a Python block binds (assignments, definitions, imports), found by parsing only."""
     if len(text) > MAX_PARSED_CHARS:
         return set()
     try:
@@ -227,61 +304,11 @@ def defined_names(text: str) -> set[str]:
     return names
 
 
-def _limit_phrase(limits: Limits) -> str:
-    return f"{limits.cpu_seconds:g} s"
-
-
-def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
-    """The verdict of a Python block whose run failed, from the exception it ended with."""
-    if result.timed_out:
-        return Verdict(NEEDS_CONTEXT, f"did not finish within the sandbox's {_limit_phrase(limits)} limit",
-                       (Need("time", _limit_phrase(limits)),))
-    name, message = _error(result.stderr)
-    said = f"{name}: {message}"[:200] if message else name
-    if name in ("SyntaxError", "IndentationError", "TabError"):
-        if any(marker in message for marker in _PYTHON2):
-            return Verdict(NEEDS_CONTEXT, f"Python 2 code ({said})", (Need("language", "Python 2"),))
-        return Verdict(ILLUSTRATIVE, f"fragment or pseudo-code ({said})")
-    if name == "ModuleNotFoundError":
-        module = _first_quoted(message).partition(".")[0]
-        if module in _STDLIB or module.startswith("_"):
-            return Verdict(NEEDS_CONTEXT, f"the sandbox's Python lacks {module}", (Need("language", "CPython"),))
-        return Verdict(NEEDS_CONTEXT, said, (Need("module", module or "?"),))
-    if name == "ImportError" and "not available in the sandbox" in message:
-        return Verdict(NEEDS_CONTEXT, "the sandbox's Python cannot run this", (Need("language", "CPython"),))
-    if name == "NameError":
-        return Verdict(NEEDS_CONTEXT, said, (Need("name", _first_quoted(message) or "?"),))
-    if name in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError"):
-        return Verdict(NEEDS_CONTEXT, said, (Need("file", _first_quoted(message) or "?"),))
-    if name in _NETWORK_ERRORS or (name in ("OSError", "PermissionError", "TimeoutError")
-                                   and ("/socket.py" in result.stderr or "/ssl.py" in result.stderr)):
-        url = _URL.search(block.text)
-        return Verdict(NEEDS_CONTEXT, said, (Need("network", url.group(0) if url else ""),))
-    if name == "EOFError" or (name == "OSError" and "[Errno 29]" in message
-                              and re.search(r"\binput\s*\(|\bstdin\b|getpass", block.text)):
-        return Verdict(NEEDS_CONTEXT, "reads input", (Need("input", "stdin"),))
-    if name == "RuntimeError" and "can't start new thread" in message:
-        return Verdict(NEEDS_CONTEXT, "threads cannot start in the sandbox", (Need("language", "CPython"),))
-    if name == "OSError" and "does not support processes" in message:
-        return Verdict(NEEDS_CONTEXT, "processes cannot start in the sandbox", (Need("language", "CPython"),))
-    if name == "SystemExit" and "usage:" in result.stderr:
-        return Verdict(NEEDS_CONTEXT, "needs command-line arguments", (Need("input", "command-line arguments"),))
-    return Verdict(ILLUSTRATIVE, f"raises {said}" if name else "did not run to completion")
-
-
-def _exit_status_zero(result: RunResult) -> bool:
-    name, message = _error(result.stderr)
-    return name == "SystemExit" and message in ("", "0", "None")
-
-
-def _ran(result: RunResult) -> bool:
-    return not result.timed_out and (result.success or _exit_status_zero(result))
-
-
-def _cumulative_code(earlier: Sequence[str], text: str) -> str:
-    """Code that runs ``earlier`` blocks quietly (tolerating their failures), then ``text``, in one namespace."""
+def python_cumulative(earlier: Sequence[str], text: str) -> str:
+    """Python that runs the ``earlier`` blocks quietly (a failing one is passed over), then ``text``,
+    all in one namespace."""
     return ("import contextlib as _c, io as _io\n"
-            f"_ns = {{'__name__': '__main__', '__builtins__': __builtins__}}\n"
+            "_ns = {'__name__': '__main__', '__builtins__': __builtins__}\n"
             f"for _src in {list(earlier)!r}:\n"
             "    with _c.redirect_stdout(_io.StringIO()), _c.redirect_stderr(_io.StringIO()):\n"
             "        try:\n"
@@ -292,77 +319,207 @@ def _cumulative_code(earlier: Sequence[str], text: str) -> str:
             f"exec(compile({text!r}, '<exec>', 'exec'), _ns)\n")
 
 
-def _output(result: RunResult) -> str:
-    return result.stdout + result.stderr if result.success else result.stdout
+# JavaScript and TypeScript (Deno) -----------------------------------------------------------------
+
+_JS_ERROR = re.compile(r"^error: (?:Uncaught (?:\(in promise\) )?)?(?:(?P<name>[A-Z]\w*): )?(?P<message>.*)$", re.M)
+_BROWSER_GLOBALS = {"document", "window", "navigator", "localStorage", "sessionStorage", "alert", "location",
+                    "HTMLElement", "customElements"}
+_COMMONJS_GLOBALS = {"require", "module", "exports", "__dirname", "__filename"}
+_SPECIFIER = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]([^'"\s]+)['"]""")
+_JS_BINDING = re.compile(r"(?:\b(?:const|let|var|class|function\*?)\s+|\bimport\s+(?:\*\s+as\s+)?)([A-Za-z_$][\w$]*)")
+_JS_IMPORTED = re.compile(r"\bimport\s*(?:[\w$]+\s*,\s*)?\{([^}]*)\}")
 
 
-class _PythonPost:
-    """The Python blocks of one post: each runs alone first, in one fresh interpreter for the post;
-    a NameError for a name an earlier block defines runs it again after the earlier blocks."""
+def _specifier(text: str, exclude_builtins: bool = True) -> str:
+    """The first module a script imports that is not Deno's or Node's built-in."""
+    for match in _SPECIFIER.finditer(text):
+        name = match.group(1)
+        if not (exclude_builtins and name.startswith(("node:", "jsr:@std/"))):
+            return name.removeprefix("npm:")[:200]
+    return ""
 
-    def __init__(self, sandbox: Sandbox, limits: Limits):
-        self.sandbox, self.limits = sandbox, limits
-        self.unit = sandbox.unit()
-        self.earlier: list[tuple[Block, Verdict, bool]] = []  # (block, its verdict, whether it may run again)
 
-    def triage(self, block: Block) -> Verdict:
-        result = self.unit.run(block.text)
-        if _ran(result):
-            verdict = Verdict(RUNS, "ran to completion", output=result.stdout + result.stderr)
-        else:
-            verdict = python_failure(block, result, self.limits)
-            if verdict.needs and verdict.needs[0].kind == "name":
-                verdict = self._after_earlier(block, verdict.needs[0].what, verdict)
-        self.earlier.append((block, verdict, verdict.verdict != ILLUSTRATIVE and not result.timed_out))
-        return verdict
+def script_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
+    """The verdict of a JavaScript or TypeScript block whose Deno run failed, from Deno's error."""
+    if result.timed_out:
+        return _timed_out(limits)
+    found = _JS_ERROR.search(result.stderr)
+    name, message = (found.group("name") or "", found.group("message")) if found else ("", "")
+    said = _plain(f"{name}: {message}" if name else message)
+    wanted = _first_quoted(message)
+    if name == "SyntaxError":
+        return _fragment(said)
+    if name == "NotCapable":
+        if "net access" in message:
+            return Verdict(NEEDS_CONTEXT, said, (Need("network", _url(block.text) or wanted),))
+        if "read access" in message or "write access" in message:
+            return Verdict(NEEDS_CONTEXT, said, (Need("file", wanted),))
+        if "env access" in message:
+            return Verdict(NEEDS_CONTEXT, said, (Need("input", f"the environment variable {wanted}"),))
+        return Verdict(NEEDS_CONTEXT, said, (Need("language", "Node.js"),))
+    if "Fetch failed" in message or "error sending request" in message:
+        return Verdict(NEEDS_CONTEXT, said, (Need("network", _url(block.text)),))
+    if name == "NotFound" and "Failed to spawn" in message:
+        return Verdict(NEEDS_CONTEXT, "starts a process", (Need("language", "Node.js"),))
+    if not name and ("not a dependency" in message or "npm specifiers" in message or "Module not found" in message
+                     or "import access" in message or "Relative import path" in message):
+        return Verdict(NEEDS_CONTEXT, said, (Need("module", _specifier(block.text) or wanted),))
+    if name == "ReferenceError" and message.endswith("is not defined"):
+        missing = message.split()[0]
+        if missing in _BROWSER_GLOBALS:
+            return Verdict(NEEDS_CONTEXT, f"uses the browser's {missing}", (Need("language", "browser"),))
+        if missing in _COMMONJS_GLOBALS:
+            module = _specifier(block.text)
+            need = Need("module", module) if module else Need("language", "Node.js")
+            return Verdict(NEEDS_CONTEXT, "a CommonJS module (require)", (need,))
+        return Verdict(NEEDS_CONTEXT, said, (Need("name", missing[:120]),))
+    return _raised(said)
 
-    def _after_earlier(self, block: Block, name: str, alone: Verdict) -> Verdict:
-        defining = [(earlier, verdict) for earlier, verdict, _ in self.earlier if name in defined_names(earlier.text)]
-        if not defining:
-            return alone
-        code = _cumulative_code([earlier.text for earlier, _, again in self.earlier if again], block.text)
-        with self.sandbox.unit() as unit:
-            result = unit.run(code)
-        after, its_verdict = defining[-1][0].ordinal, defining[-1][1]
-        if _ran(result):
-            return Verdict(RUNS, f"runs after block {after}", output=result.stdout + result.stderr, after=after)
-        still = python_failure(block, result, self.limits)
-        # Still lacking the name: the defining block itself did not run; what it lacks, this one lacks.
-        lacks = its_verdict.needs if any(n.kind == "name" for n in still.needs) else still.needs
-        needs = [Need("block", str(after))]
-        needs += [n for n in lacks if n not in needs and n.kind != "name"]
-        return Verdict(NEEDS_CONTEXT, f"needs block {after}; then {still.reason}"[:240], tuple(needs))
+
+def script_ran(result: RunResult) -> bool:
+    """Whether a Deno run went to completion (exit status 0)."""
+    return result.success and not result.timed_out
+
+
+def script_names(text: str) -> set[str]:
+    """Names a JavaScript or TypeScript block declares (a close reading by pattern, not a parse)."""
+    names = set(_JS_BINDING.findall(text))
+    for group in _JS_IMPORTED.findall(text):
+        names.update(part.split(" as ")[-1].strip() for part in group.split(",") if part.strip())
+    return names
+
+
+def script_cumulative(earlier: Sequence[str], text: str) -> str:
+    """One module: the ``earlier`` blocks with the console silenced, then ``text``."""
+    quiet = ("const __triage_console = {...console};\n"
+             "for (const key of ['log', 'info', 'warn', 'error', 'debug']) console[key] = () => {};\n")
+    loud = "\nObject.assign(console, __triage_console);\n"
+    return quiet + "\n".join(earlier) + loud + text
+
+
+@dataclass(frozen=True)
+class _Runner:
+    """How blocks of one family (Python; JavaScript and TypeScript) run and how a failure reads."""
+
+    ran: Callable[[RunResult], bool]
+    failure: Callable[[Block, RunResult, Limits], Verdict]
+    names: Callable[[str], set[str]]
+    cumulative: Callable[[Sequence[str], str], str]
+    tolerant: bool  # whether the cumulative code passes over an earlier block that fails
+
+
+_RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_cumulative, True),
+            "script": _Runner(script_ran, script_failure, script_names, script_cumulative, False)}
+
+
+class Sandboxes:
+    """The sandboxes triage runs blocks in, one per language, each made when first needed.
+
+        with Sandboxes() as sandboxes:
+            for post in posts:
+                verdicts = triage_post(post, sandboxes=sandboxes)
+    """
+
+    def __init__(self, limits: Limits = LIMITS):
+        self.limits = limits
+        self._made: dict[str, Sandbox] = {}
+
+    def __getitem__(self, language: str) -> Sandbox:
+        if language not in self._made:
+            self._made[language] = Sandbox(self.limits, language=language)
+        return self._made[language]
 
     def close(self) -> None:
-        self.unit.close()
+        """Close every sandbox made."""
+        for sandbox in self._made.values():
+            sandbox.close()
+        self._made.clear()
+
+    def __enter__(self) -> Sandboxes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, sandbox: Sandbox | None = None,
+class _Post:
+    """One post's runnable blocks: each runs alone first (Python in one fresh interpreter for the
+    post, a script in a fresh Deno of its own); a block missing a name that an earlier block of its
+    family defines runs again after those earlier blocks, in a fresh interpreter."""
+
+    def __init__(self, sandboxes: Sandboxes):
+        self.sandboxes = sandboxes
+        self.python = None  # the post's Python unit, made at its first Python block
+        self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
+
+    def _run(self, language: str, code: str) -> RunResult:
+        if language == "python":
+            self.python = self.python or self.sandboxes["python"].unit()
+            return self.python.run(code)
+        return self.sandboxes[language].run(code)
+
+    def triage(self, block: Block) -> Verdict:
+        language = languages.lookup(block.language).name
+        family = "python" if language == "python" else "script"
+        runner = _RUNNERS[family]
+        result = self._run(language, block.text)
+        if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
+            result = self._run("typescript", block.text)  # types in a block named JavaScript
+        if runner.ran(result):
+            verdict = Verdict(RUNS, "ran to completion", output=result.stdout + result.stderr)
+        else:
+            verdict = runner.failure(block, result, self.sandboxes.limits)
+            if verdict.needs and verdict.needs[0].kind == "name":
+                verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
+        may_run_again = not result.timed_out and (verdict.verdict == RUNS or verdict.verdict == NEEDS_CONTEXT and (
+            runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
+        self.earlier[family].append((block, verdict, may_run_again))
+        return verdict
+
+    def _after_earlier(self, block: Block, family: str, name: str, alone: Verdict) -> Verdict:
+        runner, earlier = _RUNNERS[family], self.earlier[family]
+        defining = [(before, verdict) for before, verdict, _ in earlier if name in runner.names(before.text)]
+        if not defining:
+            return alone
+        code = runner.cumulative([before.text for before, _, again in earlier if again], block.text)
+        if family == "python":
+            with self.sandboxes["python"].unit() as unit:
+                result = unit.run(code)
+        else:
+            result = self.sandboxes["typescript"].run(code)  # TypeScript reads JavaScript too
+        after, its_verdict = defining[-1][0].ordinal, defining[-1][1]
+        if runner.ran(result):
+            return Verdict(RUNS, f"runs after block {after}", output=result.stdout + result.stderr, after=after)
+        still = runner.failure(block, result, self.sandboxes.limits)
+        # Still lacking the name: the defining block itself did not run; what it lacks, this one lacks.
+        lacks = its_verdict.needs if any(need.kind == "name" for need in still.needs) else still.needs
+        needs = [Need("block", str(after))]
+        needs += [need for need in lacks if need not in needs and need.kind != "name"]
+        return Verdict(NEEDS_CONTEXT, _plain(f"needs block {after}, then: {still.reason}", 240), tuple(needs))
+
+    def close(self) -> None:
+        if self.python is not None:
+            self.python.close()
+
+
+def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, sandboxes: Sandboxes | None = None,
                 progress: Callable[[Block, Verdict], None] | None = None) -> list[Verdict]:
     """One verdict per block, in order; runs the post's runnable blocks in the sandbox, one fresh
     interpreter per post (per language), cumulatively where a block needs an earlier block's names.
-    ``sandbox`` (its limits then apply) is reused across posts by a caller triaging many; without
-    it one is made and closed here. Raises SandboxUnavailable when the sandbox cannot run."""
-    static = [static_verdict(block) for block in blocks]
-    if all(verdict is not None for verdict in static):
-        verdicts = static
-    else:
-        own = sandbox is None
-        sandbox = sandbox or Sandbox(sandbox_limits)
-        try:
-            verdicts = _run_post(blocks, static, sandbox)
-        finally:
-            if own:
-                sandbox.close()
-    for block, verdict in zip(blocks, verdicts):
-        if progress:
-            progress(block, verdict)
-    return verdicts
-
-
-def _run_post(blocks: Sequence[Block], static: list[Verdict | None], sandbox: Sandbox) -> list[Verdict]:
-    python = _PythonPost(sandbox, sandbox.limits)
+    ``sandboxes`` (whose limits then apply), kept open by a caller triaging many posts, is reused;
+    without it they are made here and closed. Raises SandboxUnavailable when the sandbox cannot run."""
+    own = sandboxes is None
+    sandboxes = sandboxes or Sandboxes(sandbox_limits)
+    post = _Post(sandboxes)
+    verdicts = []
     try:
-        return [verdict or python.triage(block) for block, verdict in zip(blocks, static)]
+        for block in blocks:
+            verdict = static_verdict(block) or post.triage(block)
+            verdicts.append(verdict)
+            if progress:
+                progress(block, verdict)
     finally:
-        python.close()
+        post.close()
+        if own:
+            sandboxes.close()
+    return verdicts

@@ -202,7 +202,8 @@ def _user_kwargs() -> dict:
 def ring_command(runtime: Runtime, binds: list[tuple[str, str]], info_fd: int, command: list[str]) -> list[str]:
     """The bwrap command line of the OS ring around ``command``; ``binds`` are (host, guest) read-only."""
     args = [str(runtime.bwrap), *_namespace_args(), "--as-pid-1", "--hostname", "sandbox",
-            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", *_system_binds(),
+            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", "--setenv", "DENO_NO_UPDATE_CHECK", "1",
+            *_system_binds(),
             "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     for host, guest in binds:
         args += ["--ro-bind", host, guest]
@@ -216,6 +217,15 @@ def deno_command(entry: str, memory_mb: int, args: list[str]) -> list[str]:
             "--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys",
             f"--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size={memory_mb}",
             entry, *args]
+
+
+def script_command(extension: str, memory_mb: int) -> list[str]:
+    """Deno as the runtime ring of a JavaScript or TypeScript unit (``extension`` js or ts): the
+    script comes on stdin as the main module, every permission is denied, nothing is imported
+    from the network, npm or a config; Deno strips TypeScript's types without checking them."""
+    return ["/runtime/deno", "run", "--no-prompt", "--no-config", "--no-lock", "--cached-only", "--no-remote",
+            "--no-npm", "--deny-read", "--deny-write", "--deny-net", "--deny-env", "--deny-run", "--deny-ffi",
+            "--deny-sys", "--deny-import", f"--v8-flags=--max-old-space-size={memory_mb}", f"--ext={extension}", "-"]
 
 
 def runtime_binds(runtime: Runtime, fifo: Path, entry: tuple[str, str] | None = None) -> list[tuple[str, str]]:
