@@ -20,7 +20,7 @@ from blogtools.blocks import block_id, content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 from blogtools.project import Project
-from blogtools.sandbox import Sandbox, SandboxUnavailable
+from blogtools.sandbox import SandboxUnavailable
 
 
 @dataclass
@@ -76,7 +76,7 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
         else:
             due.setdefault(entry.post, []).append(entry.id)
     posts = content_blocks(project.posts_dir) if due else {}
-    with _Sandboxes() as sandboxes:
+    with triage.Sandboxes() as sandboxes:  # one per language, made when a block first needs it
         for post, wanted in due.items():
             try:
                 _triage_post(post, posts.get(post, []), entries, now, results, sandboxes, echo)
@@ -93,32 +93,6 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
     return summary
 
 
-class _Sandboxes:
-    """One sandbox for every post of a triage, started when a block first needs a run (its
-    pre-started spare makes each post's fresh interpreter cheap); once refused, refused for all."""
-
-    def __init__(self):
-        self.sandbox: Sandbox | None = None
-        self.refused: SandboxUnavailable | None = None
-
-    def get(self) -> Sandbox:
-        if self.refused is None and self.sandbox is None:
-            try:
-                self.sandbox = Sandbox(triage.LIMITS)
-            except SandboxUnavailable as exc:
-                self.refused = exc
-        if self.refused is not None:
-            raise self.refused
-        return self.sandbox
-
-    def __enter__(self) -> _Sandboxes:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.sandbox is not None:
-            self.sandbox.close()
-
-
 def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> bool:
     """Whether the block's stored verdict was given for its text (and the earlier blocks') as it is now."""
     stored = results.verdicts.get(ident)
@@ -126,7 +100,7 @@ def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> b
 
 
 def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, str],
-                 results: evidence.Results, sandboxes: _Sandboxes, echo: Callable[[str], None]) -> None:
+                 results: evidence.Results, sandboxes: triage.Sandboxes, echo: Callable[[str], None]) -> None:
     """Run one post's blocks through the engine and keep its uncurated blocks' verdicts in ``results``."""
     ordered = []
     for block in blocks:
@@ -135,11 +109,9 @@ def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, st
             raise BlogtoolsError(f"{post}: its page changed since `blogtools extract`; run it first")
         ordered.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
     given = [block for _, block in ordered]
-    sandbox = None
     if any(triage.static_verdict(block) is None for block in given):
         echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
-        sandbox = sandboxes.get()
-    found = triage.triage_post(given, sandbox=sandbox)  # without one, every verdict is static
+    found = triage.triage_post(given, sandboxes=sandboxes)
     for (entry, _), verdict in zip(ordered, found, strict=True):
         if entry.untriaged:
             stored = evidence.Triaged(now[entry.id], safe(verdict))
