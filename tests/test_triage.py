@@ -43,6 +43,10 @@ def triage(sandbox, *blocks: tuple[str, str]) -> list[Verdict]:
     ("diff", "-a\n+b\n", ILLUSTRATIVE, "diff"),
     ("go", "package main\n", NEEDS_CONTEXT, Need("language", "Go")),
     ("rust", "fn main() {}\n", NEEDS_CONTEXT, Need("language", "Rust")),
+    ("rust", "impl Value {\n    pub fn new() -> Self { ... }\n}\n", ILLUSTRATIVE, "fragment with elided parts"),
+    ("rust", "error[E0597]: `array` does not live long enough\n  |\n", ILLUSTRATIVE, "compiler or tool output"),
+    ("python", "%matplotlib inline\nimport numpy as np\n", NEEDS_CONTEXT, Need("language", "IPython")),
+    ("javascript", "> [1, 2].map(x => x * 2)\n[ 2, 4 ]\n", ILLUSTRATIVE, "console session"),
 ])
 def test_static_verdicts(language, text, verdict, reason_or_need):
     found = static_verdict(Block(1, language, text))
@@ -52,6 +56,7 @@ def test_static_verdicts(language, text, verdict, reason_or_need):
 
 def test_need_phrases_and_json_round_trip():
     assert Need("language", "Go").phrase() == "a Go toolchain"
+    assert Need("language", "Erlang").phrase() == "an Erlang toolchain"
     assert Need("block", "2").phrase() == "block 2"
     assert Need("file", "data.csv").phrase() == "the file data.csv"
     verdict = Verdict(NEEDS_CONTEXT, "x", (Need("module", "numpy"),))
@@ -78,9 +83,10 @@ def test_python_verdicts(sandbox):
         ("python", "def f(x):\n    ...\n  return x +\n"),
         ("python", "while True:\n    pass\n"),
         ("python", "print(undefined_thing)\n"),
+        ("python", "async def answer():\n    return 42\n\nprint(await answer())\n"),
     )
     assert verdicts[0] == Verdict(RUNS, "ran to completion", output="hello\n")
-    assert [v.verdict for v in verdicts[1:]] == [NEEDS_CONTEXT] * 7 + [ILLUSTRATIVE] + [NEEDS_CONTEXT] * 2
+    assert [v.verdict for v in verdicts[1:]] == [NEEDS_CONTEXT] * 7 + [ILLUSTRATIVE] + [NEEDS_CONTEXT] * 3
     assert verdicts[1].needs == (Need("module", "numpy"),)
     assert verdicts[2].needs == (Need("file", "data.csv"),)
     assert verdicts[3].needs == (Need("network", "https://example.com/api"),)
@@ -90,6 +96,7 @@ def test_python_verdicts(sandbox):
     assert verdicts[8].reason.startswith("fragment or pseudo-code")
     assert verdicts[9].needs == (Need("time", "5 s"),) and "did not finish" in verdicts[9].reason
     assert verdicts[10].needs == (Need("name", "undefined_thing"),)
+    assert verdicts[11].needs == (Need("language", "IPython"),) and "top-level await" in verdicts[11].reason
 
 
 @pytest.mark.sandbox

@@ -56,7 +56,8 @@ class Need:
         if self.kind == "input":
             return "input" if self.what in ("", "stdin") else self.what
         if self.kind == "language":
-            return _RUNTIME_PHRASES.get(self.what, f"a {self.what} toolchain")
+            article = "an" if self.what[:1].lower() in "aeiou" else "a"
+            return _RUNTIME_PHRASES.get(self.what, f"{article} {self.what} toolchain")
         if self.kind == "time":
             return f"more than {self.what} to run"
         return self.what
@@ -125,11 +126,22 @@ def _deno_version() -> str:
 
 # --- verdicts that need no run -------------------------------------------------------------------
 
-_CONFIG = {"yaml", "toml", "ini", "hcl", "dockerfile", "makefile", "cmake", "nginx", "properties", "conf"}
-_DATA = {"json", "xml", "csv", "graphql", "protobuf"}
-_MARKUP = {"html", "css", "scss", "markdown", "rst", "latex", "jinja", "vue"}
+_RUN = ("python", *SCRIPT_EXTENSIONS)  # the languages a sandbox runs
+# Languages whose blocks are never programs, and what such a block is.
+_KIND_OF_LANGUAGE = {
+    "pycon": "console session", "console": "console session", "output": "program output",
+    "text": "text or program output", "": "text or program output", "diff": "diff",
+    **dict.fromkeys(("yaml", "toml", "ini", "hcl", "dockerfile", "makefile", "cmake", "nginx", "properties"),
+                    "configuration"),
+    **dict.fromkeys(("json", "xml", "csv", "graphql", "protobuf"), "data"),
+    **dict.fromkeys(("html", "css", "scss", "markdown", "rst", "latex", "jinja", "vue"), "markup"),
+}
 _PYTHON_PROMPT = re.compile(r"^\s*(>>>( |$)|In \[\d+\]:)", re.M)
 _IPYTHON_LINE = re.compile(r"^\s*(%{1,2}[a-z]\w*|![a-z])", re.M)
+# A compiler's or linter's message: "error[E0597]: ...", "warning: ...", "src/x.c:3:1: error: ...".
+_DIAGNOSTIC = re.compile(r"(?:(?:error|warning)(?:\[\w+\])?: |[\w./-]+:\d+:\d+: (?:error|warning): )")
+# Parts left out on purpose: a body "{ ... }", or a line that is only "..." (a comment's included).
+_ELIDED = re.compile(r"\{\s*(?:/[/*]\s*)?(?:\.\.\.|…)\s*(?:\*/\s*)?\}|^\s*(?://|#|/\*)?\s*(?:\.\.\.|…)\s*(?:\*/)?\s*$", re.M)
 _SHELL_PROMPT = re.compile(r"^\s*(\(\w[\w.-]*\) )?[\w@.:~/-]*\$ \S", re.M)
 
 
@@ -147,41 +159,29 @@ def _command_lines(text: str) -> list[str]:
 
 def static_verdict(block: Block) -> Verdict | None:
     """The verdict a block gets from its language and shape alone, or None when it must run."""
-    name = block.language.strip().lower()
-    language = languages.lookup(name)
-    name = language.name if language else name
-    if not block.text.strip():
+    language = languages.lookup(block.language)
+    name = language.name if language else block.language.strip().lower()
+    text = block.text
+    if not text.strip():
         return Verdict(ILLUSTRATIVE, "empty block")
-    if name in ("python", *SCRIPT_EXTENSIONS) and _console_session(block.text):
+    if name in (*_RUN, "shell", "text", "") and _console_session(text):
         return Verdict(ILLUSTRATIVE, "console session")
-    if name == "python" and _IPYTHON_LINE.search(block.text):
+    if name == "python" and _IPYTHON_LINE.search(text):
         return Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
-    if name == "python" or name in SCRIPT_EXTENSIONS:
+    if name in _RUN:
         return None
-    if name in ("pycon", "console"):
-        return Verdict(ILLUSTRATIVE, "console session")
-    if name == "output":
-        return Verdict(ILLUSTRATIVE, "program output")
     if name == "shell":
-        if _console_session(block.text):
-            return Verdict(ILLUSTRATIVE, "console session")
-        if len(_command_lines(block.text)) <= 1:
+        if len(_command_lines(text)) <= 1:
             return Verdict(ILLUSTRATIVE, "command line")
         return Verdict(NEEDS_CONTEXT, "shell scripts are never run", (Need("language", "Shell"),))
-    if name in ("text", ""):
-        return Verdict(ILLUSTRATIVE, "console session" if _console_session(block.text) else "text or program output")
-    if name == "diff":
-        return Verdict(ILLUSTRATIVE, "diff")
-    if name in _CONFIG:
-        return Verdict(ILLUSTRATIVE, "configuration")
-    if name in _DATA:
-        return Verdict(ILLUSTRATIVE, "data")
-    if name in _MARKUP:
-        return Verdict(ILLUSTRATIVE, "markup")
+    if name in _KIND_OF_LANGUAGE:
+        return Verdict(ILLUSTRATIVE, _KIND_OF_LANGUAGE[name])
+    if _DIAGNOSTIC.match(text.lstrip()):
+        return Verdict(ILLUSTRATIVE, "compiler or tool output")
+    if _ELIDED.search(text):
+        return Verdict(ILLUSTRATIVE, "fragment with elided parts")
     label = language.label if language else block.language.strip()
     return Verdict(NEEDS_CONTEXT, f"no sandbox runs {label}", (Need("language", label),))
-
-
 
 
 # --- reading a failed run: what did the block lack? ----------------------------------------------
@@ -250,6 +250,8 @@ def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
     if name in ("SyntaxError", "IndentationError", "TabError"):
         if any(marker in message for marker in _PYTHON2):
             return Verdict(NEEDS_CONTEXT, f"Python 2 code ({said})", (Need("language", "Python 2"),))
+        if "outside function" in message or "outside async function" in message:
+            return Verdict(NEEDS_CONTEXT, f"top-level await, as in a notebook ({said})", (Need("language", "IPython"),))
         return _fragment(said)
     if name == "ModuleNotFoundError":
         module = _first_quoted(message).partition(".")[0]
@@ -444,12 +446,14 @@ class Sandboxes:
 
 class _Post:
     """One post's runnable blocks: each runs alone first (Python in one fresh interpreter for the
-    post, a script in a fresh Deno of its own); a block missing a name that an earlier block of its
-    family defines runs again after those earlier blocks, in a fresh interpreter."""
+    post, each run with fresh globals; a script in a fresh Deno of its own); a block missing a name
+    that an earlier block of its family defines runs again after those earlier blocks (Python in a
+    second fresh interpreter that the post's cumulative runs share)."""
 
     def __init__(self, sandboxes: Sandboxes):
         self.sandboxes = sandboxes
         self.python = None  # the post's Python unit, made at its first Python block
+        self.again = None  # the fresh unit its cumulative Python runs share, made at the first
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
 
     def _run(self, language: str, code: str) -> RunResult:
@@ -483,8 +487,8 @@ class _Post:
             return alone
         code = runner.cumulative([before.text for before, _, again in earlier if again], block.text)
         if family == "python":
-            with self.sandboxes["python"].unit() as unit:
-                result = unit.run(code)
+            self.again = self.again or self.sandboxes["python"].unit()
+            result = self.again.run(code)
         else:
             result = self.sandboxes["typescript"].run(code)  # TypeScript reads JavaScript too
         after, its_verdict = defining[-1][0].ordinal, defining[-1][1]
@@ -498,8 +502,9 @@ class _Post:
         return Verdict(NEEDS_CONTEXT, _plain(f"needs block {after}, then: {still.reason}", 240), tuple(needs))
 
     def close(self) -> None:
-        if self.python is not None:
-            self.python.close()
+        for unit in (self.python, self.again):
+            if unit is not None:
+                unit.close()
 
 
 def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, sandboxes: Sandboxes | None = None,
