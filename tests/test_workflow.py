@@ -18,7 +18,6 @@ from blogtools.scaffold import WORKFLOW
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "tests" / "data" / "lucumr-2025-12-13.atom"
 JACTIONLINT = Path(sys.executable).parent / "jactionlint"  # from the test extra's jactionlint wheel
-PAGES = "refs/heads/main"
 
 
 def new_site(folder: Path) -> Path:
@@ -48,7 +47,7 @@ def test_new_writes_a_workflow_that_installs_its_own_release(site):
     assert set(flow[True]) == {"push", "pull_request", "workflow_dispatch"}  # YAML 1.1 reads `on` as true
     assert flow[True]["push"] == {"branches": ["main"]}
     deploy = flow["jobs"]["deploy"]
-    assert deploy["needs"] == "build" and PAGES in deploy["if"] and "pull_request" in deploy["if"]
+    assert deploy["needs"] == "build" and "refs/heads/main" in deploy["if"] and "pull_request" in deploy["if"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
     assert flow["permissions"] == {"contents": "read"}  # the build job gets no write access
@@ -114,20 +113,21 @@ def test_the_workflows_run_steps_pass_on_a_new_site_in_a_clean_virtualenv(tmp_pa
     env |= flow["env"] | {"BLOGTOOLS_PACKAGE": f"blogtools[sandbox] @ {checkout_wheel(tmp_path).as_uri()}",
                           "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"}
     assert flow["defaults"]["run"]["shell"] == "bash"
-    uses, outputs = [], []
+    uses, printed = [], {}
     for step in flow["jobs"]["build"]["steps"]:
         if "uses" in step:
             uses.append(step["uses"].split("@")[0])
             continue
         ran = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=site,
-                             env=env, capture_output=True, text=True, timeout=900)
+                             env=env, capture_output=True, text=True, timeout=600)
         assert ran.returncode == 0, f"{step['name']}:\n{ran.stdout}\n{ran.stderr}"
-        outputs.append(ran.stdout)
-    # The steps that stand in for actions: the site folder is the checkout, the virtualenv the Python.
+        printed[step["run"]] = ran.stdout
+    # The actions stand in here: the site folder is the checkout, the virtualenv the set-up Python.
     assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-pages-artifact"]
+    assert list(printed)[0] == 'python -m pip install "$BLOGTOOLS_PACKAGE"'
     assert (venv / "bin" / "blogtools").is_file() and (venv / "bin" / "deno").is_file()
-    assert outputs[-2].startswith("test: 0 ran, 0 current, 0 failed")
-    assert "built 10 posts into site" in outputs[-1]
+    assert printed["blogtools test"].startswith("test: 0 ran, 0 current, 0 failed")
+    assert "built 10 posts into site" in printed["blogtools build --require-verified"]
     upload = flow["jobs"]["build"]["steps"][-1]["with"]["path"]
     assert (site / upload / "index.html").is_file()  # what the Pages artifact holds
     assert len(list((site / upload).glob("2025/*/*/*/index.html"))) == 10
