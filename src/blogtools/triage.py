@@ -203,7 +203,7 @@ def _first_quoted(message: str) -> str:
 
 def _url(text: str) -> str:
     match = _URL.search(text)
-    return match.group(0)[:200] if match else ""
+    return _plain(match.group(0)) if match else ""
 
 
 def _timed_out(limits: Limits) -> Verdict:
@@ -308,7 +308,7 @@ def python_names(text: str) -> set[str]:
 
 def python_cumulative(earlier: Sequence[str], text: str) -> str:
     """Python that runs the ``earlier`` blocks quietly (a failing one is passed over), then ``text``,
-    all in one namespace."""
+    all in one namespace, as a script's (``__name__`` is ``"__main__"``)."""
     return ("import contextlib as _c, io as _io\n"
             "_ns = {'__name__': '__main__', '__builtins__': __builtins__}\n"
             f"for _src in {list(earlier)!r}:\n"
@@ -317,7 +317,6 @@ def python_cumulative(earlier: Sequence[str], text: str) -> str:
             "            exec(compile(_src, '<earlier block>', 'exec'), _ns)\n"
             "        except BaseException:\n"
             "            pass\n"
-            "del _c, _io, _src\n"
             f"exec(compile({text!r}, '<exec>', 'exec'), _ns)\n")
 
 
@@ -337,7 +336,7 @@ def _specifier(text: str, exclude_builtins: bool = True) -> str:
     for match in _SPECIFIER.finditer(text):
         name = match.group(1)
         if not (exclude_builtins and name.startswith(("node:", "jsr:@std/"))):
-            return name.removeprefix("npm:")[:200]
+            return _plain(name.removeprefix("npm:"))
     return ""
 
 
@@ -367,7 +366,7 @@ def script_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
                      or "import access" in message or "Relative import path" in message):
         return Verdict(NEEDS_CONTEXT, said, (Need("module", _specifier(block.text) or wanted),))
     if name == "ReferenceError" and message.endswith("is not defined"):
-        missing = message.split()[0]
+        missing = _plain(message.split()[0], 120)
         if missing in _BROWSER_GLOBALS:
             return Verdict(NEEDS_CONTEXT, f"uses the browser's {missing}", (Need("language", "browser"),))
         if missing in _COMMONJS_GLOBALS:
@@ -392,7 +391,9 @@ def script_names(text: str) -> set[str]:
 
 
 def script_cumulative(earlier: Sequence[str], text: str) -> str:
-    """One module: the ``earlier`` blocks with the console silenced, then ``text``."""
+    """One module: the ``earlier`` blocks with the console silenced, then ``text`` (alone: itself)."""
+    if not earlier:
+        return text
     quiet = ("const __triage_console = {...console};\n"
              "for (const key of ['log', 'info', 'warn', 'error', 'debug']) console[key] = () => {};\n")
     loud = "\nObject.assign(console, __triage_console);\n"
@@ -466,9 +467,10 @@ class _Post:
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
         runner = _RUNNERS[family]
-        result = self._run(language, block.text)
+        code = runner.cumulative([], block.text)  # as published, alone
+        result = self._run(language, code)
         if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
-            result = self._run("typescript", block.text)  # types in a block named JavaScript
+            result = self._run("typescript", code)  # types in a block named JavaScript
         if runner.ran(result):
             verdict = Verdict(RUNS, "ran to completion", output=result.stdout + result.stderr)
         else:
