@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from blogtools import languages
-from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox
+from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox, Unit
 
 RUNS, NEEDS_CONTEXT, ILLUSTRATIVE = "runs", "needs-context", "illustrative"
 VERDICTS = (RUNS, NEEDS_CONTEXT, ILLUSTRATIVE)
@@ -416,27 +416,41 @@ _RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_c
 
 
 class Sandboxes:
-    """The sandboxes triage runs blocks in, one per language, each made when first needed.
+    """The sandboxes triage runs blocks in, each made when first needed: Deno ones per script
+    language, and ``python_spares`` Python ones, whose fresh interpreters are taken in turn so
+    that as many start side by side (one a core) while posts run.
 
         with Sandboxes() as sandboxes:
             for post in posts:
                 verdicts = triage_post(post, sandboxes=sandboxes)
     """
 
-    def __init__(self, limits: Limits = LIMITS):
+    def __init__(self, limits: Limits = LIMITS, python_spares: int = 2):
         self.limits = limits
+        self.python_spares = python_spares
         self._made: dict[str, Sandbox] = {}
+        self._pythons: list[Sandbox] = []
+        self._turn = 0
 
     def __getitem__(self, language: str) -> Sandbox:
+        """The sandbox of a script language."""
         if language not in self._made:
             self._made[language] = Sandbox(self.limits, language=language)
         return self._made[language]
 
+    def python_unit(self) -> Unit:
+        """A fresh Python interpreter (a unit), from the Python sandboxes in turn."""
+        if not self._pythons:
+            self._pythons = [Sandbox(self.limits) for _ in range(max(1, self.python_spares))]
+        self._turn = (self._turn + 1) % len(self._pythons)
+        return self._pythons[self._turn].unit()
+
     def close(self) -> None:
         """Close every sandbox made."""
-        for sandbox in self._made.values():
+        for sandbox in [*self._made.values(), *self._pythons]:
             sandbox.close()
         self._made.clear()
+        self._pythons.clear()
 
     def __enter__(self) -> Sandboxes:
         return self
@@ -459,7 +473,7 @@ class _Post:
 
     def _run(self, language: str, code: str) -> RunResult:
         if language == "python":
-            self.python = self.python or self.sandboxes["python"].unit()
+            self.python = self.python or self.sandboxes.python_unit()
             return self.python.run(code)
         return self.sandboxes[language].run(code)
 
@@ -489,7 +503,7 @@ class _Post:
             return alone
         code = runner.cumulative([before.text for before, _, again in earlier if again], block.text)
         if family == "python":
-            self.again = self.again or self.sandboxes["python"].unit()
+            self.again = self.again or self.sandboxes.python_unit()
             result = self.again.run(code)
         else:
             result = self.sandboxes["typescript"].run(code)  # TypeScript reads JavaScript too
@@ -516,7 +530,7 @@ def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, san
     ``sandboxes`` (whose limits then apply), kept open by a caller triaging many posts, is reused;
     without it they are made here and closed. Raises SandboxUnavailable when the sandbox cannot run."""
     own = sandboxes is None
-    sandboxes = sandboxes or Sandboxes(sandbox_limits)
+    sandboxes = sandboxes or Sandboxes(sandbox_limits, python_spares=1)
     post = _Post(sandboxes)
     verdicts = []
     try:
