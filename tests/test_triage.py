@@ -72,7 +72,7 @@ def test_need_phrases_and_json_round_trip():
 def test_python_verdicts(sandbox):
     verdicts = triage(
         sandbox,
-        ("python", "print('hello')\n"),
+        ("python", "def main():\n    print('hello')\n\nif __name__ == '__main__':\n    main()\n"),
         ("python", "import numpy as np\nprint(np.zeros(3))\n"),
         ("python", "print(open('data.csv').read())\n"),
         ("python", "import urllib.request\nurllib.request.urlopen('https://example.com/api').read()\n"),
@@ -85,7 +85,7 @@ def test_python_verdicts(sandbox):
         ("python", "print(undefined_thing)\n"),
         ("python", "async def answer():\n    return 42\n\nprint(await answer())\n"),
     )
-    assert verdicts[0] == Verdict(RUNS, "ran to completion", output="hello\n")
+    assert verdicts[0] == Verdict(RUNS, "ran to completion", output="hello\n")  # run as a script: __main__
     assert [v.verdict for v in verdicts[1:]] == [NEEDS_CONTEXT] * 7 + [ILLUSTRATIVE] + [NEEDS_CONTEXT] * 3
     assert verdicts[1].needs == (Need("module", "numpy"),)
     assert verdicts[2].needs == (Need("file", "data.csv"),)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from blogtools import languages
-from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox
+from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox, Unit
 
 RUNS, NEEDS_CONTEXT, ILLUSTRATIVE = "runs", "needs-context", "illustrative"
 VERDICTS = (RUNS, NEEDS_CONTEXT, ILLUSTRATIVE)
@@ -203,7 +203,7 @@ def _first_quoted(message: str) -> str:
 
 def _url(text: str) -> str:
     match = _URL.search(text)
-    return match.group(0)[:200] if match else ""
+    return _plain(match.group(0)) if match else ""
 
 
 def _timed_out(limits: Limits) -> Verdict:
@@ -308,7 +308,7 @@ def python_names(text: str) -> set[str]:
 
 def python_cumulative(earlier: Sequence[str], text: str) -> str:
     """Python that runs the ``earlier`` blocks quietly (a failing one is passed over), then ``text``,
-    all in one namespace."""
+    all in one namespace, as a script's (``__name__`` is ``"__main__"``)."""
     return ("import contextlib as _c, io as _io\n"
             "_ns = {'__name__': '__main__', '__builtins__': __builtins__}\n"
             f"for _src in {list(earlier)!r}:\n"
@@ -317,7 +317,6 @@ def python_cumulative(earlier: Sequence[str], text: str) -> str:
             "            exec(compile(_src, '<earlier block>', 'exec'), _ns)\n"
             "        except BaseException:\n"
             "            pass\n"
-            "del _c, _io, _src\n"
             f"exec(compile({text!r}, '<exec>', 'exec'), _ns)\n")
 
 
@@ -337,7 +336,7 @@ def _specifier(text: str, exclude_builtins: bool = True) -> str:
     for match in _SPECIFIER.finditer(text):
         name = match.group(1)
         if not (exclude_builtins and name.startswith(("node:", "jsr:@std/"))):
-            return name.removeprefix("npm:")[:200]
+            return _plain(name.removeprefix("npm:"))
     return ""
 
 
@@ -367,7 +366,7 @@ def script_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
                      or "import access" in message or "Relative import path" in message):
         return Verdict(NEEDS_CONTEXT, said, (Need("module", _specifier(block.text) or wanted),))
     if name == "ReferenceError" and message.endswith("is not defined"):
-        missing = message.split()[0]
+        missing = _plain(message.split()[0], 120)
         if missing in _BROWSER_GLOBALS:
             return Verdict(NEEDS_CONTEXT, f"uses the browser's {missing}", (Need("language", "browser"),))
         if missing in _COMMONJS_GLOBALS:
@@ -392,7 +391,9 @@ def script_names(text: str) -> set[str]:
 
 
 def script_cumulative(earlier: Sequence[str], text: str) -> str:
-    """One module: the ``earlier`` blocks with the console silenced, then ``text``."""
+    """One module: the ``earlier`` blocks with the console silenced, then ``text`` (alone: itself)."""
+    if not earlier:
+        return text
     quiet = ("const __triage_console = {...console};\n"
              "for (const key of ['log', 'info', 'warn', 'error', 'debug']) console[key] = () => {};\n")
     loud = "\nObject.assign(console, __triage_console);\n"
@@ -415,27 +416,41 @@ _RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_c
 
 
 class Sandboxes:
-    """The sandboxes triage runs blocks in, one per language, each made when first needed.
+    """The sandboxes triage runs blocks in, each made when first needed: Deno ones per script
+    language, and ``python_spares`` Python ones, whose fresh interpreters are taken in turn so
+    that as many start side by side (one a core) while posts run.
 
         with Sandboxes() as sandboxes:
             for post in posts:
                 verdicts = triage_post(post, sandboxes=sandboxes)
     """
 
-    def __init__(self, limits: Limits = LIMITS):
+    def __init__(self, limits: Limits = LIMITS, python_spares: int = 2):
         self.limits = limits
+        self.python_spares = python_spares
         self._made: dict[str, Sandbox] = {}
+        self._pythons: list[Sandbox] = []
+        self._turn = 0
 
     def __getitem__(self, language: str) -> Sandbox:
+        """The sandbox of a script language."""
         if language not in self._made:
             self._made[language] = Sandbox(self.limits, language=language)
         return self._made[language]
 
+    def python_unit(self) -> Unit:
+        """A fresh Python interpreter (a unit), from the Python sandboxes in turn."""
+        if not self._pythons:
+            self._pythons = [Sandbox(self.limits) for _ in range(max(1, self.python_spares))]
+        self._turn = (self._turn + 1) % len(self._pythons)
+        return self._pythons[self._turn].unit()
+
     def close(self) -> None:
         """Close every sandbox made."""
-        for sandbox in self._made.values():
+        for sandbox in [*self._made.values(), *self._pythons]:
             sandbox.close()
         self._made.clear()
+        self._pythons.clear()
 
     def __enter__(self) -> Sandboxes:
         return self
@@ -458,7 +473,7 @@ class _Post:
 
     def _run(self, language: str, code: str) -> RunResult:
         if language == "python":
-            self.python = self.python or self.sandboxes["python"].unit()
+            self.python = self.python or self.sandboxes.python_unit()
             return self.python.run(code)
         return self.sandboxes[language].run(code)
 
@@ -466,9 +481,10 @@ class _Post:
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
         runner = _RUNNERS[family]
-        result = self._run(language, block.text)
+        code = runner.cumulative([], block.text)  # as published, alone
+        result = self._run(language, code)
         if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
-            result = self._run("typescript", block.text)  # types in a block named JavaScript
+            result = self._run("typescript", code)  # types in a block named JavaScript
         if runner.ran(result):
             verdict = Verdict(RUNS, "ran to completion", output=result.stdout + result.stderr)
         else:
@@ -487,7 +503,7 @@ class _Post:
             return alone
         code = runner.cumulative([before.text for before, _, again in earlier if again], block.text)
         if family == "python":
-            self.again = self.again or self.sandboxes["python"].unit()
+            self.again = self.again or self.sandboxes.python_unit()
             result = self.again.run(code)
         else:
             result = self.sandboxes["typescript"].run(code)  # TypeScript reads JavaScript too
@@ -514,7 +530,7 @@ def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, san
     ``sandboxes`` (whose limits then apply), kept open by a caller triaging many posts, is reused;
     without it they are made here and closed. Raises SandboxUnavailable when the sandbox cannot run."""
     own = sandboxes is None
-    sandboxes = sandboxes or Sandboxes(sandbox_limits)
+    sandboxes = sandboxes or Sandboxes(sandbox_limits, python_spares=1)
     post = _Post(sandboxes)
     verdicts = []
     try:
