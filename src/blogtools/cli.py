@@ -182,7 +182,8 @@ def build(site, offline, require):
     triaged = _triage(project)
     click.echo(f"triage: {triaged.line()}", err=True)
     if require:
-        refused = evidence.unverified(evidence.states(project), strict=require == "strict")
+        refused = evidence.unverified(evidence.states(project, not_triaged=triaged.not_triaged),
+                                      strict=require == "strict")
         if refused:
             raise BlogtoolsError(f"--require-verified: {len(refused)} runnable block(s) not verified: "
                                  + "; ".join(refused) + " (run `blogtools test`)")

@@ -89,10 +89,13 @@ def unavailable_reason() -> str | None:
     reason = missing_parts()
     if reason:
         return reason
-    probe = subprocess.run(
-        [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
-        capture_output=True, text=True, check=False, **_user_kwargs(),
-    )
+    try:
+        probe = subprocess.run(
+            [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
+            capture_output=True, text=True, check=False, **_user_kwargs(),
+        )
+    except OSError as exc:  # e.g. as root, the sandbox user may not reach bwrap in a private folder
+        return f"bubblewrap cannot run here ({exc.strerror}: {exc.filename})"
     if probe.returncode != 0:
         detail = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
         return f"bubblewrap cannot create namespaces here ({detail})"
