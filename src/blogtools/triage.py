@@ -18,9 +18,17 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
 from blogtools import languages
-from blogtools.sandbox import SCRIPT_EXTENSIONS, Limits, RunResult, Sandbox, Unit
+from blogtools.sandbox import (
+    SCRIPT_EXTENSIONS,
+    Limits,
+    RunResult,
+    Sandbox,
+    Unit,
+    runtime,
+)
 
 RUNS, NEEDS_CONTEXT, ILLUSTRATIVE = "runs", "needs-context", "illustrative"
 VERDICTS = (RUNS, NEEDS_CONTEXT, ILLUSTRATIVE)
@@ -109,19 +117,13 @@ class Block:
 
 
 def runtime_version() -> str:
-    """What a verdict depends on besides the block's text: these rules and the sandbox runtimes."""
-    from blogtools.sandbox import runtime
-
-    return f"triage-{RULES_VERSION} pyodide-{runtime.PYODIDE_VERSION} deno-{_deno_version()}"
-
-
-def _deno_version() -> str:
+    """What a verdict depends on besides the block's text: these rules (bump RULES_VERSION when
+    they change) and the sandbox's runtimes."""
     try:
-        from importlib.metadata import version
-
-        return version("deno")
-    except Exception:  # the sandbox extra is not installed: no runtime, nothing ran
-        return "none"
+        deno = metadata.version("deno")
+    except metadata.PackageNotFoundError:  # the sandbox extra is not installed: nothing can run
+        deno = "none"
+    return f"triage-{RULES_VERSION} pyodide-{runtime.PYODIDE_VERSION} deno-{deno}"
 
 
 # --- verdicts that need no run -------------------------------------------------------------------
@@ -331,11 +333,11 @@ _JS_BINDING = re.compile(r"(?:\b(?:const|let|var|class|function\*?)\s+|\bimport\
 _JS_IMPORTED = re.compile(r"\bimport\s*(?:[\w$]+\s*,\s*)?\{([^}]*)\}")
 
 
-def _specifier(text: str, exclude_builtins: bool = True) -> str:
+def _specifier(text: str) -> str:
     """The first module a script imports that is not Deno's or Node's built-in."""
     for match in _SPECIFIER.finditer(text):
         name = match.group(1)
-        if not (exclude_builtins and name.startswith(("node:", "jsr:@std/"))):
+        if not name.startswith(("node:", "jsr:@std/")):
             return _plain(name.removeprefix("npm:"))
     return ""
 
