@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from blogtools import manifest, project, published
@@ -36,9 +38,19 @@ def rows(dsn, query, *args):
         return conn.cursor(row_factory=dict_row).execute(query, args).fetchall()
 
 
+def pg_url(dsn: str) -> str:
+    """A libpq DSN as the URL node-postgres reads (the harness's server listens on a Unix socket)."""
+    params = conninfo_to_dict(dsn)
+    host = params.pop("host", "")
+    user, database = params.pop("user", ""), params.pop("dbname", "")
+    query = urlencode({"host": host, **params}) if host.startswith("/") else urlencode(params)
+    netloc = f"{quote(user)}@" + ("" if host.startswith("/") else host)
+    return f"postgresql://{netloc}/{quote(database)}" + (f"?{query}" if query else "")
+
+
 def run(ordinal, dsn, *args, server=None, working=False):
     """Run block ``ordinal``'s published form (or its working form) with the harness's services."""
-    env = {"ABSURD_DATABASE_URL": dsn}
+    env = {"ABSURD_DATABASE_URL": pg_url(dsn)}
     if server is not None:
         env |= {"ANTHROPIC_BASE_URL": f"{server.base_url}/v1", "ANTHROPIC_API_KEY": "test"}
     done = published.run(SITE, entry(ordinal), args, env=env, working=working)
@@ -56,13 +68,13 @@ def weather_script(cities):
 
 
 def assert_run_state(dsn, done, task_id, state):
-    """The task's latest run is in ``state``; if it failed, the error Absurd stored, located in the block."""
-    latest = rows(dsn, f"SELECT state, failure_reason FROM absurd.r_{Q} WHERE task_id = %s ORDER BY attempt DESC", task_id)[0]
-    if latest["state"] == "failed" and state != "failed":
-        reason = latest["failure_reason"] or {}
+    """The task's first run is in ``state``; if it failed, the error Absurd stored, located in the block."""
+    first = rows(dsn, f"SELECT state, failure_reason FROM absurd.r_{Q} WHERE task_id = %s ORDER BY attempt", task_id)[0]
+    if first["state"] == "failed" and state != "failed":
+        reason = first["failure_reason"] or {}
         frame = next((line.strip() for line in reason.get("stack", "").splitlines()[1:] if ".mts:" in line), "")
-        raise AssertionError(done.locate(f"the task failed: {reason.get('name')}: {reason.get('message')} ({frame})"))
-    assert latest["state"] == state
+        raise AssertionError(done.locate(f"the task failed: {reason.get('name')}: {reason.get('message')} {frame}"))
+    assert first["state"] == state
 
 
 # --- 03: one step of the agent, the AI SDK against the local Messages API server -----------------

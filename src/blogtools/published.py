@@ -302,7 +302,7 @@ def run(project: Project, entry: Entry, args: Sequence[str] = (), env: Mapping[s
 
 def _result(project: Project, done: subprocess.CompletedProcess, form: Form, forms: Mapping[Path, Form]) -> Result:
     located = (locate(done.stdout, forms, project.root), locate(done.stderr, forms, project.root))
-    return Result(done.returncode, *located, form, forms, project.root)
+    return Result(done.returncode, *located, form, forms, project.root.resolve())
 
 
 def typecheck(project: Project, entry: Entry, working: bool = False, timeout: float = 300) -> Result:
