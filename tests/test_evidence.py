@@ -247,8 +247,8 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
 
 
 def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_to_build(tmp_path):
-    """The real site: the Absurd spawn block verified in a copy, then its module broken (three
-    attempts become two); the page says failing and `build --require-verified` names the block."""
+    """The real site: the Absurd spawn block verified in a copy (as published and its Python port),
+    then the port broken (three attempts become two); the page says failing and `build --require-verified` names the block."""
     root = tmp_path / "copy"
     root.mkdir()
     for name in ("content", "snippets", "tests", "feeds"):
@@ -256,11 +256,14 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     for name in ("mkdocs.yml", "pyproject.toml", "package.json", *evidence.LOCK_FILES):
         if (REPO / name).is_file():
             shutil.copy(REPO / name, root / name)
+    (root / "node_modules").symlink_to(REPO / "node_modules")  # the block itself runs too, on the pinned npm packages
     spawn = "2025-11-03-absurd-workflows/02"
     assert invoke("test", spawn, cwd=root).exit_code == 0
     assert invoke("build", "--offline", cwd=root).exit_code == 0
     page = root / "site/2025/11/03/absurd-workflows/index.html"
-    assert f"✓ Verified since {today()} · 3 tests · Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1" in page.read_text()
+    node = evidence.environment({})["node"]
+    assert (f"✓ Runs as published, with 9 lines around it · since {today()} · 5 tests · Node {node} · "
+            f"Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1") in page.read_text()
 
     module = root / "snippets/2025-11-03-absurd-workflows/spawn_agent.py"
     module.write_text(module.read_text().replace("max_attempts=3", "max_attempts=2"))

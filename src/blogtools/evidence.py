@@ -279,8 +279,13 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     if changed is not None:
         return Evidence(OUT_OF_DATE, f"⟳ Out of date: {changed} changed since the last run", record)
     if record.outcome == PASSED:
-        return Evidence(VERIFIED, f"✓ Verified since {record.since} · {_tests_phrase(record)}"
-                                  + "".join(f" · {part}" for part in versions(entry, record, project)), record)
+        around = _around(project, entry)
+        if around is None:
+            parts = [f"✓ Verified since {record.since}", _tests_phrase(record)]
+        else:  # the block itself ran, inside its harness
+            parts = [f"✓ Runs as published, with {around} line{'s' * (around != 1)} around it", f"since {record.since}",
+                     _tests_phrase(record), *([f"Node {record.env['node']}"] if record.env.get("node") else [])]
+        return Evidence(VERIFIED, " · ".join(parts + versions(entry, record, project)), record)
     if record.outcome == EXPECTED_FAILURE:
         return Evidence(EXPECTED_FAILURE, f"✓ Fails as published, as expected: {record.reason}", record)
     if record.outcome == UNEXPECTED_PASS:
@@ -288,6 +293,19 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     if record.outcome == SKIPPED:
         return Evidence(NOT_RUN, f"◌ Not run here: {record.reason}", record)
     return Evidence(FAILING, f"✗ Failing since {record.since}: {record.reason}", record)
+
+
+def _around(project: Project, entry: Entry) -> int | None:
+    """How many harness lines surround an entry's published form (its tests run the block itself),
+    or None when it has none."""
+    from blogtools import published
+
+    if not published.has_form(entry):
+        return None
+    try:
+        return published.assemble(project, entry).around
+    except BlogtoolsError:
+        return None  # a harness file gone: check reports it, and the inputs make the record out of date
 
 
 def _tests_phrase(record: Record) -> str:

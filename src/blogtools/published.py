@@ -163,8 +163,8 @@ def assemble(project: Project, entry: Entry, working: bool = False) -> Form:
     return Form(entry, "".join(parts), module_path(project, entry, working), tuple(origins), around)
 
 
-def diff(snippets_dir: Path, entry: Entry, field: str) -> str:
-    """The text of the entry's ``patch`` or ``working_patch`` file, as the page shows it."""
+def harness_text(snippets_dir: Path, entry: Entry, field: str) -> str:
+    """The text of one of the entry's harness files (``prelude``, ``epilogue``, ``patch``, ``working_patch``)."""
     return _read(Path(snippets_dir) / entry.post / getattr(entry, field), entry, field)
 
 

@@ -102,7 +102,8 @@ def first_line(report) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     if getattr(crash, "message", None):
-        return next(line.strip() for line in crash.message.splitlines() + ["failed"] if line.strip())
+        first = next(line.strip() for line in crash.message.splitlines() + ["failed"] if line.strip())
+        return first.removeprefix("AssertionError: ")  # an assertion's message says it all, as a bare assert's does
     lines = str(report.longreprtext).splitlines()
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
     return errors[-1] if errors else next((line.strip() for line in lines if line.strip()), "failed")
