@@ -154,3 +154,19 @@ def test_a_broken_typescript_block_shows_the_compilers_message_on_its_page(tmp_p
     assert ("06-absurd-emit-event.js:2:14: error TS2551: Property &#x27;emitEvnt&#x27; does not exist on type "
             "&#x27;Absurd&#x27;. Did you mean &#x27;emitEvent&#x27;?") in html
     assert check(root / "content/posts", root / "snippets", root).problems == []
+
+
+def test_the_page_folds_the_harness_shows_the_working_diff_and_the_python_port_tab():
+    from blogtools.annotate import SourceLinks, annotate
+
+    site = project.load(start=REPO)
+    page = (site.posts_dir / f"{ABSURD}.md").read_text()
+    out = annotate(page, ABSURD, manifest.read(site.snippets_dir), SourceLinks(REPO), site.snippets_dir)
+    sleep = out[out.index("await ctx.sleep(60 * 60 * 24 * 7)"):]
+    sleep = sleep[: sleep.index("??? info")]
+    assert '??? note "The harness it runs in: 9 lines before, 9 lines after"' in sleep
+    assert "    Before the block (<code>in-a-task.prelude.ts</code>):" in sleep
+    assert '???+ success "Its nearest working form, as a diff of the block (runs)"' in sleep
+    assert '    +await ctx.sleepFor("sleep", 60 * 60 * 24 * 7); // sleep for 7 days' in sleep
+    assert '=== "Python port"' in out and "Runnable (Python)" not in out.split("absurd-sql")[0]
+    assert "    -      getWeather: { /* tool definition here */ }" in out  # block 03's patch, folded with its harness
