@@ -15,6 +15,7 @@ import pytest
 from blogtools import evidence, manifest, project, published
 from blogtools.check import check
 from blogtools.errors import BlogtoolsError
+from blogtools.harness import forms
 from clirun import invoke
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def pytest_generate_tests(metafunc):
 def test_published_form_type_checks(typescript_form, working, request):
     site = project.load(start=request.config.rootpath)
     entry = manifest.read(site.snippets_dir)[typescript_form]
-    result = published.typecheck(site, entry, working=working)
+    result = forms.typecheck(site, entry, working=working)
     assert result.ok, result.error
 
 
@@ -131,7 +132,7 @@ def test_a_drifted_block_is_refused_before_anything_runs(tmp_path):
     block = root / "snippets" / ABSURD / "06-absurd-emit-event.js"
     block.write_text(block.read_text() + "await import('node:child_process');\n")
     entry = manifest.read(site.snippets_dir)[f"{ABSURD}/06"]
-    for action in (published.run, published.typecheck):
+    for action in (forms.run, forms.typecheck):
         with pytest.raises(BlogtoolsError, match=f"{ABSURD}/06: drifted: review with `blogtools review {ABSURD}/06`"):
             action(site, entry)
     assert not (site.build_dir / "published" / ABSURD / "06-absurd-emit-event.mts").exists()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from syncfetch import FetchError, fetch
 
-from blogtools import manifest, project, published
+from blogtools import manifest, project
 from blogtools.errors import BlogtoolsError
+from blogtools.harness import forms
 from blogtools.harness.http import fixed_responses
 
 SITE = project.load(start=Path(__file__).resolve().parent)
@@ -26,7 +27,7 @@ def published_fetch(*urls: str, timeout_ms: int = 10000) -> list[dict]:
     """Fetch ``urls`` with the published JavaScript: one URL on Node's main thread, several at once
     from one caller thread each. Returns ``{"url", "ok", "body"|"error"}`` per URL, in order."""
     entry = manifest.read(SITE.snippets_dir)["2025-10-17-code/01"]
-    done = published.run(SITE, entry, ["--timeout-ms", str(timeout_ms), *urls], timeout=60 + timeout_ms / 1000)
+    done = forms.run(SITE, entry, ["--timeout-ms", str(timeout_ms), *urls], timeout=60 + timeout_ms / 1000)
     if not done.ok:
         raise BlogtoolsError(f"the published fetch exited {done.returncode}: {done.error}")
     return [json.loads(line) for line in done.stdout.splitlines()]

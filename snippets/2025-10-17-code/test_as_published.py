@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from blogtools import manifest, project, published
+from blogtools import manifest, project
+from blogtools.harness import forms
 
 pytestmark = pytest.mark.node
 SITE = project.load(start=Path(__file__).resolve().parent)
 
 
-def loop(cache: Path, task: str, steps: int, crash_at: int | None = None) -> published.Result:
+def loop(cache: Path, task: str, steps: int, crash_at: int | None = None) -> forms.Result:
     entry = manifest.read(SITE.snippets_dir)["2025-10-17-code/02"]
     env = {"AGENT_CACHE_DIR": str(cache), "CRASH_AT_STEP": str(crash_at or "")}
-    return published.run(SITE, entry, [task, str(steps)], env=env)
+    return forms.run(SITE, entry, [task, str(steps)], env=env)
 
 
 def cached(cache: Path) -> dict[str, dict]:

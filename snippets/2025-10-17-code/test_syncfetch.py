@@ -17,8 +17,9 @@ from local_server import LocalServer
 from sync_fetch import published_fetch
 from syncfetch import FetchError, SyncFetcher
 
-from blogtools import manifest, project, published
+from blogtools import manifest, project
 from blogtools.errors import BlogtoolsError
+from blogtools.harness import forms
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,11 +102,11 @@ def test_js_runs_the_reviewed_block_itself(server, tmp_path):
     site = project.load(start=tmp_path)
     url = f"{server.url}/status/404"
     with pytest.raises(BlogtoolsError, match="2025-10-17-code/01: drifted"):
-        published.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
+        forms.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
     accepted = subprocess.run([sys.executable, "-m", "blogtools", "extract", "--accept", "2025-10-17-code/01"],
                               cwd=tmp_path, capture_output=True, text=True)
     assert accepted.returncode == 0, accepted.stderr
-    done = published.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
+    done = forms.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
     assert done.ok, done.error
     assert json.loads(done.stdout) == {"url": url, "ok": False, "error": "edited 404"}
 

@@ -19,7 +19,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from blogtools import manifest, project, published
+from blogtools import manifest, project
+from blogtools.harness import forms
 from blogtools.harness.llm import Turn
 from blogtools.harness.llm.expectations import text, tool_result, tool_use
 
@@ -53,7 +54,7 @@ def run(ordinal, dsn, *args, server=None, working=False):
     env = {"ABSURD_DATABASE_URL": pg_url(dsn)}
     if server is not None:
         env |= {"ANTHROPIC_BASE_URL": f"{server.base_url}/v1", "ANTHROPIC_API_KEY": "test"}
-    done = published.run(SITE, entry(ordinal), args, env=env, working=working)
+    done = forms.run(SITE, entry(ordinal), args, env=env, working=working)
     assert done.ok, done.error
     return done
 
