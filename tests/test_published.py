@@ -138,6 +138,14 @@ def test_a_drifted_block_is_refused_before_anything_runs(tmp_path):
     assert not (site.build_dir / "published" / ABSURD / "06-absurd-emit-event.mts").exists()
 
 
+def test_a_block_nobody_made_runnable_is_refused(tmp_path):
+    site, entry = demo_site(tmp_path, prelude="// harness\n")
+    untriaged = manifest.Entry(**{**entry.__dict__, "status": "illustrative"})
+    with pytest.raises(BlogtoolsError, match="post/01: not runnable: only a block an author reviewed"):
+        published.write_post(site, untriaged)
+    assert not (tmp_path / "build").exists()
+
+
 @pytest.mark.node
 @pytest.mark.postgres
 def test_a_broken_typescript_block_shows_the_compilers_message_on_its_page(tmp_path):

@@ -198,12 +198,15 @@ def problems(snippets_dir: Path, entry: Entry) -> list[str]:
 def write_post(project: Project, entry: Entry, working: bool = False) -> tuple[Form, dict[Path, Form]]:
     """Write every reviewed published form of ``entry``'s post (its siblings may import each other)
     and return ``entry``'s (refused when its block drifted) and all of them by path. A drifted
-    sibling's module is removed rather than left stale."""
+    sibling's module is removed rather than left stale. Only a runnable (so curated, reviewed)
+    entry's form is written: unreviewed feed code runs only in the sandbox."""
+    if entry.status != manifest.RUNNABLE:
+        raise BlogtoolsError(f"{entry.id}: not runnable: only a block an author reviewed and made runnable runs on the host")
     review.ensure_reviewed(project, entry)
     entries = manifest.read(project.snippets_dir)
     forms: dict[Path, Form] = {}
     for sibling in entries.values():
-        if sibling.post != entry.post or not sibling.is_block or not has_form(sibling):
+        if sibling.post != entry.post or not sibling.is_block or not has_form(sibling) or sibling.status != manifest.RUNNABLE:
             continue
         variants = (False, True) if sibling.working_patch else (False,)
         if review.drift_of(project, sibling) is not None:
