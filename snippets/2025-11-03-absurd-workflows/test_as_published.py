@@ -24,7 +24,7 @@ from blogtools.harness import forms
 from blogtools.harness.llm import Turn
 from blogtools.harness.llm.expectations import text, tool_result, tool_use
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.node]
 POST = "2025-11-03-absurd-workflows"
 Q = "agents"  # the queue the harness files use
 SITE = project.load(start=__file__)
