@@ -263,7 +263,8 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     page = root / "site/2025/11/03/absurd-workflows/index.html"
     node = evidence.environment({})["node"]
     assert (f"✓ Runs as published, with 9 lines around it · since {today()} · 5 tests · Node {node} · "
-            f"Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1") in page.read_text()
+            f"@ai-sdk/anthropic 2.0.40 · absurd-sdk 0.0.3 · ai 5.0.86 · "
+            f"Python port: Python 3.{sys.version_info.minor}, absurd-sdk 0.5.1") in page.read_text()
 
     module = root / "snippets/2025-11-03-absurd-workflows/spawn_agent.py"
     module.write_text(module.read_text().replace("max_attempts=3", "max_attempts=2"))

@@ -15,6 +15,7 @@ job (``blogtools.harness.forms``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -193,6 +194,35 @@ def problems(snippets_dir: Path, entry: Entry) -> list[str]:
     if typescript and not (Path(snippets_dir) / TSCONFIG).is_file():
         found.append(f"a TypeScript published form is type-checked against {Path(snippets_dir) / TSCONFIG}, which does not exist")
     return found
+
+
+_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]""", re.M)
+
+
+def npm_packages(project: Project, entry: Entry) -> dict[str, str]:
+    """The npm packages a published form imports (following its imports of sibling forms), with the
+    versions ``package-lock.json`` pins: what ran, while the lock file's hash is in the record."""
+    forms = {module_path(project, sibling).name: sibling for sibling in manifest.read(project.snippets_dir).values()
+             if sibling.post == entry.post and sibling.is_block and has_form(sibling)}
+    try:
+        lock = json.loads((project.root / "package-lock.json").read_text(encoding="utf-8")).get("packages", {})
+    except (OSError, ValueError):
+        lock = {}
+    found: dict[str, str] = {}
+    seen, todo = set(), [entry]
+    while todo:
+        current = todo.pop()
+        seen.add(current.id)
+        for match in _IMPORT.finditer(assemble(project, current).text):
+            specifier = match.group(1) or match.group(2)
+            if specifier.startswith("./"):
+                sibling = forms.get(specifier[2:])
+                if sibling is not None and sibling.id not in seen:
+                    todo.append(sibling)
+            elif not specifier.startswith(("node:", "/", "../")):
+                name = "/".join(specifier.split("/")[: 2 if specifier.startswith("@") else 1])
+                found[name] = str(lock.get(f"node_modules/{name}", {}).get("version", ""))
+    return {name: version for name, version in sorted(found.items()) if version}
 
 
 def write_post(project: Project, entry: Entry, working: bool = False) -> tuple[Form, dict[Path, Form]]:
