@@ -215,7 +215,8 @@ def serve(site, dev_addr):
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
               help="Where the site will be published (its own feed links use it).")
 def new(folder, feed, site_url):
-    """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/.
+    """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/,
+    snippets/ and .github/workflows/blogtools.yml (GitHub Actions: test, build, publish to Pages).
 
     Then run `blogtools build` in FOLDER.
     """

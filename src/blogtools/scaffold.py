@@ -2,7 +2,8 @@
 
 The site configuration comes from the package's ``templates/mkdocs.yml`` (the same settings as
 this project's own mkdocs.yml; a test keeps the two in step); only the site's identity lines
-(name, description, address, copyright) are filled in from the feed.
+(name, description, address, copyright) are filled in from the feed. The GitHub Actions workflow
+comes from ``templates/blogtools.yml``, set to install the blogtools release that wrote it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import html
 import json
 import re
 import shutil
+from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 
 from blogtools import htmlmd, project
 from blogtools.errors import BlogtoolsError
+from blogtools.extract import extract
 from blogtools.feeds import DEFAULT_TIMEOUT, Source, fetch, parse, plain_text
 from blogtools.project import CONFIG_NAME
 
+WORKFLOW = Path(".github/workflows/blogtools.yml")
+"""Where ``blogtools new`` writes the site's CI workflow, relative to the site folder."""
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
                  "copyright")
 
@@ -28,9 +33,17 @@ def mkdocs_template() -> str:
     return files("blogtools").joinpath("templates/mkdocs.yml").read_text(encoding="utf-8")
 
 
+def workflow() -> str:
+    """The GitHub Actions workflow every blogtools site starts with: it installs the blogtools
+    release that runs this (``BLOGTOOLS_PACKAGE``), tests and builds the site, publishes site/."""
+    template = files("blogtools").joinpath("templates/blogtools.yml").read_text(encoding="utf-8")
+    return template.replace("@VERSION@", version("blogtools"))
+
+
 def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local) and
-    content/; return the site's name. The feed is read once to check it and to name the site."""
+    """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local),
+    content/, an empty snippets/manifest.toml and the CI workflow; return the site's name. The feed
+    is read once to check it and to name the site. A folder that is not empty is refused whole."""
     if not re.match(r"https?://[^\s\"'<>]+$", site_url):
         raise BlogtoolsError(f"{site_url}: the site URL must be an http(s) URL")
     if folder.exists() and any(folder.iterdir()):
@@ -65,6 +78,9 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
              "[[source]]"]
     lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
     made.feeds_toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    extract(made.posts_dir, made.snippets_dir)  # the manifest `blogtools test` reads, before any build
+    (folder / WORKFLOW).parent.mkdir(parents=True)
+    (folder / WORKFLOW).write_text(workflow(), encoding="utf-8")
     return title
 
 
