@@ -90,6 +90,7 @@ def typecheck(project: Project, entry: Entry, working: bool = False, timeout: fl
     for needed, how in ((config, "commit one (see the README)"), (tsc, "`npm ci` installs the pinned typescript")):
         if not needed.is_file():
             raise BlogtoolsError(f"{entry.id}: {needed} does not exist: {how}")
+    config.read_bytes()  # read here, not only by tsc, so the evidence recorder counts it among the inputs
     form, forms = write_post(project, entry, working)
     project_file = form.path.with_name(f"tsconfig.{form.path.stem}.json")
     settings = {"extends": str(config.resolve()), "files": [form.path.name]}
