@@ -167,6 +167,23 @@ def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo
     assert label_of(demo, ID) == f"✗ Passes unexpectedly since {today()}: expected an error matching 'ZeroDivisionError'"
 
 
+def test_plain_pytest_counts_a_foreseen_failure_as_xfailed_and_any_other_as_failed(demo):
+    """`make test` stays green on code that fails as published, and only on the failure foreseen."""
+    (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n / 0"))
+    set_entry(demo, expect_error="ZeroDivisionError")
+    done = pytest_in(demo, "-rx")
+    assert done.returncode == 0, done.stdout
+    assert "2 xfailed" in done.stdout and "fails as expected: ZeroDivisionError: division by zero" in done.stdout
+    assert results(demo)[ID]["outcome"] == "expected-failure"
+    assert results(demo)[ID]["tests"]["tests/test_demo.py::test_half"] == {
+        "outcome": "failed", "error": "ZeroDivisionError: division by zero"}
+
+    (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n.nope"))
+    done = pytest_in(demo)
+    assert done.returncode == 1 and "2 failed" in done.stdout
+    assert results(demo)[ID]["outcome"] == "failed"
+
+
 def test_a_skipped_run_says_why_and_only_strict_refuses_it(demo):
     (demo / "tests/test_demo.py").write_text(TESTS.replace("def test_half", "@__import__('pytest').mark.skip("
                                                            "reason='needs a GPU')\ndef test_half"))
