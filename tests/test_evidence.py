@@ -186,6 +186,23 @@ def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo
     assert label_of(demo, ID) == f"✗ Passes unexpectedly since {today()}: expected an error matching 'ZeroDivisionError'"
 
 
+def test_plain_pytest_counts_a_foreseen_failure_as_xfailed_and_any_other_as_failed(demo):
+    """`make test` stays green on code that fails as published, and only on the failure foreseen."""
+    (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n / 0"))
+    set_entry(demo, expect_error="ZeroDivisionError")
+    done = pytest_in(demo, "-rx")
+    assert done.returncode == 0, done.stdout
+    assert "2 xfailed" in done.stdout and "fails as expected: ZeroDivisionError: division by zero" in done.stdout
+    assert results(demo)[ID]["outcome"] == "expected-failure"
+    assert results(demo)[ID]["tests"]["tests/test_demo.py::test_half"] == {
+        "outcome": "failed", "error": "ZeroDivisionError: division by zero"}
+
+    (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n.nope"))
+    done = pytest_in(demo)
+    assert done.returncode == 1 and "2 failed" in done.stdout
+    assert results(demo)[ID]["outcome"] == "failed"
+
+
 def test_a_skipped_run_says_why_and_only_strict_refuses_it(demo):
     (demo / "tests/test_demo.py").write_text(TESTS.replace("def test_half", "@__import__('pytest').mark.skip("
                                                            "reason='needs a GPU')\ndef test_half"))
@@ -266,8 +283,8 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
 
 
 def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_to_build(tmp_path):
-    """The real site: the Absurd spawn block verified in a copy, then its module broken (three
-    attempts become two); the page says failing and `build --require-verified` names the block."""
+    """The real site: the Absurd spawn block verified in a copy (as published and its Python port),
+    then the port broken (three attempts become two); the page says failing and `build --require-verified` names the block."""
     root = tmp_path / "copy"
     root.mkdir()
     for name in ("content", "snippets", "tests", "feeds"):
@@ -275,11 +292,15 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     for name in ("mkdocs.yml", "pyproject.toml", "package.json", *evidence.LOCK_FILES):
         if (REPO / name).is_file():
             shutil.copy(REPO / name, root / name)
+    (root / "node_modules").symlink_to(REPO / "node_modules")  # the block itself runs too, on the pinned npm packages
     spawn = "2025-11-03-absurd-workflows/02"
     assert invoke("test", spawn, cwd=root).exit_code == 0
     assert invoke("build", "--offline", cwd=root).exit_code == 0
     page = root / "site/2025/11/03/absurd-workflows/index.html"
-    assert f"✓ Verified since {today()} · 3 tests · Python 3.{sys.version_info.minor} · absurd-sdk 0.5.1" in page.read_text()
+    node = evidence.environment({})["node"]
+    assert (f"✓ Runs as published, with 9 lines around it · since {today()} · 5 tests · Node {node} · "
+            f"@ai-sdk/anthropic 2.0.40 · absurd-sdk 0.0.3 · ai 5.0.86 · "
+            f"Python port: Python 3.{sys.version_info.minor}, absurd-sdk 0.5.1") in page.read_text()
 
     module = root / "snippets/2025-11-03-absurd-workflows/spawn_agent.py"
     module.write_text(module.read_text().replace("max_attempts=3", "max_attempts=2"))

@@ -153,7 +153,7 @@ def test_os_ring_process_is_unprivileged_alone_and_limited(rt, monkeypatch):
     assert "CapEff:\t0000000000000000" in lines and "CapBnd:\t0000000000000000" in lines
     assert "NoNewPrivs:\t1" in lines
     assert "s3cret" not in out and "BLOGTOOLS" not in out
-    assert {line.split("=")[0] for line in lines if "=" in line and line.isascii()} <= {"DENO_DIR", "DENO_NO_UPDATE_CHECK", "NO_COLOR", "PWD", "SHLVL", "_"}
+    assert {line.split("=")[0] for line in lines if "=" in line and line.isascii()} <= {"DENO_DIR", "NO_COLOR", "PWD", "SHLVL", "_"}
     limits = {line[:26].strip(): line[26:].split() for line in lines if line.startswith("Max ")}
     assert limits["Max data size"][0] == str((512 + runtime.DATA_OVERHEAD_MB) * 1024 * 1024)
     assert limits["Max processes"][0] == str(runtime.MAX_TASKS)

@@ -1,8 +1,9 @@
 """The essay's sync fetch (2025-10-17-code/01), both forms, against a local server.
 
-The published JavaScript runs as published on Node's worker_threads: sync_fetch.mjs builds two
-modules from the extracted block (01-fetch.js), the main-thread half in the class it needs and the
-worker half with the ``serialize`` and time limit it lacks; sync_fetch_cli.mjs drives them. The Python form is
+The published JavaScript runs as published on Node's worker_threads: its published form
+(blogtools.published) is the reviewed block (01-fetch.js) inside fetch.prelude.mjs (the class
+around its method, the ``serialize`` and time limit its worker half lacks), fetch.patch (the end of
+that class) and fetch.epilogue.mjs (a command line that drives it). The Python form is
 ``syncfetch.fetch``: an asyncio worker thread does the request while the caller parks.
 ``main()`` fetches a body and a 404 from a local server with each form and prints the results.
 """
@@ -14,20 +15,21 @@ from pathlib import Path
 
 from syncfetch import FetchError, fetch
 
+from blogtools import manifest, project
 from blogtools.errors import BlogtoolsError
+from blogtools.harness import forms
 from blogtools.harness.http import fixed_responses
-from blogtools.harness.node import run_node_tool
 
-HERE = Path(__file__).resolve().parent
+SITE = project.load(start=Path(__file__).resolve().parent)
 
 
 def published_fetch(*urls: str, timeout_ms: int = 10000) -> list[dict]:
     """Fetch ``urls`` with the published JavaScript: one URL on Node's main thread, several at once
     from one caller thread each. Returns ``{"url", "ok", "body"|"error"}`` per URL, in order."""
-    done = run_node_tool("node", str(HERE / "sync_fetch_cli.mjs"), "--timeout-ms", str(timeout_ms), *urls,
-                         capture_output=True, text=True, timeout=60 + timeout_ms / 1000)
-    if done.returncode != 0:
-        raise BlogtoolsError(f"sync_fetch_cli.mjs exited {done.returncode}: {done.stderr.strip()}")
+    entry = manifest.read(SITE.snippets_dir)["2025-10-17-code/01"]
+    done = forms.run(SITE, entry, ["--timeout-ms", str(timeout_ms), *urls], timeout=60 + timeout_ms / 1000)
+    if not done.ok:
+        raise BlogtoolsError(f"the published fetch exited {done.returncode}: {done.error}")
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 

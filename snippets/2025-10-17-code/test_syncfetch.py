@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +17,9 @@ from local_server import LocalServer
 from sync_fetch import published_fetch
 from syncfetch import FetchError, SyncFetcher
 
-from blogtools.harness.node import run_node_tool
+from blogtools import manifest, project
+from blogtools.errors import BlogtoolsError
+from blogtools.harness import forms
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,17 +90,25 @@ def test_python_fetch_serves_20_callers_at_once(server, fetcher):
 
 
 @pytest.mark.node
-def test_js_runs_the_extracted_block_itself(server, tmp_path):
-    """The JavaScript form is built from 01-fetch.js at run time: edit the block and what runs changes."""
-    for name in ("01-fetch.js", "sync_fetch.mjs", "sync_fetch_cli.mjs"):
-        shutil.copy(HERE / name, tmp_path / name)
-    block = tmp_path / "01-fetch.js"
-    assert "throw new Error(`HTTP ${r.status}`)" in block.read_text()
-    block.write_text(block.read_text().replace("throw new Error(`HTTP ${r.status}`)", "throw new Error(`edited ${r.status}`)"))
-    done = run_node_tool("node", str(tmp_path / "sync_fetch_cli.mjs"), f"{server.url}/status/404",
-                         capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"url": f"{server.url}/status/404", "ok": False, "error": "edited 404"}
+def test_js_runs_the_reviewed_block_itself(server, tmp_path):
+    """What runs is the block's reviewed text: when the essay changes it, the run is refused until
+    the change is accepted, and then the changed text is what runs."""
+    for name in ("content", "snippets"):
+        shutil.copytree(HERE.parents[1] / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(HERE.parents[1] / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "node_modules").symlink_to(HERE.parents[1] / "node_modules")
+    page = tmp_path / "content/posts/2025-10-17-code.md"
+    page.write_text(page.read_text().replace("throw new Error(`HTTP ${r.status}`)", "throw new Error(`edited ${r.status}`)"))
+    site = project.load(start=tmp_path)
+    url = f"{server.url}/status/404"
+    with pytest.raises(BlogtoolsError, match="2025-10-17-code/01: drifted"):
+        forms.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
+    accepted = subprocess.run([sys.executable, "-m", "blogtools", "extract", "--accept", "2025-10-17-code/01"],
+                              cwd=tmp_path, capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stderr
+    done = forms.run(site, manifest.read(site.snippets_dir)["2025-10-17-code/01"], [url])
+    assert done.ok, done.error
+    assert json.loads(done.stdout) == {"url": url, "ok": False, "error": "edited 404"}
 
 
 @pytest.mark.node
@@ -130,8 +141,6 @@ def test_js_fetch_serves_20_callers_at_once(server):
 
 @pytest.mark.node
 def test_blogtools_run_fetches_with_both_forms(tmp_path):
-    import subprocess
-
     proc = subprocess.run([sys.executable, "-m", "blogtools", "-f", str(HERE.parents[1] / "mkdocs.yml"), "run",
                            "2025-10-17-code/01"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -404,22 +404,6 @@ def test_absurd_dsn_has_the_pinned_schema(absurd_dsn):
     assert {"queues", "t_q", "r_q", "c_q", "e_q", "w_q"} <= tables
 
 
-def test_the_essays_api_names_are_still_absent_from_the_sdk():
-    """The essay calls ctx.sleep(seconds) and ctx.waitForEvent(name, {timeout}); no release had them.
-
-    If this fails, the SDK grew them: revisit the drift notes in snippets/manifest.toml.
-    """
-    from absurd_sdk import AsyncTaskContext, TaskContext
-
-    for context in (TaskContext, AsyncTaskContext):
-        for published in ("sleep", "waitForEvent", "wait_for_event"):
-            assert not hasattr(context, published), f"{context.__name__}.{published} exists now"
-        assert hasattr(context, "sleep_for") and hasattr(context, "await_event")
-    for published in ("registerTask", "emitEvent"):
-        assert not hasattr(Absurd, published)
-    assert hasattr(Absurd, "register_task") and hasattr(Absurd, "emit_event")
-
-
 # --- the live API ---------------------------------------------------------------------------------
 
 

@@ -10,7 +10,10 @@ or why it has none ("◌ Not triaged: sandbox not available (...)"). When the ru
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
 "Runnable (Python)" whose second tab holds the module file as it is when the site is built (read
 from ``snippets/`` at each render, never a committed copy that can drift), followed by the list of
-differences. The result is plain Markdown, so MkDocs and Zensical render it alike. (No Markdown
+differences. A block with a published form (``blogtools.published``: the block itself runs, inside
+harness files) keeps its fence; its harness (prelude, patch, epilogue) folds under the line, the
+nearest working form of a block that fails as published shows as a diff, and a Python module
+beside it is a "Python port" tab. The result is plain Markdown, so MkDocs and Zensical render it alike. (No Markdown
 include extension is used: a feed's code block could otherwise include files into the page.)
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from blogtools import languages, mdwrite
+from blogtools import languages, mdwrite, published
 from blogtools.blocks import CodeBlock, block_id, find_blocks, relabel_fence
 from blogtools.errors import BlogtoolsError
 from blogtools.evidence import UNRECORDED, Evidence, triage_state
@@ -126,6 +129,32 @@ def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[st
     return [f'??? info "{title}"', ""] + mdwrite.indent(out)
 
 
+def harness(entry: Entry, snippets_dir: Path) -> list[str]:
+    """A published form's harness, folded: the prelude and epilogue as code, the patch as a diff of
+    the block, read from ``snippets/`` at each render; then, for a block that fails as published,
+    its nearest working form as a diff of the block, shown open."""
+    parts = (("prelude", "Before the block", entry.language), ("patch", "The patch that fills what the block elides", "diff"),
+             ("epilogue", "After the block", entry.language))
+    out: list[str] = []
+    for field, title, language in parts:
+        name = getattr(entry, field)
+        if name:
+            text = published.harness_text(snippets_dir, entry, field)
+            out += [f"{title} (<code>{html.escape(name)}</code>):", "", *mdwrite.fence(text, language).splitlines(), ""]
+    lines = [f'??? note "The harness it runs in: {_around(entry, snippets_dir)}"', "", *mdwrite.indent(out[:-1])]
+    if entry.working_patch:
+        lines += ["", '???+ success "Its nearest working form, as a diff of the block (runs)"', "",
+                  *mdwrite.indent(mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines())]
+    return lines
+
+
+def _around(entry: Entry, snippets_dir: Path) -> str:
+    counts = {field: len(published.harness_text(snippets_dir, entry, field).splitlines())
+              for field in ("prelude", "epilogue") if getattr(entry, field)}
+    return ", ".join(f"{count} lines {'before' if field == 'prelude' else 'after'}" for field, count in counts.items()) \
+        + (", and a patch" if entry.patch else "")
+
+
 def _environment(env: dict) -> str:
     parts = [f"Python {env['python']}"] if env.get("python") else []
     parts += [f"Node {env['node']}"] if env.get("node") else []
@@ -163,11 +192,12 @@ def _as_curated(entry: Entry | None, block: CodeBlock, fence: list[str]) -> tupl
 
 def _tabs(entry: Entry, language: str, fence: list[str], prefix: str, snippets_dir: Path) -> list[str]:
     """The published fence and the module(s) as a pymdownx.tabbed group (lines without ``prefix``)."""
-    published = languages.label(language)
-    label = f"As published ({published})" if published else "As published"
+    name = languages.label(language)
+    label = f"As published ({name})" if name else "As published"
     out = mdwrite.tab(label, [line[len(prefix) :] for line in fence], blank_lines=True) + [""]
+    port = "Python port" if published.has_form(entry) else "Runnable (Python)"  # the block itself runs, or the module instead
     for module in entry.modules:
-        label = "Runnable (Python)" + (f": {module}" if len(entry.modules) > 1 else "")
+        label = port + (f": {module}" if len(entry.modules) > 1 else "")
         out += mdwrite.tab(label, module_fence(snippets_dir, entry, module)) + [""]
     return out[:-1]
 
@@ -195,8 +225,10 @@ def annotate(
         if entry is not None and entry.untriaged and (output := output_fold(found.get(ident))):
             added += [""] + output
         if entry is not None and entry.status == RUNNABLE:
-            if entry.modules and entry.notes:
+            if entry.modules and (entry.notes or published.has_form(entry)):
                 fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
+            if published.has_form(entry):
+                added += [""] + harness(entry, snippets_dir)
             added += [""] + details(entry, links, found.get(ident))
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]

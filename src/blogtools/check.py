@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogtools import languages, manifest, review
+from blogtools import languages, manifest, published, review
 from blogtools.blocks import CodeBlock, block_id, content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
@@ -36,7 +36,8 @@ class Problem:
 
     Kinds: ``no-entry``, ``orphaned``, ``drift``, ``stale-file`` (a snippet file does not hold its
     text), ``status``, ``no-reason``, ``no-tests``, ``module``, ``notes``, ``test`` (an id pytest does
-    not collect), ``test-file`` (a test file that does not exist), ``collect`` (pytest failed to collect).
+    not collect), ``test-file`` (a test file that does not exist), ``collect`` (pytest failed to collect),
+    ``published`` (a published form's harness file missing, its patch not applying, ...).
     """
 
     kind: str
@@ -135,9 +136,11 @@ def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> li
             problems.append(("module", f"module {path} is not an importable Python file (snippets/<post>/<identifier>.py)"))
         elif path.stem in sys.stdlib_module_names:
             problems.append(("module", f"module {path} is named like the standard library's {path.stem}, which it would hide"))
-    if entry.is_block and entry.modules and languages.lookup(entry.language) != _PYTHON and not entry.notes:
+    if (entry.is_block and entry.modules and not published.has_form(entry)
+            and languages.lookup(entry.language) != _PYTHON and not entry.notes):
         problems.append(("notes", f"the runnable form is Python but the block is {entry.language or 'untagged'}: "
                                   "notes must say how it differs"))
+    problems += [("published", message) for message in published.problems(snippets_dir, entry)]
     problems += [("test", f"test {test_id} is not collected by pytest")
                  for test_id in entry.tests if not _test_exists(test_id, collected)]
     return problems

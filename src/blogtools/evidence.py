@@ -329,8 +329,15 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     if changed is not None:
         return Evidence(OUT_OF_DATE, f"⟳ Out of date: {changed} changed since the last run", record)
     if record.outcome == PASSED:
-        return Evidence(VERIFIED, f"✓ Verified since {record.since} · {_tests_phrase(record)}"
-                                  + "".join(f" · {part}" for part in versions(entry, record, project)), record)
+        published = _published(project, entry, record)
+        if published is None:
+            parts = [f"✓ Verified since {record.since}", _tests_phrase(record), *versions(entry, record, project)]
+        else:  # the block itself ran, inside its harness; the Python port's versions after it
+            around, npm = published
+            port = versions(entry, record, project)
+            parts = [f"✓ Runs as published, with {around} line{'s' * (around != 1)} around it", f"since {record.since}",
+                     _tests_phrase(record), *npm, *([f"Python port: {', '.join(port)}"] if entry.modules and port else [])]
+        return Evidence(VERIFIED, " · ".join(parts), record)
     if record.outcome == EXPECTED_FAILURE:
         return Evidence(EXPECTED_FAILURE, f"✓ Fails as published, as expected: {record.reason}", record)
     if record.outcome == UNEXPECTED_PASS:
@@ -338,6 +345,22 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     if record.outcome == SKIPPED:
         return Evidence(NOT_RUN, f"◌ Not run here: {record.reason}", record)
     return Evidence(FAILING, f"✗ Failing since {record.since}: {record.reason}", record)
+
+
+def _published(project: Project, entry: Entry, record: Record) -> tuple[int, list[str]] | None:
+    """For an entry with a published form (its tests run the block itself): how many harness lines
+    surround it, and "Node 24.19.0" with the npm packages it imports; None when it has none."""
+    from blogtools import published
+
+    if not published.has_form(entry):
+        return None
+    try:
+        around = published.assemble(project, entry).around
+        packages = published.npm_packages(project, entry)
+    except BlogtoolsError:
+        return None  # a harness file gone: check reports it, and the inputs make the record out of date
+    node = [f"Node {record.env['node']}"] if record.env.get("node") else []
+    return around, node + [f"{name} {version}" for name, version in packages.items()]
 
 
 def _tests_phrase(record: Record) -> str:

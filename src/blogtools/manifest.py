@@ -32,7 +32,10 @@ Curated by authors, never overwritten: status ("runnable" or "illustrative"), mo
 files in snippets/<post>/, the first one's main() is what `blogtools run ID` calls), tests (pytest
 node ids), reason (why a block is illustrative), notes (each way the runnable form differs from
 the published block), expect_error (optional: a pattern the error of a run must match, for code
-that fails as published). `blogtools check` verifies all of it.
+that fails as published); for a JavaScript/TypeScript block's published form (the block run as
+published): prelude and epilogue (harness files around it), patch (a diff filling an elision) and
+working_patch (the diff to the nearest working form of a block that fails as published).
+`blogtools check` verifies all of it.
 An id whose last part is not a number ("<post>/<name>") is a standalone entry: a runnable module
 of the post that no block shows (a figure script, say); it has only the curated fields and post."""
 
@@ -64,6 +67,11 @@ class Entry:
     lines: tuple[int, int] | None = None
     changed_sha256: str | None = None
     expect_error: str = ""  # a pattern: a failing run whose error matches it fails as expected
+    # A JavaScript/TypeScript block's published form (blogtools.published): files in snippets/<post>/.
+    prelude: str = ""  # harness code before the block
+    epilogue: str = ""  # harness code after it
+    patch: str = ""  # a unified diff of the block: the smallest edit that fills an elision
+    working_patch: str = ""  # for a block that fails as published: the diff to its nearest working form
 
     @property
     def is_block(self) -> bool:
@@ -101,6 +109,10 @@ class Entry:
             "notes": list(self.notes),
             "changed_sha256": self.changed_sha256,
             "expect_error": self.expect_error,
+            "prelude": self.prelude,
+            "epilogue": self.epilogue,
+            "patch": self.patch,
+            "working_patch": self.working_patch,
         }
 
 
@@ -142,8 +154,9 @@ def save(doc: tomlkit.TOMLDocument, path: Path) -> bool:
 
 # The fields only a block's entry has (all required but changed_sha256), and those that name a file
 # or folder under snippets/ and so must be bare names.
+_FORM = ("prelude", "epilogue", "patch", "working_patch")  # only a block's entry has a published form
 _BLOCK = ("ordinal", "language", "file", "sha256", "lines", "changed_sha256")
-_BARE = ("post", "file", "modules")
+_BARE = ("post", "file", "modules", "prelude", "epilogue", "patch", "working_patch")
 
 
 def _check_bare_names(entry: Entry) -> None:
@@ -151,6 +164,8 @@ def _check_bare_names(entry: Entry) -> None:
     for name in _BARE if entry.is_block else ("post", "modules"):
         value = getattr(entry, name)
         for item in value if isinstance(value, tuple) else (value,):
+            if item == "" and name in _FORM:
+                continue  # not given
             if item in ("", ".", "..") or any(char in item for char in "/\\\0"):
                 raise records.RecordError(f"{name} must be a bare name (no '/', not '..'), not {item!r}")
 
@@ -168,7 +183,7 @@ def _entry(path: Path, ident: str, table) -> Entry:
             if missing:
                 raise records.RecordError(f"{missing[0]!r} is missing")
         else:
-            present = [name for name in _BLOCK if name in table]
+            present = [name for name in (*_BLOCK, *_FORM) if name in table]
             if present:
                 raise records.RecordError(f"{present[0]!r} belongs to a code block's entry (<post>/NN), not a standalone one")
         _check_bare_names(entry)

@@ -5,7 +5,9 @@ child runs, a plain ``pytest``). Each test's reads are collected where it runs (
 too) and travel to the controlling process on the teardown report; at the end of the session the
 controlling process hands every *complete* entry to ``evidence.record``. An entry is complete
 when every test id it lists matched collected tests, none of them was deselected (``-k``, ``-m``)
-and all of them ran to their teardown (not cut short by ``-x``).
+and all of them ran to their teardown (not cut short by ``-x``). A test's failure that a listing
+entry's ``expect_error`` matches is reported to pytest as xfailed (the run stays green) and
+recorded as the failure it is, so the entry's evidence is ``expected-failure``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from blogtools.inputs import Reads, import_closure, project_file, third_party_im
 
 LOG_VARIABLE = "BLOGTOOLS_EVIDENCE_LOG"  # a file that gets one JSON line per finished test
 _READS = "blogtools_reads"
+_EXPECTED = "blogtools_expected_failure"  # the error of a failure an entry's expect_error foresees
 
 
 @dataclass
@@ -102,7 +105,8 @@ def first_line(report) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     if getattr(crash, "message", None):
-        return next(line.strip() for line in crash.message.splitlines() + ["failed"] if line.strip())
+        first = next(line.strip() for line in crash.message.splitlines() + ["failed"] if line.strip())
+        return first.removeprefix("AssertionError: ")  # an assertion's message says it all, as a bare assert's does
     lines = str(report.longreprtext).splitlines()
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
     return errors[-1] if errors else next((line.strip() for line in lines if line.strip()), "failed")
@@ -121,6 +125,7 @@ class Recorder:
         self.deselected: set[str] = set()
         self._reads: set[str] | None = None
         self._fixture_reads: dict[object, set[str]] = {}  # fixturedef -> what its set-up read
+        self._expecting: list[manifest.Entry] | None = None  # the entries with expect_error, read once
 
     # --- where tests run (this process, or an xdist worker) ---
 
@@ -145,11 +150,27 @@ class Recorder:
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
+        if report.when == "call" and report.failed and (error := first_line(report)) and self._expected(item.nodeid, error):
+            # A failure an entry's expect_error foresees (the code fails as published): pytest counts
+            # it as xfailed, so the run stays green; the evidence records it as the failure it is.
+            report.outcome, report.wasxfail = "skipped", f"fails as expected: {error}"
+            report.user_properties.append((_EXPECTED, error))
         if call.when == "teardown" and self._reads is not None:
             used = [self._fixture_reads.get(definition, ()) for definition in _fixture_definitions(item)]
             paths = set(self._reads).union(*used) | {str(item.path)} | _fixture_files(item)
             inside = {project_file(path, self.root, self.ignored) for path in paths}
             report.user_properties.append((_READS, sorted(p.relative_to(self.root).as_posix() for p in inside if p)))
+
+    def _expected(self, nodeid: str, error: str) -> bool:
+        """Whether a manifest entry that lists this test expects its failure (``expect_error`` matches)."""
+        if self._expecting is None:
+            try:
+                entries = manifest.read(self.project.snippets_dir) if (self.project.snippets_dir / manifest.NAME).is_file() else {}
+            except BlogtoolsError:
+                entries = {}
+            self._expecting = [entry for entry in entries.values() if entry.expect_error]
+        return any(matches(test_id, nodeid) and evidence.matches_expected(entry, error)
+                   for entry in self._expecting for test_id in entry.tests)
 
     def pytest_collection_finish(self, session):
         self.collected.update(item.nodeid for item in session.items)
@@ -180,8 +201,9 @@ class Recorder:
     def pytest_runtest_logreport(self, report):
         state = self.states.setdefault(report.nodeid, TestState())
         state.seconds += report.duration
-        if report.failed and state.outcome != evidence.FAILED:
-            state.outcome, state.error = evidence.FAILED, first_line(report)
+        expected = [value for key, value in report.user_properties if key == _EXPECTED]
+        if (report.failed or expected) and state.outcome != evidence.FAILED:
+            state.outcome, state.error = evidence.FAILED, expected[0] if expected else first_line(report)
         elif report.skipped and state.outcome == evidence.PASSED and report.when != "teardown":
             state.outcome, state.error = evidence.SKIPPED, first_line(report)
         if report.when == "teardown":

@@ -205,8 +205,7 @@ def _user_kwargs() -> dict:
 def ring_command(runtime: Runtime, binds: list[tuple[str, str]], info_fd: int, command: list[str]) -> list[str]:
     """The bwrap command line of the OS ring around ``command``; ``binds`` are (host, guest) read-only."""
     args = [str(runtime.bwrap), *_namespace_args(), "--as-pid-1", "--hostname", "sandbox",
-            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", "--setenv", "DENO_NO_UPDATE_CHECK", "1",
-            *_system_binds(),
+            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", *_system_binds(),
             "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     for host, guest in binds:
         args += ["--ro-bind", host, guest]

@@ -1,0 +1,2 @@
+
+await absurd.close();
