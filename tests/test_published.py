@@ -61,7 +61,9 @@ PATCH = "--- x\n+++ x\n@@ -2 +2,2 @@\n-const tools = { /* elided */ };\n+const t
 def test_a_patch_fills_the_elision_and_maps_each_line_to_the_block():
     text, lines = published.apply_patch(BLOCK, PATCH, "x.patch")
     assert text == "const a = 1;\nconst tools = {\n  weather: 1 };\nconsole.log(a, tools);\n"
-    assert lines == [1, None, None, 3]
+    assert lines == [(1, False), (2, True), (2, True), (3, False)]  # added lines: the line they replace
+    _, lines = published.apply_patch(BLOCK, "@@ -1,0 +2 @@\n+// added\n", "x.patch")
+    assert lines == [(1, False), (1, True), (2, False), (3, False)]  # a pure insertion: the line it follows
 
 
 def test_a_patch_whose_context_differs_is_one_error_naming_it():
@@ -88,11 +90,12 @@ def test_assemble_puts_prelude_patched_block_and_epilogue_in_one_module_with_a_l
     site, entry = demo_site(tmp_path, prelude="// harness\n", epilogue="export { a };\n", patch=PATCH)
     form = published.assemble(site, entry)
     assert form.text == "// harness\nconst a = 1;\nconst tools = {\n  weather: 1 };\nconsole.log(a, tools);\nexport { a };\n"
-    assert form.origins == ("block.prelude:1", "01-block.js:1", "01-block.js:1 (patched)", "01-block.js:1 (patched)",
+    assert form.origins == ("block.prelude:1", "01-block.js:1", "01-block.js:2 (patched)", "01-block.js:2 (patched)",
                             "01-block.js:3", "block.epilogue:1")
     assert form.around == 4 and form.path == (tmp_path / "build/published/post/01-block.mjs").resolve()
-    out = published.locate(f"at file://{form.path}:5:13\n{form.path}(2,7): error", {form.path: form}, tmp_path)
-    assert out == "at 01-block.js:3:13\n01-block.js:1:7: error"
+    out = published.locate(f"at file://{form.path}:5:13\n{form.path}(2,7): error\n{form.path}(3,9): error",
+                           {form.path: form}, tmp_path)
+    assert out == "at 01-block.js:3:13\n01-block.js:1:7: error\n01-block.js:2 (patched): error"
 
 
 def test_check_names_a_missing_harness_file_and_a_patch_that_does_not_apply(tmp_path):
