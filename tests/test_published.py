@@ -98,6 +98,21 @@ def test_assemble_puts_prelude_patched_block_and_epilogue_in_one_module_with_a_l
     assert out == "at 01-block.js:3:13\n01-block.js:1:7: error\n01-block.js:2 (patched): error"
 
 
+def test_runs_as_published_is_said_only_when_a_test_ran_the_form(tmp_path):
+    """A passing record whose tests never read the harness (the form's own test skipped, the Python
+    port's passed) is verified, not "Runs as published"."""
+    site, entry = demo_site(tmp_path, prelude="// harness\n")
+    doc, table = manifest.load(site.snippets_dir / manifest.NAME), manifest.new_table("post", 1, "javascript", entry.file, entry.sha256, (1, 5))
+    table.update(status="runnable", tests=["t"], prelude="block.prelude")
+    doc["post/01"] = table
+    manifest.save(doc, site.snippets_dir / manifest.NAME)
+    entry = manifest.read(site.snippets_dir)["post/01"]
+    passed = {"t": evidence.TestResult(evidence.PASSED)}
+    for inputs, label in (((), "✓ Verified since"), (("snippets/post/block.prelude",), "✓ Runs as published, with 1 line around it")):
+        record = evidence.new_record(site, entry, evidence.RunResult(passed, inputs, 1.0), "2025-11-03")
+        assert evidence.state(site, entry, record).label.startswith(label)
+
+
 def test_check_names_a_missing_harness_file_and_a_patch_that_does_not_apply(tmp_path):
     _, entry = demo_site(tmp_path, prelude="// harness\n", patch="@@ -1 +1 @@\n-nothing like it\n+x\n")
     snippets = tmp_path / "snippets"
