@@ -61,7 +61,9 @@ PATCH = "--- x\n+++ x\n@@ -2 +2,2 @@\n-const tools = { /* elided */ };\n+const t
 def test_a_patch_fills_the_elision_and_maps_each_line_to_the_block():
     text, lines = published.apply_patch(BLOCK, PATCH, "x.patch")
     assert text == "const a = 1;\nconst tools = {\n  weather: 1 };\nconsole.log(a, tools);\n"
-    assert lines == [1, None, None, 3]
+    assert lines == [(1, False), (2, True), (2, True), (3, False)]  # added lines: the line they replace
+    _, lines = published.apply_patch(BLOCK, "@@ -1,0 +2 @@\n+// added\n", "x.patch")
+    assert lines == [(1, False), (1, True), (2, False), (3, False)]  # a pure insertion: the line it follows
 
 
 def test_a_patch_whose_context_differs_is_one_error_naming_it():
@@ -88,11 +90,27 @@ def test_assemble_puts_prelude_patched_block_and_epilogue_in_one_module_with_a_l
     site, entry = demo_site(tmp_path, prelude="// harness\n", epilogue="export { a };\n", patch=PATCH)
     form = published.assemble(site, entry)
     assert form.text == "// harness\nconst a = 1;\nconst tools = {\n  weather: 1 };\nconsole.log(a, tools);\nexport { a };\n"
-    assert form.origins == ("block.prelude:1", "01-block.js:1", "01-block.js:1 (patched)", "01-block.js:1 (patched)",
+    assert form.origins == ("block.prelude:1", "01-block.js:1", "01-block.js:2 (patched)", "01-block.js:2 (patched)",
                             "01-block.js:3", "block.epilogue:1")
     assert form.around == 4 and form.path == (tmp_path / "build/published/post/01-block.mjs").resolve()
-    out = published.locate(f"at file://{form.path}:5:13\n{form.path}(2,7): error", {form.path: form}, tmp_path)
-    assert out == "at 01-block.js:3:13\n01-block.js:1:7: error"
+    out = published.locate(f"at file://{form.path}:5:13\n{form.path}(2,7): error\n{form.path}(3,9): error",
+                           {form.path: form}, tmp_path)
+    assert out == "at 01-block.js:3:13\n01-block.js:1:7: error\n01-block.js:2 (patched): error"
+
+
+def test_runs_as_published_is_said_only_when_a_test_ran_the_form(tmp_path):
+    """A passing record whose tests never read the harness (the form's own test skipped, the Python
+    port's passed) is verified, not "Runs as published"."""
+    site, entry = demo_site(tmp_path, prelude="// harness\n")
+    doc, table = manifest.load(site.snippets_dir / manifest.NAME), manifest.new_table("post", 1, "javascript", entry.file, entry.sha256, (1, 5))
+    table.update(status="runnable", tests=["t"], prelude="block.prelude")
+    doc["post/01"] = table
+    manifest.save(doc, site.snippets_dir / manifest.NAME)
+    entry = manifest.read(site.snippets_dir)["post/01"]
+    passed = {"t": evidence.TestResult(evidence.PASSED)}
+    for inputs, label in (((), "✓ Verified since"), (("snippets/post/block.prelude",), "✓ Runs as published, with 1 line around it")):
+        record = evidence.new_record(site, entry, evidence.RunResult(passed, inputs, 1.0), "2025-11-03")
+        assert evidence.state(site, entry, record).label.startswith(label)
 
 
 def test_check_names_a_missing_harness_file_and_a_patch_that_does_not_apply(tmp_path):
@@ -170,12 +188,27 @@ def test_the_page_folds_the_harness_shows_the_working_diff_and_the_python_port_t
 
     site = project.load(start=REPO)
     page = (site.posts_dir / f"{ABSURD}.md").read_text()
-    out = annotate(page, ABSURD, manifest.read(site.snippets_dir), SourceLinks(REPO), site.snippets_dir)
-    sleep = out[out.index("await ctx.sleep(60 * 60 * 24 * 7)"):]
-    sleep = sleep[: sleep.index("??? info")]
+    entries = manifest.read(site.snippets_dir)
+
+    def sleep_block(outcomes: dict[str, str] | None) -> str:
+        """Block 04 annotated, its evidence a failure as expected whose tests had ``outcomes`` (None: no evidence)."""
+        found = {}
+        if outcomes is not None:
+            tests = {test: evidence.TestResult(outcome) for test, outcome in outcomes.items()}
+            record = evidence.Record("f", evidence.EXPECTED_FAILURE, "2025-11-03", {}, tests)
+            found[f"{ABSURD}/04"] = evidence.Evidence(evidence.EXPECTED_FAILURE, "✓ Fails as published", record)
+        out = annotate(page, ABSURD, entries, SourceLinks(REPO), site.snippets_dir, found)
+        block = out[out.index("await ctx.sleep(60 * 60 * 24 * 7)"):]
+        return block[: block.index("??? info")]
+
+    sleep = sleep_block({"typecheck": evidence.FAILED, "working": evidence.PASSED})
     assert '??? note "The harness it runs in: 9 lines before, 9 lines after"' in sleep
     assert "    Before the block (<code>in-a-task.prelude.ts</code>):" in sleep
     assert '???+ success "Its nearest working form, as a diff of the block (runs)"' in sleep
     assert '    +await ctx.sleepFor("sleep", 60 * 60 * 24 * 7); // sleep for 7 days' in sleep
+    # That it runs is said only from evidence: none, or a test of it skipped, and the page does not claim it.
+    for outcomes in (None, {"typecheck": evidence.FAILED, "working": evidence.SKIPPED}):
+        assert '???+ note "Its nearest working form, as a diff of the block"' in sleep_block(outcomes)
+    out = annotate(page, ABSURD, entries, SourceLinks(REPO), site.snippets_dir)
     assert '=== "Python port"' in out and "Runnable (Python)" not in out.split("absurd-sql")[0]
     assert "    -      getWeather: { /* tool definition here */ }" in out  # block 03's patch, folded with its harness

@@ -28,7 +28,13 @@ from pathlib import Path
 from blogtools import languages, mdwrite, published
 from blogtools.blocks import CodeBlock, block_id, find_blocks, relabel_fence
 from blogtools.errors import BlogtoolsError
-from blogtools.evidence import UNRECORDED, Evidence, triage_state
+from blogtools.evidence import (
+    EXPECTED_FAILURE,
+    SKIPPED,
+    UNRECORDED,
+    Evidence,
+    triage_state,
+)
 from blogtools.manifest import RUNNABLE, Entry
 
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
@@ -129,10 +135,11 @@ def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[st
     return [f'??? info "{title}"', ""] + mdwrite.indent(out)
 
 
-def harness(entry: Entry, snippets_dir: Path) -> list[str]:
+def harness(entry: Entry, snippets_dir: Path, found: Evidence | None = None) -> list[str]:
     """A published form's harness, folded: the prelude and epilogue as code, the patch as a diff of
     the block, read from ``snippets/`` at each render; then, for a block that fails as published,
-    its nearest working form as a diff of the block, shown open."""
+    its nearest working form as a diff of the block, shown open; said to run only when its evidence
+    (``found``) is a failure as expected with no test skipped, so the working form's own tests passed."""
     parts = (("prelude", "Before the block", entry.language), ("patch", "The patch that fills what the block elides", "diff"),
              ("epilogue", "After the block", entry.language))
     out: list[str] = []
@@ -143,7 +150,10 @@ def harness(entry: Entry, snippets_dir: Path) -> list[str]:
             out += [f"{title} (<code>{html.escape(name)}</code>):", "", *mdwrite.fence(text, language).splitlines(), ""]
     lines = [f'??? note "The harness it runs in: {_around(entry, snippets_dir)}"', "", *mdwrite.indent(out[:-1])]
     if entry.working_patch:
-        lines += ["", '???+ success "Its nearest working form, as a diff of the block (runs)"', "",
+        runs = found is not None and found.state == EXPECTED_FAILURE and found.record is not None \
+            and all(result.outcome != SKIPPED for result in found.record.tests.values())
+        kind, ran = ("success", " (runs)") if runs else ("note", "")
+        lines += ["", f'???+ {kind} "Its nearest working form, as a diff of the block{ran}"', "",
                   *mdwrite.indent(mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines())]
     return lines
 
@@ -228,7 +238,7 @@ def annotate(
             if entry.modules and (entry.notes or published.has_form(entry)):
                 fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
             if published.has_form(entry):
-                added += [""] + harness(entry, snippets_dir)
+                added += [""] + harness(entry, snippets_dir, found.get(ident))
             added += [""] + details(entry, links, found.get(ident))
         added = _under(prefix, added + [""])
         lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]

@@ -348,11 +348,13 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
 
 
 def _published(project: Project, entry: Entry, record: Record) -> tuple[int, list[str]] | None:
-    """For an entry with a published form (its tests run the block itself): how many harness lines
-    surround it, and "Node 24.19.0" with the npm packages it imports; None when it has none."""
+    """For an entry with a published form that its tests ran (the run read its harness files): how
+    many harness lines surround it, and "Node 24.19.0" with the npm packages it imports; None when
+    it has none or only other tests passed (the form's own skipped: no Node, say)."""
     from blogtools import published
 
-    if not published.has_form(entry):
+    harness = {(project.snippets_dir / entry.post / name).resolve() for name in (entry.prelude, entry.epilogue) if name}
+    if not harness & {(project.root / name).resolve() for name in record.inputs}:
         return None
     try:
         around = published.assemble(project, entry).around

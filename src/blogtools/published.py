@@ -66,12 +66,13 @@ class Form:
         return self.origins[line - 1] if 1 <= line <= len(self.origins) else f"{self.path.name}:{line}"
 
 
-def apply_patch(text: str, diff: str, name: str) -> tuple[str, list[int | None]]:
-    """``text`` with the unified ``diff`` applied, and for each resulting line the original line it
-    is (1-based) or None for a line the patch added. A hunk whose context differs is an error naming ``name``."""
+def apply_patch(text: str, diff: str, name: str) -> tuple[str, list[tuple[int, bool]]]:
+    """``text`` with the unified ``diff`` applied, and for each resulting line the original line
+    (1-based) it is or, for a line the patch added, the first line it replaces (else the line it
+    follows), with whether the patch added it. A hunk whose context differs is an error naming ``name``."""
     old = text.splitlines(keepends=True)
     out: list[str] = []
-    source: list[int | None] = []
+    source: list[tuple[int, bool]] = []
     at = 0  # lines of ``old`` consumed
     lines = diff.splitlines(keepends=True)
     hunks = [n for n, line in enumerate(lines) if line.startswith("@@")]
@@ -85,8 +86,9 @@ def apply_patch(text: str, diff: str, name: str) -> tuple[str, list[int | None]]
         if first < at:
             raise BlogtoolsError(f"{name}: hunks overlap or are out of order")
         out += old[at:first]
-        source += range(at + 1, first + 1)
+        source += [(n, False) for n in range(at + 1, first + 1)]
         at = first
+        replaced = 0  # the first line removed since the last context line: what added lines replace
         end = hunks[number + 1] if number + 1 < len(hunks) else len(lines)
         for line in lines[start + 1 : end]:
             kind, body = line[:1], line[1:]
@@ -95,15 +97,18 @@ def apply_patch(text: str, diff: str, name: str) -> tuple[str, list[int | None]]
                     raise BlogtoolsError(f"{name}: does not apply: line {at + 1} of the block is not {body.rstrip()!r}")
                 if kind == " ":
                     out.append(old[at])
-                    source.append(at + 1)
+                    source.append((at + 1, False))
+                    replaced = 0
+                else:
+                    replaced = replaced or at + 1
                 at += 1
             elif kind == "+":
                 out.append(body if body.endswith("\n") else body + "\n")
-                source.append(None)
+                source.append((replaced or max(at, 1), True))
             elif kind != "\\":  # "\ No newline at end of file"
                 raise BlogtoolsError(f"{name}: unexpected line in a hunk: {line.rstrip()!r}")
     out += old[at:]
-    source += range(at + 1, len(old) + 1)
+    source += [(n, False) for n in range(at + 1, len(old) + 1)]
     return "".join(out), source
 
 
@@ -120,16 +125,17 @@ def module_path(project: Project, entry: Entry, working: bool = False) -> Path:
     return (project.build_dir / FOLDER / entry.post / f"{stem}.{extension(entry)}").resolve()
 
 
-def _patched_block(folder: Path, entry: Entry, working: bool) -> tuple[str, list[int | None]]:
+def _patched_block(folder: Path, entry: Entry, working: bool) -> tuple[str, list[tuple[int, bool]]]:
     """The reviewed block's text with its patch (and, ``working``, its working_patch) applied, and
-    for each line the block line it is (None: added by a patch)."""
+    for each line the block line it is or replaces, and whether a patch added it."""
     block = _read(folder / entry.file, entry, "block")
-    lines: list[int | None] = list(range(1, len(block.splitlines()) + 1))
+    lines = [(n, False) for n in range(1, len(block.splitlines()) + 1)]
     for field in ("patch", "working_patch") if working else ("patch",):
         name = getattr(entry, field)
         if name:
             block, mapped = apply_patch(block, _read(folder / name, entry, field), name)
-            lines = [lines[n - 1] if n is not None else None for n in mapped]
+            base = lines or [(1, False)]  # an empty block: what a patch adds is at its line 1
+            lines = [(base[n - 1][0], added or base[n - 1][1]) for n, added in mapped]
     return (block if not block or block.endswith("\n") else block + "\n"), lines
 
 
@@ -148,16 +154,13 @@ def assemble(project: Project, entry: Entry, working: bool = False) -> Form:
         text = _read(folder / entry.prelude, entry, "prelude")
         parts.append(text if text.endswith("\n") else text + "\n")
         origins += [f"{entry.prelude}:{n}" for n in range(1, len(text.splitlines()) + 1)]
-    last = 0
-    for line in lines:
-        last = line or last
-        origins.append(f"{entry.file}:{line}" if line else f"{entry.file}:{last} (patched)")
+    origins += [f"{entry.file}:{line}" + (" (patched)" if added else "") for line, added in lines]
     parts.append(block)
     if entry.epilogue:
         text = _read(folder / entry.epilogue, entry, "epilogue")
         parts.append(text)
         origins += [f"{entry.epilogue}:{n}" for n in range(1, len(text.splitlines()) + 1)]
-    around = len(origins) - sum(line is not None for line in lines)
+    around = len(origins) - sum(not added for _, added in lines)
     return Form(entry, "".join(parts), module_path(project, entry, working), tuple(origins), around)
 
 
