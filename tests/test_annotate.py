@@ -6,13 +6,14 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import markdown
 import pytest
 import yaml
 
-from blogtools import evidence, manifest, project, site
+from blogtools import evidence, manifest, project, site, triage
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.blocks import block_id, find_blocks, relabel_fence
 from blogtools.extract import extract
@@ -127,16 +128,74 @@ def test_blocks_without_entry_or_with_drift_say_so(curated):
     assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
 
 
-def test_a_block_not_yet_triaged_shows_not_verified_yet(curated):
+def test_a_block_not_yet_triaged_says_so_and_claims_nothing(curated):
     root, entries = curated
     doc = manifest.load(root / "snippets/manifest.toml")
     doc[f"{POST}/02"]["reason"] = ""  # as extract writes it: nobody has decided this block yet
     manifest.save(doc, root / "snippets/manifest.toml")
     page = (root / f"content/posts/{POST}.md").read_text()
     out = annotate(page, POST, manifest.read(root / "snippets"), SourceLinks(root), root / "snippets")
-    # block 02 joins the two runnable blocks that no recorded run has verified either
-    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 3
+    assert out.count('<span class="snippet-status snippet-not-triaged">◌ Not triaged yet</span>') == 1
+    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 2
     assert "Illustrative" not in out
+
+
+HOSTILE_OUTPUT = "```\n<script>alert(1)</script>\n~~~\n{: onclick=\"alert(2)\" }\n</details>\n-->\n" + "`" * 7 + "\n"
+
+
+def uncurated_block_02(root: Path):
+    doc = manifest.load(root / "snippets/manifest.toml")
+    doc[f"{POST}/02"]["reason"] = ""
+    manifest.save(doc, root / "snippets/manifest.toml")
+    return manifest.read(root / "snippets")
+
+
+@pytest.mark.parametrize("verdict, label", [
+    (triage.Verdict(triage.RUNS, "ran to completion", output="hi\n"), "Ran without error in the sandbox"),
+    (triage.Verdict(triage.RUNS, "runs after block 1", output="hi\n", after=1),
+     "Ran without error in the sandbox, after block 1"),
+    (triage.Verdict(triage.NEEDS_CONTEXT, "ModuleNotFoundError", (triage.Need("module", "numpy"),)), "Needs numpy"),
+    (triage.Verdict(triage.NEEDS_CONTEXT, "NameError", (triage.Need("block", "2"),)), "Needs block 2"),
+    (triage.Verdict(triage.NEEDS_CONTEXT, "Go", (triage.Need("language", "Go"),)), "Needs a Go toolchain"),
+    (triage.Verdict(triage.NEEDS_CONTEXT, "x", (triage.Need("module", "numpy"), triage.Need("network", ""))),
+     "Needs numpy and the network"),
+    (triage.Verdict(triage.ILLUSTRATIVE, "console session"), "Illustrative (by triage): console session"),
+])
+def test_a_triaged_block_shows_its_verdict_in_plain_words(curated, verdict, label):
+    root, _ = curated
+    entries = uncurated_block_02(root)
+    found = {f"{POST}/02": evidence.triage_state(verdict)}
+    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
+    assert f'<span class="snippet-status snippet-{evidence.TRIAGED[verdict.verdict]}">{label}</span>' in out
+    assert ("Output of the run in the sandbox" in out) == (verdict.verdict == triage.RUNS)
+
+
+def test_a_runs_verdicts_output_is_folded_under_its_block_as_text_only(curated):
+    """Output is the attacker's: on the page it is the text of one code block, whatever it holds."""
+    root, _ = curated
+    entries = uncurated_block_02(root)
+    found = {f"{POST}/02": evidence.triage_state(triage.Verdict(triage.RUNS, "ran to completion", output=HOSTILE_OUTPUT))}
+    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
+    assert "    ````````text\n" in out  # a fence longer than the longest backtick run inside
+    html = render(out.split("---\n", 2)[2], root)
+    folded = html[html.index('<details class="output">'):]
+    assert "<summary>Output of the run in the sandbox</summary>" in folded
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in folded and "<script>" not in html
+    assert "onclick" not in re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.S)  # only as code text
+    shown = unescape(re.sub(r"<[^>]+>", "", folded[folded.index("<code"):folded.index("</code>")]))
+    assert shown == HOSTILE_OUTPUT.rstrip("\n")  # byte for byte, as one block
+
+
+def test_words_from_a_triage_run_in_a_status_line_are_text(curated):
+    root, _ = curated
+    entries = uncurated_block_02(root)
+    hostile = "x](javascript:alert(1)) `y` {: onclick=z } <b>"
+    found = {f"{POST}/02": evidence.triage_state(
+        triage.Verdict(triage.NEEDS_CONTEXT, "FileNotFoundError", (triage.Need("file", hostile),)))}
+    out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
+    html = render(out.split("---\n", 2)[2], root)
+    line = re.search(r'<span class="snippet-status snippet-triaged-needs-context">(.*?)</span>', html).group(1)
+    assert line == "Needs the file x&#93;(javascript:alert(1)) &#96;y&#96; &#123;: onclick=z &#125; &lt;b&gt;"
 
 
 def test_links_come_from_mkdocs_yml(tmp_path):

@@ -103,6 +103,25 @@ def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_ide
     assert label_of(demo, ID) == f"✓ Verified since {today()} · 2 tests · Python 3.{sys.version_info.minor}"
 
 
+def test_test_records_and_triage_verdicts_share_the_file_and_a_test_run_replaces_its_entrys_verdict(demo):
+    """One file, one loader: a test run keeps every other block's triage verdict byte for byte, and
+    its own entry's verdict (given before the author curated it) gives way to the recorded run."""
+    other = {"fingerprint": "f" * 64, "triage": {"verdict": "needs-context", "reason": "ModuleNotFoundError",
+                                                 "needs": [{"kind": "module", "what": "numpy"}], "output": "", "after": None}}
+    mine = {"fingerprint": "0" * 64, "triage": {"verdict": "runs", "reason": "ran to completion", "needs": [],
+                                                "output": "2.0\n", "after": None}}
+    (demo / "snippets/results.json").write_text(json.dumps({"2025-01-03-other/01": other, ID: mine}))
+    loaded = evidence.load(project.load(start=demo))
+    assert (set(loaded.records), set(loaded.verdicts)) == (set(), {ID, "2025-01-03-other/01"})
+    assert loaded.verdicts["2025-01-03-other/01"].verdict.needs[0].phrase() == "numpy"
+    assert pytest_in(demo).returncode == 0
+    stored = results(demo)
+    assert stored["2025-01-03-other/01"] == other and stored[ID]["outcome"] == "passed" and "triage" not in stored[ID]
+    (demo / "snippets/results.json").write_text(json.dumps({ID: {"fingerprint": "0", "triage": {"verdict": "fine", "reason": ""}}}))
+    checked = invoke("check", cwd=demo)
+    assert checked.exit_code == 1 and "not valid evidence (ValueError: unknown verdict 'fine')" in checked.stdout
+
+
 def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
     assert pytest_in(demo).returncode == 0
     serial = (demo / "snippets/results.json").read_bytes()

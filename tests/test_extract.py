@@ -185,7 +185,7 @@ def test_drift_keeps_the_reviewed_text_beside_the_new_until_accepted(project):
     result = cli("check")
     assert result.exit_code == 1
     assert f"problem: {POST}/01 ({PAGE}:9): drift: the text changed since it was reviewed" in result.stdout
-    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 0 runnable, 3 illustrative, 1 problems"
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 3 curated (0 runnable, 3 illustrative), 0 triaged, 1 problems"
 
     result = cli("review", f"{POST}/01")
     assert result.exit_code == 0
@@ -251,8 +251,8 @@ def test_check_json_gives_each_problem_its_kind_id_path_and_line(project):
         f"snippets/{POST}/01-absurd-register-task.ts.new does not hold the block's text; run `blogtools extract`")
     human = cli("check").stdout.splitlines()
     assert human[:-2] == [f"problem: {p['id']} ({p['path']}:{p['line']}): {p['message']}" for p in report["problems"]]
-    assert human[-2].startswith("check: not yet triaged: 1 block (shown as not verified;")
-    assert human[-1] == "check: 3 blocks: 0 runnable, 2 illustrative, 1 not yet triaged, 3 problems"
+    assert human[-2].startswith("check: not yet triaged: 1 block (run `blogtools triage`, or decide each")
+    assert human[-1] == "check: 3 blocks: 2 curated (0 runnable, 2 illustrative), 0 triaged, 1 not yet triaged, 3 problems"
 
 
 def test_accept_of_an_unknown_id_changes_nothing(project):
@@ -269,7 +269,7 @@ def test_check_passes_with_a_real_module_and_test(project):
     curate(project, runnable=True)
     result = cli("check")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 2 illustrative, 0 problems"
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 3 curated (1 runnable, 2 illustrative), 0 triaged, 0 problems"
 
 
 def test_check_names_each_offender(project):
@@ -297,7 +297,7 @@ def test_check_names_each_offender(project):
         f"problem: {POST}/03 ({PAGE}:22): no manifest entry; run `blogtools extract`",
         "problem: 2025-01-01-gone/01: the manifest has an entry but content has no such block; `blogtools extract --accept 2025-01-01-gone/01` drops it",
     ]
-    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 0 illustrative, 1 not yet triaged, 7 problems"
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 curated (1 runnable, 0 illustrative), 0 triaged, 1 not yet triaged, 7 problems"
 
 
 def test_check_rejects_bad_status_and_runnable_without_tests_or_notes(project):
@@ -348,7 +348,7 @@ def test_standalone_entries_are_checked_but_never_orphaned(project):
         f"problem: {POST}/figure: module snippets/{POST}/figure.py does not exist",
         f"problem: {POST}/figure: test tests/test_agent_loop.py::test_figure is not collected by pytest",
     ]
-    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 1 runnable, 2 illustrative, 2 problems"
+    assert result.stdout.splitlines()[-1] == "check: 3 blocks: 3 curated (1 runnable, 2 illustrative), 0 triaged, 2 problems"
 
 
 def test_snippets_json_lists_every_entry(project):
@@ -458,7 +458,7 @@ def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
     save_manifest(tmp_path, doc)
     check = blogtools("check", cwd=tmp_path)
     assert check.returncode == 0, check.stdout
-    assert check.stdout.splitlines()[-1] == "check: 2 blocks: 2 runnable, 0 illustrative, 0 problems"
+    assert check.stdout.splitlines()[-1] == "check: 2 blocks: 2 curated (2 runnable, 0 illustrative), 0 triaged, 0 problems"
 
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={tmp_path}", "tests"],
@@ -527,9 +527,9 @@ def test_a_fresh_site_is_green_with_its_blocks_counted_as_not_yet_triaged(projec
     result = cli("check")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "check: not yet triaged: 3 blocks (shown as not verified; decide each in snippets/manifest.toml: "
+        "check: not yet triaged: 3 blocks (run `blogtools triage`, or decide each in snippets/manifest.toml: "
         "runnable with tests, or illustrative with a reason)",
-        "check: 3 blocks: 0 runnable, 0 illustrative, 3 not yet triaged, 0 problems",
+        "check: 3 blocks: 0 curated (0 runnable, 0 illustrative), 0 triaged, 3 not yet triaged, 0 problems",
     ]
     assert json.loads(cli("check", "--json").stdout)["untriaged"] == 3
     # A standalone entry has no block to triage: without a reason it is still a problem.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -96,7 +97,9 @@ def test_every_command_works_on_the_configured_folders_from_anywhere(tmp_path, m
     assert (root / "site/figures" / POST / "cost.svg").is_file()
     assert not (elsewhere / "snippets").exists() and not (root / "content").exists()
     assert not (root / "build/figures").exists()
-    assert invoke("-f", config_file, "snippets").stdout.splitlines()[-1] == "4 entries: 1 runnable, 3 illustrative"
+    # build triaged the three uncurated blocks; their verdicts sit beside the evidence in the configured folder
+    assert invoke("-f", config_file, "snippets").stdout.splitlines()[-1] == "4 entries: 1 runnable, 0 illustrative, 3 triaged"
+    assert len(json.loads((root / "code/results.json").read_text())) == 3
 
 
 def test_content_and_snippets_options_override_the_settings(tmp_path, monkeypatch):

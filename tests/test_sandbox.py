@@ -167,8 +167,22 @@ def test_without_the_extra_runs_are_refused_with_one_line(monkeypatch):
     finally:
         runtime.unavailable_reason.cache_clear()
     assert str(refused.value) == "sandbox unavailable: deno not installed (pip install 'blogtools[sandbox]')"
-    with pytest.raises(SandboxUnavailable, match="no javascript guest yet"):
-        Sandbox(LIMITS, language="javascript")
+    with pytest.raises(SandboxUnavailable, match=r"no ruby guest \(available: python, javascript, typescript\)"):
+        Sandbox(LIMITS, language="ruby")
+
+
+def test_a_bwrap_that_cannot_be_started_is_a_reason_not_a_crash(monkeypatch, tmp_path):
+    """Found by the new-site workflow's clean virtualenv under /tmp/pytest-of-root (closed to the
+    sandbox user): a build that triages must say why, not end in a traceback."""
+    unusable = tmp_path / "bwrap"
+    unusable.write_text("")  # not executable
+    monkeypatch.setattr(runtime, "_bwrap", lambda: unusable)
+    runtime.unavailable_reason.cache_clear()
+    try:
+        reason = runtime.unavailable_reason()
+    finally:
+        runtime.unavailable_reason.cache_clear()
+    assert reason == f"bubblewrap cannot run here (Permission denied: {unusable})"
 
 
 # --- attacks, through the public API ----------------------------------------------------------------

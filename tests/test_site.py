@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from blogtools import sitecheck
+from blogtools.sandbox import unavailable_reason as sandbox_unavailable
 from browser import CHROMIUM_ARGS, serving
 from site_html import heading_text, parse, parse_fragment
 
@@ -59,8 +60,10 @@ def page_path(site: Path, entry) -> Path:
 
 
 def pre_texts(root) -> list[str]:
-    """The text of every <pre> under a parsed node, as a reader would copy it."""
-    return [pre.text().rstrip("\n") for pre in root.find_all("pre")]
+    """The text of every <pre> under a parsed node, as a reader would copy it, but the outputs of
+    triage's runs (folded under their blocks)."""
+    outputs = {id(pre) for fold in root.find_all("details", cls="output") for pre in fold.find_all("pre")}
+    return [pre.text().rstrip("\n") for pre in root.find_all("pre") if id(pre) not in outputs]
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +203,44 @@ def test_hostile_feed_builds_every_entry_and_nothing_executable(hostile_site, th
     assert len(feedparser.parse(HOSTILE.read_bytes()).entries) == 3
     assert sitecheck.executable_markup(hostile_site, theme_scripts, SITE_PATH) == []
     assert sitecheck.broken_links(hostile_site, SITE_PATH) == []
+
+
+HOSTILE_OUTPUT = DATA / "hostile-output.atom"  # harmless code that prints what attacks a page
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.skipif(sandbox_unavailable() is not None, reason=f"the sandbox cannot run here: {sandbox_unavailable()}")
+def test_hostile_output_builds_into_a_site_with_nothing_executable(tmp_path, theme_scripts):
+    """Triage runs the feed's blocks and shows what they print: <script>, fence breakers,
+    attribute lists, </details>, -->, terminal escapes. All of it stays the text of one code
+    block under its own; nothing of it executes, and no control character reaches a page."""
+    root = new_site(tmp_path / "site-root", with_feeds=False)
+    blogtools("ingest", str(HOSTILE_OUTPUT), cwd=root)
+    built = blogtools("build", "--offline", cwd=root)
+    again = blogtools("triage", "--all", cwd=root)
+    site = root / "site"
+    assert sitecheck.executable_markup(site, theme_scripts, SITE_PATH) == []
+    assert sitecheck.broken_links(site, SITE_PATH) == []
+    written = [*site.rglob("*.html"), root / "snippets/results.json"]
+    assert [path for path in written if CONTROL.search(path.read_text(encoding="utf-8"))] == []
+    for output in (built.stdout + built.stderr, again.stdout + again.stderr):
+        assert not CONTROL.search(output.replace("\n", "")), output
+    markup = parse(site / "2025/12/01/markup/index.html")
+    folds = markup.find_all("details", cls="output")
+    assert len(markup.find_all("pre")) == 4 and len(folds) == 2  # two blocks, each with its output, nothing split
+    printed = [fold.find("pre").text().rstrip("\n") for fold in folds]
+    assert printed[0].splitlines() == [
+        "<script>alert('output')</script>", "<img src=x onerror=alert('img')>",
+        "</details></div><script>alert('closed')</script>", "<!-- --> --> <iframe src=javascript:alert('frame')></iframe>"]
+    assert printed[1].splitlines()[:4] == ["```", "<script>alert('after a fence')</script>", "`" * 12, "~~~~"]
+    assert '{: onclick="alert(1)" }' in printed[1] and '--8<-- "manifest.toml"' in printed[1]
+    escapes = parse(site / "2025/12/02/escapes/index.html")
+    shown = [fold.find("pre").text() for fold in escapes.find_all("details", cls="output")]
+    assert shown[0].splitlines() == ["red  cleared", " a link", "nul bell backspace delete c1", "evil reversed  overwritten"]
+    assert shown[1].rstrip("\n").endswith("… truncated") and len(shown[1]) < 4_200
+    statuses = [span.text() for span in escapes.find_all("span", cls="snippet-status")]
+    assert statuses[:2] == ["Ran without error in the sandbox"] * 2
+    assert statuses[2].startswith("Needs the file"), statuses
 
 
 INCLUDE_FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -478,7 +519,9 @@ CORPUS = sorted((DATA / "corpus").glob("*.xml"))  # real feeds of other blogs an
 
 
 @pytest.mark.parametrize("feed", CORPUS, ids=[path.stem for path in CORPUS])
-def test_a_new_site_for_a_real_feed_builds_and_checks_green(tmp_path, feed):
+def test_a_new_site_for_a_real_feed_builds_triaged_and_checks_green(tmp_path, feed):
+    """`blogtools new` and `build` (which triages every block, in the sandbox) on a real feed: each
+    block has a verdict in snippets --json and on its page, and check counts them all as accounted for."""
     root = tmp_path / "site"
     assert blogtools("new", str(root), "--feed", str(feed), cwd=tmp_path).returncode == 0
     built = blogtools("build", cwd=root)
@@ -487,7 +530,15 @@ def test_a_new_site_for_a_real_feed_builds_and_checks_green(tmp_path, feed):
     checked = blogtools("check", cwd=root)
     summary = checked.stdout.splitlines()[-1]
     blocks = int(summary.split()[1])
-    assert blocks > 0 and summary.endswith(f"{blocks} not yet triaged, 0 problems"), checked.stdout
+    listed = json.loads(blogtools("snippets", "--json", cwd=root).stdout)
+    assert blocks > 0 and len(listed) == blocks
+    if sandbox_unavailable() is not None:  # the other half of the contract: said, not hidden
+        assert summary.endswith(f"0 triaged, {blocks} not yet triaged, 0 problems"), checked.stdout
+        assert "not triaged: sandbox not available" in checked.stderr
+        return
+    assert re.search(rf": 0 curated \(0 runnable, 0 illustrative\), {blocks} triaged \([^)]*\), 0 problems$", summary), summary
+    assert all(item["status"] == "" and item["triage"]["verdict"] in ("runs", "needs-context", "illustrative")
+               for item in listed)
     pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
-    shown = sum(page.read_text().count("◌ Not verified yet") for page in pages)
+    shown = sum(len(re.findall(r'class="snippet-status snippet-triaged-', page.read_text())) for page in pages)
     assert shown == blocks  # every block, on its post's page

@@ -4,7 +4,9 @@ Under every fenced block of a post page goes one line: a runnable block's eviden
 result of its last run (``blogtools.evidence``: "✓ Verified since <date> · N tests · Python 3.11",
 "✗ Failing since ...", "⟳ Out of date: ...", "◌ Not verified yet"), with its modules, tests
 (linked), notes and versions folded into a collapsible block under it; or "Illustrative:
-<reason>". When the runnable form differs from what
+<reason>". A block nobody has curated shows its triage verdict ("Ran without error in the
+sandbox", its output folded under it; "Needs numpy"; "Illustrative (by triage): console session")
+or why it has none ("◌ Not triaged: sandbox not available (...)"). When the runnable form differs from what
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
 "Runnable (Python)" whose second tab holds the module file as it is when the site is built (read
 from ``snippets/`` at each render, never a committed copy that can drift), followed by the list of
@@ -26,7 +28,13 @@ from pathlib import Path
 from blogtools import languages, mdwrite, published
 from blogtools.blocks import CodeBlock, block_id, find_blocks, relabel_fence
 from blogtools.errors import BlogtoolsError
-from blogtools.evidence import EXPECTED_FAILURE, SKIPPED, UNRECORDED, Evidence
+from blogtools.evidence import (
+    EXPECTED_FAILURE,
+    SKIPPED,
+    UNRECORDED,
+    Evidence,
+    triage_state,
+)
 from blogtools.manifest import RUNNABLE, Entry
 
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
@@ -79,17 +87,30 @@ def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks, found
     if entry is None:
         return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
     if entry.untriaged:
-        return _evidence_html(None)  # not yet triaged: nothing has verified it
+        return evidence_html(found or triage_state(None))  # what triage measured, or why nothing did
     if entry.status != RUNNABLE:
         reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
         return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
     stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
-    return _evidence_html(found, stale)
+    return evidence_html(found, stale)
 
 
-def _evidence_html(found: Evidence | None, suffix: str = "") -> str:
+def evidence_html(found: Evidence | None, suffix: str = "") -> str:
+    """The evidence's label as one inline HTML element; a label with words from a triage run (the
+    sandbox's, so the attacker's) has every character Markdown could act on referenced."""
     found = found or UNRECORDED
-    return f'<span class="snippet-status snippet-{found.state}">{html.escape(found.label)}{html.escape(suffix)}</span>'
+    label = mdwrite.escape_text(found.label) if found.verdict else html.escape(found.label)
+    return f'<span class="snippet-status snippet-{found.state}">{label}{html.escape(suffix)}</span>'
+
+
+def output_fold(found: Evidence | None) -> list[str]:
+    """A triage run's output, folded under its block's status line (nothing when it printed
+    nothing): only ever through a fence longer than any backtick run inside it."""
+    output = found.verdict.output if found and found.verdict else ""
+    if not output:
+        return []
+    return ['??? output "Output of the run in the sandbox"', ""] + mdwrite.indent(
+        mdwrite.fence(output, "text").splitlines(), blank_lines=True)
 
 
 def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[str]:
@@ -211,6 +232,8 @@ def annotate(
         language, fence = _as_curated(entry, block, [line.rstrip("\n") for line in lines[block.start - 1 : block.end]])
         prefix = _prefix(fence[0])
         added = ["", status_html(entry, block, links, found.get(ident))]
+        if entry is not None and entry.untriaged and (output := output_fold(found.get(ident))):
+            added += [""] + output
         if entry is not None and entry.status == RUNNABLE:
             if entry.modules and (entry.notes or published.has_form(entry)):
                 fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
@@ -246,7 +269,7 @@ def companions(
             out = [text.strip(), ""]
         else:
             out = [f"## Runnable companion: {name}", ""]
-        out += [_evidence_html(found.get(entry.id)), ""] + details(entry, links, found.get(entry.id)) + [""]
+        out += [evidence_html(found.get(entry.id)), ""] + details(entry, links, found.get(entry.id)) + [""]
         for module in entry.modules:
             out += [f'??? example "Runnable (Python): {module}"', ""] + mdwrite.indent(module_fence(snippets_dir, entry, module))
             out += [""]

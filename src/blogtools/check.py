@@ -3,7 +3,8 @@
 The check compares content/ with snippets/manifest.toml and the files it names: a block with no
 entry, an entry whose block is gone, drift (the text no longer hashes to the reviewed sha256), a
 runnable entry whose module is missing or whose test ids pytest does not collect, an illustrative
-entry without a reason. Test ids are collected with one ``pytest --collect-only -q`` run.
+entry without a reason. Test ids are collected with one ``pytest --collect-only -q`` run. A block
+nobody has curated is accounted for by its triage verdict; without one it is counted, not a problem.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,33 +57,36 @@ class Problem:
 
 @dataclass
 class CheckReport:
-    """The outcome of a check: block counts and the problems found."""
+    """The outcome of a check: block counts (curated, triaged by verdict, neither) and the problems found."""
 
     blocks: int = 0
     runnable: int = 0
     illustrative: int = 0
-    untriaged: int = 0  # blocks whose entry nobody has decided yet: counted, not problems
+    triaged: Counter = field(default_factory=Counter)  # uncurated blocks with a current verdict, by verdict
+    untriaged: int = 0  # uncurated blocks without one: counted, not problems
     problems: list[Problem] = field(default_factory=list)
 
     def line(self) -> str:
-        """The summary line the CLI prints: blocks by status and the number of problems."""
+        """The summary line the CLI prints: blocks curated, triaged and neither, and the number of problems."""
+        verdicts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(self.triaged.items()))
+        triaged = f"{self.triaged.total()} triaged" + (f" ({verdicts})" if verdicts else "")
         untriaged = f", {self.untriaged} not yet triaged" if self.untriaged else ""
         return (
-            f"{self.blocks} blocks: {self.runnable} runnable, {self.illustrative} illustrative{untriaged}, "
-            f"{len(self.problems)} problems"
+            f"{self.blocks} blocks: {self.runnable + self.illustrative} curated ({self.runnable} runnable, "
+            f"{self.illustrative} illustrative), {triaged}{untriaged}, {len(self.problems)} problems"
         )
 
     def untriaged_line(self) -> str | None:
         """The one line about the blocks not yet triaged, or None when there are none."""
         if not self.untriaged:
             return None
-        return (f"not yet triaged: {self.untriaged} block{'s' if self.untriaged > 1 else ''} (shown as "
-                "not verified; decide each in snippets/manifest.toml: runnable with tests, or illustrative "
-                "with a reason)")
+        return (f"not yet triaged: {self.untriaged} block{'s' if self.untriaged > 1 else ''} (run `blogtools "
+                "triage`, or decide each in snippets/manifest.toml: runnable with tests, or illustrative with a reason)")
 
     def as_json(self) -> dict:
         """The counts and every problem, for ``check --json``."""
-        return {"blocks": self.blocks, "runnable": self.runnable, "illustrative": self.illustrative,
+        return {"blocks": self.blocks, "curated": self.runnable + self.illustrative, "runnable": self.runnable,
+                "illustrative": self.illustrative, "triaged": dict(sorted(self.triaged.items())),
                 "untriaged": self.untriaged, "problems": [problem.as_json() for problem in self.problems]}
 
 
@@ -159,10 +164,13 @@ def _file_problems(entry: Entry, block: CodeBlock, snippets_dir: Path) -> list[t
 
 
 def check(
-    posts_dir: Path, snippets_dir: Path, root: Path | None = None, progress: Callable[[str], None] = lambda message: None
+    posts_dir: Path, snippets_dir: Path, root: Path | None = None, progress: Callable[[str], None] = lambda message: None,
+    verdicts: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """Check the pages of ``posts_dir`` (content/posts) against the manifest; test ids are resolved
-    from ``root`` (default: the current folder); ``progress`` hears about the slow step, test collection."""
+    from ``root`` (default: the current folder); ``progress`` hears about the slow step, test
+    collection; ``verdicts`` are the uncurated blocks' current triage verdicts by id."""
+    verdicts = verdicts or {}
     posts_dir, snippets_dir = Path(posts_dir), Path(snippets_dir)
     root = Path.cwd() if root is None else Path(root)
     posts = content_blocks(posts_dir)
@@ -181,7 +189,9 @@ def check(
             if entry is None:
                 report.problems.append(Problem("no-entry", "no manifest entry; run `blogtools extract`", ident, page, block.start))
                 continue
-            report.untriaged += entry.untriaged
+            if entry.untriaged and ident in verdicts:
+                report.triaged[verdicts[ident]] += 1
+            report.untriaged += entry.untriaged and ident not in verdicts
             report.runnable += entry.status == manifest.RUNNABLE
             report.illustrative += entry.status == manifest.ILLUSTRATIVE and not entry.untriaged
             found = _file_problems(entry, block, snippets_dir)

@@ -21,6 +21,8 @@ from blogtools import (
     review,
     scaffold,
     testrun,
+    untrusted,
+    verdicts,
 )
 from blogtools import check as check_stage
 from blogtools import extract as extract_stage
@@ -177,19 +179,55 @@ def build(site, offline, require):
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
     click.echo(f"extract: {extracted.line()}", err=True)
+    triaged = _triage(project)
+    click.echo(f"triage: {triaged.line()}", err=True)
     if require:
-        refused = evidence.unverified(evidence.states(project), strict=require == "strict")
+        refused = evidence.unverified(evidence.states(project, not_triaged=triaged.not_triaged),
+                                      strict=require == "strict")
         if refused:
             raise BlogtoolsError(f"--require-verified: {len(refused)} runnable block(s) not verified: "
                                  + "; ".join(refused) + " (run `blogtools test`)")
     click.echo(f"render: {project.content_dir}/ → {project.docs_dir}/", err=True)
-    count = site_stage.render(project)
+    count = site_stage.render(project, triaged.not_triaged)
     click.echo(f"mkdocs build (strict but for the feeds' content) → {project.site_dir}/", err=True)
     warnings = site_stage.build(project)
     for line in warnings:
         _warn(line)
     noted = f" ({len(warnings)} with warnings from their feed)" if warnings else ""
     click.echo(f"built {count} posts{noted} into {project.site_dir} in {time.monotonic() - started:.1f} s")
+
+
+def _echo(line: str) -> None:
+    click.echo(untrusted.line(line, limit=1000), err=True)
+
+
+def _triage(project, ids=(), everything=False) -> verdicts.TriageSummary:
+    """Triage (the blocks whose verdict is not current), with its progress and summary on stderr
+    and one warning line for the blocks it could not triage (the sandbox is unavailable, say)."""
+    summary = verdicts.triage_site(project, ids, everything, echo=_echo)
+    reasons = sorted(set(summary.not_triaged.values()))
+    if reasons:
+        count = len(summary.not_triaged)
+        _warn(untrusted.line(f"{count} block{'s' * (count != 1)} not triaged: {reasons[0]}"
+                             + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""), limit=1000))
+    return summary
+
+
+@main.command("triage")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "everything", is_flag=True, help="Triage every chosen block again, current or not.")
+@_pass_site
+def triage_command(site, ids, everything):
+    """Give uncurated blocks a verdict by running them as published, only in the sandbox.
+
+    Without ID, every block. Verdicts (runs, needs-context, illustrative) go to
+    snippets/results.json; a block whose verdict is current (same text, same runtime) is not run
+    again unless --all; a curated block is skipped. Exit 1 when any block could not be triaged.
+    """
+    summary = _triage(site.project, ids, everything)
+    click.echo(f"triage: {summary.line()}")
+    if summary.not_triaged:
+        sys.exit(1)
 
 
 @main.command()
@@ -283,16 +321,31 @@ def review_command(site, snippet_id, content_dir, snippets_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
 @_pass_site
 def snippets_command(site, snippets_dir, as_json):
-    """List the manifest: each block's id, language, status and its modules or reason."""
-    entries = list(manifest.read(site.with_overrides(snippets_dir=snippets_dir).snippets_dir).values())
+    """List the manifest: each block's id, language, its curated status (runnable: its modules or
+    tests; illustrative: the reason) or else its triage verdict."""
+    project = site.with_overrides(snippets_dir=snippets_dir)
+    entries = manifest.read(project.snippets_dir)
+    verdicts = evidence.current_verdicts(evidence.load(project), entries)
     if as_json:
-        click.echo(json.dumps([entry.as_json() for entry in entries], indent=2))
+        click.echo(json.dumps([{**entry.as_json(), "status": entry.status if entry.curated else "",
+                                "triage": verdicts[entry.id].as_json() if entry.id in verdicts else None}
+                               for entry in entries.values()], indent=2, ensure_ascii=False))
         return
-    for entry in entries:
-        detail = ", ".join(entry.modules) or ", ".join(entry.tests) if entry.status == manifest.RUNNABLE else entry.reason
-        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {entry.status:<12} {detail}")
-    runnable = sum(entry.status == manifest.RUNNABLE for entry in entries)
-    click.echo(f"{len(entries)} entries: {runnable} runnable, {len(entries) - runnable} illustrative")
+    for entry in entries.values():
+        if entry.status == manifest.RUNNABLE:
+            status, detail = entry.status, ", ".join(entry.modules) or ", ".join(entry.tests)
+        elif entry.curated:
+            status, detail = entry.status, entry.reason
+        elif entry.id in verdicts:
+            status, detail = "triaged", evidence.triage_state(verdicts[entry.id]).label
+        else:
+            status, detail = "-", "not triaged yet"
+        click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
+    runnable = sum(entry.status == manifest.RUNNABLE for entry in entries.values())
+    curated = sum(entry.curated for entry in entries.values())
+    uncurated = [(len(verdicts), "triaged"), (len(entries) - curated - len(verdicts), "not triaged")]
+    click.echo(f"{len(entries)} entries: {runnable} runnable, {curated - runnable} illustrative"
+               + "".join(f", {count} {word}" for count, word in uncurated if count))
 
 
 @main.command("check")
@@ -304,14 +357,15 @@ def snippets_command(site, snippets_dir, as_json):
 def check_command(site, content_dir, snippets_dir, as_json):
     """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
     project = site.with_overrides(content_dir, snippets_dir)
-    report = check_stage.check(project.posts_dir, project.snippets_dir, project.root,
-                               progress=lambda message: click.echo(f"check: {message}", err=True))
     try:  # evidence is reported, never a problem: tests run after check refresh it
-        found = {ident: item for ident, item in evidence.states(project).items() if item.record or
-                 item.state == evidence.NOT_VERIFIED}
+        states, unreadable = evidence.states(project), None
     except BlogtoolsError as exc:
-        found = {}
-        report.problems.append(check_stage.Problem("results", str(exc), path=str(evidence.path(project))))
+        states, unreadable = {}, check_stage.Problem("results", str(exc), path=str(evidence.path(project)))
+    report = check_stage.check(project.posts_dir, project.snippets_dir, project.root,
+                               progress=lambda message: click.echo(f"check: {message}", err=True),
+                               verdicts={ident: item.verdict.verdict for ident, item in states.items() if item.verdict})
+    report.problems += [unreadable] if unreadable else []
+    found = {ident: item for ident, item in states.items() if item.record or item.state == evidence.NOT_VERIFIED}
     if as_json:
         click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()}},
                               indent=2))
@@ -319,7 +373,11 @@ def check_command(site, content_dir, snippets_dir, as_json):
         click.echo(f"check: evidence: {evidence.counts_phrase(found.values(), 'runnable example')}", err=True)
         for problem in report.problems:
             click.echo(f"problem: {problem}")
-        if untriaged := report.untriaged_line():
+        unavailable = sorted(item.label.partition(": ")[2] for item in states.values()
+                             if item.state == evidence.NOT_TRIAGED and evidence.UNAVAILABLE in item.label)
+        if report.untriaged and unavailable:
+            _warn(f"{report.untriaged} block{'s' * (report.untriaged != 1)} not triaged: {unavailable[0]}")
+        elif untriaged := report.untriaged_line():
             click.echo(f"check: {untriaged}")
         click.echo(f"check: {report.line()}")
     if report.problems:

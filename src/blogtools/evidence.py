@@ -11,6 +11,11 @@ A record is rewritten only when its fingerprint or outcome changes, so re-runnin
 leaves the file byte-identical; durations and run times go to an uncommitted cache,
 ``.cache/blogtools/evidence-times.json``. ``state()`` turns a record into the one vocabulary the
 page, ``check``, the examples page and ``build --require-verified`` share.
+
+A block nobody has curated gets a ``Triaged`` record in the same file instead: the triage verdict
+(``blogtools.triage``) of running it as published in the sandbox, keyed by a fingerprint of the
+post's blocks up to it (their language and text: a block may run only after the earlier ones) and
+``triage.runtime_version()``; ``triage_state()`` turns it into the same vocabulary.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from blogtools import manifest
+from blogtools import manifest, triage
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
@@ -81,29 +86,63 @@ class Record:
                    dict(data.get("env") or {}))
 
 
+@dataclass(frozen=True)
+class Triaged:
+    """An uncurated block's triage verdict and the fingerprint of what it was given (``triage_fingerprint``)."""
+
+    fingerprint: str
+    verdict: triage.Verdict
+
+    def as_json(self) -> dict:
+        return {"fingerprint": self.fingerprint, "triage": self.verdict.as_json()}
+
+    @classmethod
+    def from_json(cls, data) -> Triaged:
+        """A triage record from its JSON object; KeyError, TypeError or ValueError when malformed."""
+        if not isinstance(data["fingerprint"], str):
+            raise TypeError("fingerprint must be a string")
+        return cls(data["fingerprint"], triage.Verdict.from_json(data["triage"]))
+
+
 def path(project: Project) -> Path:
     return project.snippets_dir / NAME
 
 
-def load(project: Project) -> dict[str, Record]:
-    """The recorded evidence by entry id ({} when there is none yet); one error naming the file when
-    it is not valid (`blogtools test` rebuilds it)."""
+@dataclass
+class Results:
+    """What ``results.json`` holds, by entry id: the test runs' records and the triage verdicts."""
+
+    records: dict[str, Record] = field(default_factory=dict)
+    verdicts: dict[str, Triaged] = field(default_factory=dict)
+
+
+def load(project: Project) -> Results:
+    """The recorded evidence ({} of each when there is none yet); one error naming the file when it
+    is not valid (`blogtools test` rebuilds it)."""
     file = path(project)
     if not file.exists():
-        return {}
+        return Results()
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not an object of records by entry id")
-        return {ident: Record.from_json(record) for ident, record in data.items()}
+        found = Results()
+        for ident, item in data.items():
+            if isinstance(item, dict) and "triage" in item:
+                found.verdicts[ident] = Triaged.from_json(item)
+            else:
+                found.records[ident] = Record.from_json(item)
+        return found
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BlogtoolsError(f"{file}: not valid evidence ({type(exc).__name__}: {exc}); "
                              "`blogtools test` rebuilds it") from None
 
 
-def save(project: Project, records: Mapping[str, Record]) -> bool:
-    """Write the records (sorted, stable JSON) atomically unless the file already holds them; True if written."""
-    data = {ident: records[ident].as_json() for ident in sorted(records)}
+def save(project: Project, results: Results) -> bool:
+    """Write the records and verdicts (sorted, stable JSON) atomically unless the file already holds
+    them; True if written."""
+    both = {**results.verdicts, **results.records}
+    data = {ident: both[ident].as_json() for ident in sorted(both)}
     return write_if_changed(path(project), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
@@ -191,17 +230,18 @@ def record(project: Project, runs: Mapping[str, RunResult], warn=lambda message:
     warning) and their durations into the times cache; return the records written."""
     entries = manifest.read(project.snippets_dir)
     try:
-        records = load(project)
+        results = load(project)
     except BlogtoolsError as exc:
         warn(str(exc).replace("`blogtools test` rebuilds it", "rebuilding it"))
-        records = {}
+        results = Results()
     today = datetime.now(timezone.utc).date().isoformat()
     for ident, run in runs.items():
         if ident in entries:
-            records[ident] = merge(records.get(ident), new_record(project, entries[ident], run, today))
-    save(project, records)
+            results.records[ident] = merge(results.records.get(ident), new_record(project, entries[ident], run, today))
+            results.verdicts.pop(ident, None)  # a curated entry's tests decide it now
+    save(project, results)
     save_times(project, {ident: run.seconds for ident, run in runs.items() if ident in entries})
-    return records
+    return results.records
 
 
 def environment(packages: Mapping[str, str]) -> dict:
@@ -238,15 +278,23 @@ def save_times(project: Project, seconds: Mapping[str, float]) -> None:
 
 VERIFIED, FAILING, OUT_OF_DATE = "verified", "failing", "out-of-date"
 NOT_VERIFIED, NOT_RUN, ILLUSTRATIVE = "not-verified", "skipped", "illustrative"
-#: Evidence states that ``build --require-verified`` accepts; ``=strict`` also refuses NOT_RUN.
-ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE})
+# An uncurated block's states: its current triage verdict, or none.
+TRIAGED_RUNS, TRIAGED_NEEDS, TRIAGED_ILLUSTRATIVE = "triaged-runs", "triaged-needs-context", "triaged-illustrative"
+NOT_TRIAGED = "not-triaged"
+UNAVAILABLE = "sandbox not available"
+TRIAGED = {triage.RUNS: TRIAGED_RUNS, triage.NEEDS_CONTEXT: TRIAGED_NEEDS, triage.ILLUSTRATIVE: TRIAGED_ILLUSTRATIVE}
+#: Evidence states that ``build --require-verified`` accepts; ``=strict`` also refuses NOT_RUN. It
+#: judges what authors claim, runnable blocks: an uncurated block claims nothing, whatever triage said.
+ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE, NOT_TRIAGED, *TRIAGED.values()})
 ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
 
 
 #: How a count of blocks in each state reads ("3 verified"), in the order counts are listed.
 COUNT_WORDS = {VERIFIED: "verified", EXPECTED_FAILURE: "failing as expected", FAILING: "failing",
                UNEXPECTED_PASS: "passing unexpectedly", OUT_OF_DATE: "out of date",
-               NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative"}
+               NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative",
+               TRIAGED_RUNS: "ran in the sandbox", TRIAGED_NEEDS: "needing context",
+               TRIAGED_ILLUSTRATIVE: "illustrative by triage", NOT_TRIAGED: "not triaged"}
 
 
 def counts_phrase(found: Iterable[Evidence], noun: str = "code block") -> str:
@@ -259,11 +307,13 @@ def counts_phrase(found: Iterable[Evidence], noun: str = "code block") -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """An entry's evidence state (its JSON value), the page's label for it, and the record behind it."""
+    """An entry's evidence state (its JSON value), the page's label for it, and the record or the
+    triage verdict behind it."""
 
     state: str
     label: str
     record: Record | None = None
+    verdict: triage.Verdict | None = None
 
 
 UNRECORDED = Evidence(NOT_VERIFIED, "◌ Not verified yet")
@@ -330,11 +380,71 @@ def versions(entry: Entry, record: Record, project: Project) -> list[str]:
     return out + [f"{name} {packages[name]}" for name in direct if name in packages]
 
 
-def states(project: Project, entries: Mapping[str, Entry] | None = None) -> dict[str, Evidence]:
-    """The evidence of every entry of the manifest, by id."""
+def unavailable(reason: str) -> str:
+    """Why a block has no verdict when the sandbox cannot run here: "sandbox not available (<reason>)"."""
+    return f"{UNAVAILABLE} ({reason})"
+
+
+def triage_state(verdict: triage.Verdict | None, why_not: str | None = None) -> Evidence:
+    """The evidence of an uncurated block: its current triage verdict, or why it has none
+    (``why_not``: "sandbox not available (...)"; None: nobody has triaged it yet)."""
+    if verdict is None:
+        return Evidence(NOT_TRIAGED, f"◌ Not triaged: {why_not}" if why_not else "◌ Not triaged yet")
+    if verdict.verdict == triage.RUNS:
+        after = f", after block {verdict.after}" if verdict.after else ""
+        label = f"Ran without error in the sandbox{after}"
+    elif verdict.verdict == triage.NEEDS_CONTEXT:
+        phrases = [need.phrase() for need in verdict.needs] or [verdict.reason]
+        label = "Needs " + (" and ".join(phrases) if len(phrases) < 3 else ", ".join(phrases[:-1]) + " and " + phrases[-1])
+    else:
+        label = f"Illustrative (by triage): {verdict.reason}"
+    return Evidence(TRIAGED[verdict.verdict], label, verdict=verdict)
+
+
+def triage_fingerprint(post_entries: Iterable[Entry], runtime: str) -> str:
+    """What a block's verdict depends on: the language and text of the post's blocks up to it
+    (``post_entries``, in order, ending with it: a block may run only after the earlier ones) and
+    the triage runtime's version (``triage.runtime_version()``)."""
+    blocks = [[entry.language, entry.changed_sha256 or entry.sha256] for entry in post_entries]
+    return hashlib.sha256(json.dumps({"runtime": runtime, "blocks": blocks}).encode("utf-8")).hexdigest()
+
+
+def triage_fingerprints(entries: Mapping[str, Entry], runtime: str) -> dict[str, str]:
+    """The current ``triage_fingerprint`` of every uncurated block's entry, by id."""
+    posts: dict[str, list[Entry]] = {}
+    for entry in entries.values():
+        if entry.is_block:
+            posts.setdefault(entry.post, []).append(entry)
+    found = {}
+    for blocks in posts.values():
+        blocks.sort(key=lambda entry: entry.ordinal)
+        found.update({entry.id: triage_fingerprint(blocks[: n + 1], runtime)
+                      for n, entry in enumerate(blocks) if entry.untriaged})
+    return found
+
+
+def current_verdicts(results: Results, entries: Mapping[str, Entry]) -> dict[str, triage.Verdict]:
+    """The verdicts whose fingerprint is current, by id: what triage measured of the text as it is."""
+    now = triage_fingerprints(entries, triage.runtime_version())
+    return {ident: stored.verdict for ident, stored in results.verdicts.items() if now.get(ident) == stored.fingerprint}
+
+
+def states(project: Project, entries: Mapping[str, Entry] | None = None,
+           not_triaged: Mapping[str, str] | None = None) -> dict[str, Evidence]:
+    """The evidence of every entry of the manifest, by id. An uncurated block without a current
+    verdict says why: ``not_triaged[id]`` (what stopped this build's triage), else that the sandbox
+    is not available here, else that nobody has triaged it yet."""
     entries = manifest.read(project.snippets_dir) if entries is None else entries
-    records = load(project)
-    return {ident: state(project, entry, records.get(ident)) for ident, entry in entries.items()}
+    results = load(project)
+    verdicts = current_verdicts(results, entries)
+    why_not = dict(not_triaged or {})
+    if any(entry.untriaged and ident not in verdicts and ident not in why_not for ident, entry in entries.items()):
+        from blogtools.sandbox import unavailable_reason
+
+        reason = unavailable_reason()
+        why_not = {ident: unavailable(reason) for ident in entries} | why_not if reason else why_not
+    return {ident: triage_state(verdicts.get(ident), why_not.get(ident)) if entry.untriaged
+            else state(project, entry, results.records.get(ident)) for ident, entry in entries.items()}
 
 
 def unverified(found: Mapping[str, Evidence], strict: bool = False) -> list[str]:

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
 from blogtools import evidence, languages, manifest
-from blogtools.annotate import SourceLinks, annotate, companions
+from blogtools.annotate import SourceLinks, annotate, companions, evidence_html
 from blogtools.blocks import block_id, find_blocks
 from blogtools.content import FrontMatter, read_page
 from blogtools.errors import BlogtoolsError
@@ -178,11 +178,12 @@ PAGE_TRANSFORMS: list[PageTransform] = [
 # --- render -----------------------------------------------------------------------------------
 
 
-def render(project: Project) -> int:
+def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> int:
     """Write finished Markdown for every post of the project's content into its docs_dir; return the count.
 
     docs_dir is regenerated: stale pages from an earlier render are removed. The code blocks'
-    statuses come from the snippets manifest (none: every block shows as unchecked).
+    statuses come from the snippets manifest (none: every block shows as unchecked) and the
+    evidence; ``not_triaged`` says why an uncurated block has no verdict (by id), when it is known.
     """
     docs_dir = project.docs_dir
     site = SiteInfo(site_url=_with_slash(project.site_url), site_name=project.site_name,
@@ -190,7 +191,7 @@ def render(project: Project) -> int:
     if (project.snippets_dir / manifest.NAME).exists():
         site.snippets = manifest.read(project.snippets_dir)
         site.snippets_dir = project.snippets_dir
-        site.evidence = evidence.states(project, site.snippets)
+        site.evidence = evidence.states(project, site.snippets, not_triaged)
     if project.figures_dir.is_dir():
         site.figures = project.figures_dir
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
@@ -231,12 +232,13 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
             tests = _outcome_counts(record) if record else str(len(entry.tests)) if entry and entry.tests else "—"
             seconds = times.get(ident, {}).get("seconds") if record else None
             cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, languages.label(language) or "—",
-                     f'<span class="snippet-status snippet-{item.state}">{html.escape(item.label)}</span>',
+                     evidence_html(item),
                      record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
             rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
     out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>', "",
            "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
-           "tests (`blogtools test`), not a claim.", "",
+           "tests (`blogtools test`), or, for a block nobody has curated, the verdict of running it as published "
+           "in the sandbox (`blogtools triage`); not a claim.", "",
            "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
     return "\n".join(out) + "\n"
 

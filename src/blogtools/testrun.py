@@ -72,7 +72,7 @@ def run_tests(project: Project, ids: Sequence[str] = (), run_all: bool = False,
     started = time.monotonic()
     entries = chosen(project, ids)
     try:
-        records = evidence.load(project)
+        records = evidence.load(project).records
     except BlogtoolsError as exc:
         echo(f"blogtools: warning: {exc}")
         records = {}
@@ -109,7 +109,7 @@ def run_entry(project: Project, entry: Entry, time_limit: float) -> str:
             raise
         collected, states = _logged(log)
     if child.returncode >= 0 and entry_run(project, entry, states, collected) is not None:
-        record = evidence.load(project).get(entry.id)  # every test ran: the child recorded the entry
+        record = evidence.load(project).records.get(entry.id)  # every test ran: the child recorded the entry
         return record.outcome if record else "not recorded"
     # Killed, or stopped before every test ran: what did not finish fails with the reason.
     for node in [node for node in collected if node not in states] + [

@@ -1,4 +1,5 @@
-"""Run untrusted code: Python on Pyodide, in Deno with no permissions, inside bubblewrap.
+"""Run untrusted code: Python on Pyodide, in Deno with no permissions, inside bubblewrap;
+JavaScript and TypeScript in Deno itself, every permission denied, inside the same bubblewrap.
 
     sandbox = Sandbox(Limits(cpu_seconds=10), files={"data/in.txt": b"..."}, on_read=lookup)
     with sandbox.unit() as unit:          # one trust unit: a fresh interpreter and JS realm
@@ -16,6 +17,12 @@ PID namespace, resource limits, a CPU watchdog here), the runtime (Deno with eve
 revoked), the interpreter (no JavaScript object reachable, no ctypes, a fresh interpreter per
 unit) and the channel out (``channel.parse`` validates every message). A pre-started spare
 process makes a new unit cost a message instead of a Pyodide start.
+
+``Sandbox(limits, language="javascript")`` (or ``"typescript"``, types stripped, not checked):
+each run is a fresh ``deno run`` of the code as its main module, with no permission at all (no
+files, network, environment, processes or imports beyond Deno's built-ins); ``success`` is its exit
+status 0, ``stdout``/``stderr`` what it printed (capped, decoded with replacement). Such a sandbox
+takes no files, ``on_read`` or wheels: the code can reach nothing outside itself.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import base64
 import json
 import os
 import select
+import subprocess
 import tempfile
 import threading
 import time
@@ -51,7 +59,8 @@ from blogtools.sandbox.runtime import (
 __all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "missing_parts", "unavailable_reason",
            "write_output"]
 
-LANGUAGES = ("python",)  # the guest and the API leave room for "javascript" (Deno strips types)
+SCRIPT_EXTENSIONS = {"javascript": "js", "typescript": "ts"}  # run by Deno itself, one process a run
+LANGUAGES = ("python", *SCRIPT_EXTENSIONS)
 STARTUP_SECONDS = 120.0  # loading Pyodide takes ~3 s; this only catches a guest that never starts
 IDLE_CPU_SECONDS = 1.0  # CPU a unit may use while no run is going on (none is expected),
 IDLE_CPU_SHARE = 0.01  # plus 1% of the idle time, for the runtime's own housekeeping
@@ -253,6 +262,8 @@ class Unit:
         """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process."""
         if not isinstance(code, str):
             raise TypeError("code must be a str")
+        if self._sandbox.language in SCRIPT_EXTENSIONS:
+            return _run_script(self._sandbox, code)
         self._runs += 1
         try:
             if self._guest is None:
@@ -305,16 +316,20 @@ class Sandbox:
         language: str = "python",
     ):
         if language not in LANGUAGES:
-            raise SandboxUnavailable(f"no {language} guest yet (available: {', '.join(LANGUAGES)})")
+            raise SandboxUnavailable(f"no {language} guest (available: {', '.join(LANGUAGES)})")
+        self.language = language
         self.limits = limits
         self.files = dict(files or {})
         _check_files(self.files)
         self.on_read = on_read
         self._wheels = [_b64(bytes(w)) for w in wheels]
+        if language in SCRIPT_EXTENSIONS and (self.files or on_read or self._wheels):
+            raise ValueError(f"a {language} sandbox takes no files, on_read or wheels: its code reaches nothing")
         self._runtime = runtime.prepare()
         self._spare: Future | None = None
         self._closed = False
-        self._refill()
+        if language == "python":
+            self._refill()
 
     def _start_guest(self, future: Future) -> None:
         try:
@@ -358,6 +373,8 @@ class Sandbox:
 
     def unit(self, files: Mapping[str, bytes] | None = None) -> Unit:
         """A fresh trust unit (from the spare), with the sandbox's files updated by ``files``."""
+        if files and self.language in SCRIPT_EXTENSIONS:
+            raise ValueError(f"a {self.language} unit takes no files")
         return Unit(self, {**self.files, **(files or {})})
 
     def run(self, code: str) -> RunResult:
@@ -376,6 +393,65 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _read_capped(stream, cap: int, into: list[bytes]) -> None:
+    """Read ``stream`` to its end, keeping its first ``cap`` bytes."""
+    kept = 0
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        if kept < cap:
+            into.append(chunk[: cap - kept])
+            kept += len(chunk)
+
+
+def _run_script(sandbox: Sandbox, code: str) -> RunResult:
+    """One JavaScript or TypeScript run: a fresh Deno process in the OS ring, every permission
+    denied, the code on stdin; the host watches its CPU and wall time and caps what it prints."""
+    if sandbox._closed:
+        raise RuntimeError("the sandbox is closed")
+    limits, rt = sandbox.limits, sandbox._runtime
+    command = runtime.script_command(SCRIPT_EXTENSIONS[sandbox.language], limits.memory_mb)
+    info_r, info_w = os.pipe()
+    proc = runtime.spawn(runtime.ring_command(rt, [(str(rt.deno), "/runtime/deno")], info_w, command),
+                         info_w, limits.memory_mb, int(max(600, 20 * limits.cpu_seconds)))
+    os.close(info_w)
+    pid = runtime.read_child_pid(info_r) or proc.pid
+    os.close(info_r)
+    streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    cap = 4 * limits.stream_chars  # bytes: a character is at most four in UTF-8
+    readers = [threading.Thread(target=_read_capped, args=(getattr(proc, name), cap, streams[name]), daemon=True)
+               for name in streams]
+    readers.append(threading.Thread(target=_write_stdin, args=(proc.stdin, code.encode()), daemon=True))
+    for reader in readers:
+        reader.start()
+    started, killed = time.monotonic(), None
+    while killed is None:
+        try:
+            proc.wait(WATCH_INTERVAL)
+            break
+        except subprocess.TimeoutExpired:
+            if runtime.cpu_seconds(pid) > limits.cpu_seconds:
+                killed = f"TimeoutError: the run used more than {limits.cpu_seconds:g} s of CPU"
+            elif time.monotonic() - started > limits.wall_seconds:
+                killed = f"TimeoutError: the run took more than {limits.wall_seconds:g} s"
+    proc.kill()
+    proc.wait()
+    for reader in readers:
+        reader.join(5)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()
+    stdout, stderr = (b"".join(streams[name]).decode(errors="replace")[: limits.stream_chars] for name in streams)
+    if killed:
+        return RunResult(stdout, f"{stderr}\n{killed}\n", False, True)
+    return RunResult(stdout, stderr, proc.returncode == 0)
+
+
+def _write_stdin(stream, data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except (BrokenPipeError, OSError, ValueError):  # the process ended before reading it all
+        pass
 
 
 def write_output(files: Mapping[str, bytes], directory: Path) -> list[Path]:

@@ -89,10 +89,13 @@ def unavailable_reason() -> str | None:
     reason = missing_parts()
     if reason:
         return reason
-    probe = subprocess.run(
-        [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
-        capture_output=True, text=True, check=False, **_user_kwargs(),
-    )
+    try:
+        probe = subprocess.run(
+            [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
+            capture_output=True, text=True, check=False, **_user_kwargs(),
+        )
+    except OSError as exc:  # e.g. as root, the sandbox user may not reach bwrap in a private folder
+        return f"bubblewrap cannot run here ({exc.strerror}: {exc.filename})"
     if probe.returncode != 0:
         detail = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
         return f"bubblewrap cannot create namespaces here ({detail})"
@@ -216,6 +219,15 @@ def deno_command(entry: str, memory_mb: int, args: list[str]) -> list[str]:
             "--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys",
             f"--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size={memory_mb}",
             entry, *args]
+
+
+def script_command(extension: str, memory_mb: int) -> list[str]:
+    """Deno as the runtime ring of a JavaScript or TypeScript unit (``extension`` js or ts): the
+    script comes on stdin as the main module, every permission is denied, nothing is imported
+    from the network, npm or a config; Deno strips TypeScript's types without checking them."""
+    return ["/runtime/deno", "run", "--no-prompt", "--no-config", "--no-lock", "--cached-only", "--no-remote",
+            "--no-npm", "--deny-read", "--deny-write", "--deny-net", "--deny-env", "--deny-run", "--deny-ffi",
+            "--deny-sys", "--deny-import", f"--v8-flags=--max-old-space-size={memory_mb}", f"--ext={extension}", "-"]
 
 
 def runtime_binds(runtime: Runtime, fifo: Path, entry: tuple[str, str] | None = None) -> list[tuple[str, str]]:
