@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
-from blogtools import languages
+from blogtools import languages, untrusted
 from blogtools.sandbox import (
     SCRIPT_EXTENSIONS,
     Limits,
@@ -188,14 +188,13 @@ def static_verdict(block: Block) -> Verdict | None:
 
 # --- reading a failed run: what did the block lack? ----------------------------------------------
 
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _QUOTED = re.compile(r"""['"]([^'"]*)['"]""")
 _URL = re.compile(r"https?://[^\s'\"<>()`]+")
 
 
 def _plain(text: str, most: int = 200) -> str:
-    """``text`` from a run (untrusted) as one short line: no escapes or control characters."""
-    return " ".join(_CONTROL.sub("", text).split())[:most]
+    """``text`` from a run (untrusted) as one short line: ``untrusted.line``, the one cleaner."""
+    return untrusted.line(text, most)
 
 
 def _first_quoted(message: str) -> str:
