@@ -121,7 +121,7 @@ def _test_exists(test_id: str, collected: set[str]) -> bool:
     return test_id in collected or any(node.startswith((f"{test_id}[", f"{test_id}::")) for node in collected)
 
 
-def _entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> list[tuple[str, str]]:
+def entry_problems(entry: Entry, snippets_dir: Path, collected: set[str]) -> list[tuple[str, str]]:
     """The problems of one entry's curated fields, as (kind, message)."""
     if entry.status == manifest.ILLUSTRATIVE:
         return [] if entry.reason.strip() else [("no-reason", "illustrative entry has no reason")]
@@ -195,11 +195,11 @@ def check(
             report.runnable += entry.status == manifest.RUNNABLE
             report.illustrative += entry.status == manifest.ILLUSTRATIVE and not entry.untriaged
             found = _file_problems(entry, block, snippets_dir)
-            found += [] if entry.untriaged else _entry_problems(entry, snippets_dir, collected)
+            found += [] if entry.untriaged else entry_problems(entry, snippets_dir, collected)
             report.problems += [Problem(kind, message, ident, page, block.start) for kind, message in found]
     for ident in sorted(set(entries) - present):
         if not entries[ident].is_block:
-            found = _entry_problems(entries[ident], snippets_dir, collected)
+            found = entry_problems(entries[ident], snippets_dir, collected)
             report.problems += [Problem(kind, message, ident) for kind, message in found]
             continue
         report.problems.append(Problem(

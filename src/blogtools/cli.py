@@ -384,6 +384,37 @@ def check_command(site, content_dir, snippets_dir, as_json):
         sys.exit(1)
 
 
+@main.command("curate")
+@click.argument("snippet_id", metavar="ID")
+@click.option("--illustrative", "reason", metavar="REASON",
+              help="The block is shown, not run: say why (what it needs, what it is for).")
+@click.option("--runnable", "modules", multiple=True, metavar="MODULE",
+              help="A Python file in snippets/<post>/ that makes the block runnable; the first one's main() "
+                   "is what `blogtools run ID` calls (repeatable; needs --tests).")
+@click.option("--tests", "tests", multiple=True, metavar="TEST",
+              help="A pytest node id, relative to the site's folder, that tests the block "
+                   "(repeatable: --tests A --tests B).")
+@click.option("--note", "notes", multiple=True, metavar="TEXT",
+              help="How the runnable form differs from the published block (repeatable; replaces the notes).")
+@click.option("--language", metavar="NAME", help="The block's language, when the page's markup or the guess got it wrong.")
+@click.pass_context
+def curate_command(ctx, snippet_id, reason, modules, tests, notes, language):
+    """Decide block ID in snippets/manifest.toml, then run `blogtools check` (its exit status is check's).
+
+    Illustrative with a reason, or runnable with its modules and tests (the lists given replace the
+    entry's), and/or its language. The entry is checked before anything is written: an unknown ID,
+    module, test or language is one error line and the manifest stays as it was. Only this entry's
+    lines change; comments and every other entry keep their bytes.
+    """
+    from blogtools import curate  # lazily: only this command needs it
+
+    entry = curate.curate(ctx.find_object(_Site).project, snippet_id, reason=reason, modules=modules,
+                          tests=tests, notes=notes, language=language)
+    detail = entry.reason if entry.status == manifest.ILLUSTRATIVE else ", ".join(entry.modules + entry.tests)
+    click.echo(f"curate: {entry.id} is {entry.status} ({entry.language or 'untagged'}): {untrusted.line(detail)}")
+    ctx.invoke(check_command, content_dir=None, snippets_dir=None, as_json=False)
+
+
 @main.command("test")
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "run_all", is_flag=True, help="Run every chosen entry, current or not.")
