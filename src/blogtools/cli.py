@@ -165,7 +165,8 @@ def _echo_migrated(pages: list[Path]) -> None:
                    "not verified yet (=strict: or skipped here too).")
 @_pass_site
 def build(site, offline, require):
-    """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs.
+    """Ingest feeds, extract code, render build/docs/ and build site/ with the site's engine
+    (mkdocs by default; extra.blogtools.engine in mkdocs.yml: mkdocs, properdocs or zensical).
 
     Strict: any MkDocs warning fails the build, except those about a post's own content (it comes
     from a feed), which are one warning line per post.
@@ -189,7 +190,7 @@ def build(site, offline, require):
                                  + "; ".join(refused) + " (run `blogtools test`)")
     click.echo(f"render: {project.content_dir}/ → {project.docs_dir}/", err=True)
     count = site_stage.render(project, triaged.not_triaged)
-    click.echo(f"mkdocs build (strict but for the feeds' content) → {project.site_dir}/", err=True)
+    click.echo(f"{project.engine} build (strict but for the feeds' content) → {project.site_dir}/", err=True)
     warnings = site_stage.build(project)
     for line in warnings:
         _warn(line)

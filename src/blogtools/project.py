@@ -10,6 +10,7 @@ Zensical pass ``extra`` through untouched), each optional, paths relative to mkd
         feeds: feeds/feeds.toml     # the sources `ingest` reads
         build: build                # generated: rendered Markdown, theme overrides, figures
         figures: build/figures      # what snippet scripts measured, <figures>/<post>/
+        engine: mkdocs              # what builds and serves build/docs/: mkdocs, properdocs or zensical
 
 The rest comes from MkDocs' own keys (``docs_dir``, ``site_dir``, ``site_url``, ``site_name``,
 ``repo_url``, ``edit_uri``, ``theme.custom_dir``) and the excerpt mark from Material's blog
@@ -32,6 +33,10 @@ CONFIG_NAME = "mkdocs.yml"
 POSTS = "posts"
 EXCERPT_MARK = "<!-- more -->"  # Material's blog plugin default for post_excerpt_separator
 FIGURES_VARIABLE = "BLOGTOOLS_FIGURES_DIR"  # set by `blogtools run` for the script it starts
+# The site engines that read the same mkdocs.yml and finished Markdown; the first is the default.
+# MkDocs 1.6 + Material; ProperDocs (MkDocs 1.x continued, Material unchanged); Zensical (runs no
+# MkDocs plugins or hooks: blogtools needs none, its statuses are in the Markdown it renders).
+ENGINES = ("mkdocs", "properdocs", "zensical")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Settings:
     feeds: str = "feeds/feeds.toml"
     build: str = "build"
     figures: str | None = None  # default: <build>/figures
+    engine: str = ENGINES[0]
 
     @classmethod
     def parse(cls, value, where: str) -> Settings:
@@ -56,7 +62,10 @@ class Settings:
             if key not in known:
                 raise BlogtoolsError(f"{where}: extra.blogtools.{key}: unknown setting (known: {', '.join(known)})")
             if not isinstance(item, str) or not item.strip():
-                raise BlogtoolsError(f"{where}: extra.blogtools.{key} must be a non-empty string (a path)")
+                raise BlogtoolsError(f"{where}: extra.blogtools.{key} must be a non-empty string"
+                                     + (" (a path)" if key != "engine" else ""))
+        if value.get("engine", ENGINES[0]) not in ENGINES:
+            raise BlogtoolsError(f"{where}: extra.blogtools.engine: {value['engine']!r} is not one of {', '.join(ENGINES)}")
         return cls(**value)
 
 
@@ -81,6 +90,7 @@ class Project:
     repo_url: str | None = None
     edit_uri: str | None = None
     excerpt_mark: str = EXCERPT_MARK
+    engine: str = ENGINES[0]
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None) -> Project:
         """The project with its content or snippets folder replaced (``--content-dir``, ``--snippets-dir``)."""
@@ -161,6 +171,7 @@ def _project(root: Path, config_file: Path | None, data: dict) -> Project:
         repo_url=data.get("repo_url") or None,
         edit_uri=data.get("edit_uri"),
         excerpt_mark=str(_blog_plugin(data).get("post_excerpt_separator") or EXCERPT_MARK),
+        engine=settings.engine,
     )
 
 

@@ -14,6 +14,8 @@ unescaped, so every value this module writes into a page is escaped here, exactl
 from __future__ import annotations
 
 import html
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -302,7 +305,7 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
 
 
 def build(project: Project) -> list[str]:
-    """Run `mkdocs build` over the rendered docs, strict for everything but the feeds' posts, and
+    """Run the site's engine (`mkdocs build`, say) over the rendered docs, strict for everything but the feeds' posts, and
     put the result in site_dir; return one warning line per post whose content MkDocs warned about.
 
     A feed is someone else's writing: what MkDocs warns about in a post page (a footnote never
@@ -314,13 +317,15 @@ def build(project: Project) -> list[str]:
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
-    result = subprocess.run(_mkdocs(project, "build", "--site-dir", str(fresh.resolve())),
-                            cwd=project.root, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), capture_output=True, text=True)
+    with _config_into(project, fresh) as config:
+        result = subprocess.run(_engine(project, "build", config, *_site_dir_option(project, fresh)),
+                                cwd=project.root, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+                                capture_output=True, text=True)
     by_post, fatal = _sort_warnings(result.stderr)
     if result.returncode != 0 or fatal:
         shutil.rmtree(fresh)
-        detail = "; ".join(fatal[:5]) or result.stderr.strip()[-500:]
-        raise BlogtoolsError(f"mkdocs build --strict failed for {project.config_file}: {detail}")
+        detail = "; ".join(fatal[:5]) or (result.stderr.strip() or result.stdout.strip())[-500:]
+        raise BlogtoolsError(f"{project.engine} build --strict failed for {project.config_file}: {detail}")
     fresh.chmod(0o755)
     if site_dir.exists():
         old = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
@@ -352,12 +357,13 @@ _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def serve(project: Project, dev_addr: str) -> int:
-    """Run `mkdocs serve` (live reload of docs_dir) until it stops; return its exit status.
+    """Run the engine's `serve` (live reload of docs_dir) until it stops; return its exit status.
 
     The server runs in its own process group, so SIGINT, SIGTERM and SIGHUP reach it once, passed
     on by this process; whatever ends this function (a signal, an exception) ends the server too.
     """
-    child = subprocess.Popen(_mkdocs(project, "serve", "--dev-addr", dev_addr), cwd=project.root,
+    config = project.require_site().config_file.resolve()
+    child = subprocess.Popen(_engine(project, "serve", config, "--dev-addr", dev_addr), cwd=project.root,
                              env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), process_group=0)
     previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
     try:
@@ -374,9 +380,35 @@ def serve(project: Project, dev_addr: str) -> int:
                 child.wait()
 
 
-def _mkdocs(project: Project, *args: str) -> list[str]:
+def _engine(project: Project, command: str, config: Path, *args: str) -> list[str]:
+    """The command line of the site's engine (``extra: blogtools: engine:``) for ``command``; an
+    error naming what to install when the engine is not installed."""
+    if importlib.util.find_spec(project.engine) is None:
+        raise BlogtoolsError(f"{project.config_file}: the engine {project.engine} is not installed "
+                             f"(pip install {project.engine}), or set extra.blogtools.engine to mkdocs")
+    return [sys.executable, "-m", project.engine, command, *args, "--config-file", str(config)]
+
+
+def _site_dir_option(project: Project, site_dir: Path) -> tuple[str, ...]:
+    """The option that builds into ``site_dir``; Zensical has none (its config says where)."""
+    return () if project.engine == "zensical" else ("--site-dir", str(site_dir.resolve()))
+
+
+@contextmanager
+def _config_into(project: Project, site_dir: Path):
+    """The config file that builds into ``site_dir``: mkdocs.yml itself, or for Zensical (no
+    ``--site-dir``) a temporary one beside it that inherits it and sets ``site_dir``."""
     config = project.require_site().config_file.resolve()
-    return [sys.executable, "-m", "mkdocs", *args, "--config-file", str(config)]
+    if project.engine != "zensical":
+        yield config
+        return
+    temporary = config.with_name(f".{site_dir.name}.yml")
+    temporary.write_text(f"INHERIT: {json.dumps(config.name)}\n"
+                         f"site_dir: {json.dumps(os.path.relpath(site_dir.resolve(), config.parent))}\n")
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 # --- helpers ----------------------------------------------------------------------------------
