@@ -51,6 +51,9 @@ def test_new_writes_a_workflow_that_installs_its_own_release(site):
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
     assert flow["permissions"] == {"contents": "read"}  # the build job gets no write access
+    said = " ".join(line.strip().lstrip("# ") for line in (site / WORKFLOW).read_text().splitlines())
+    assert "blogtools is not on PyPI" in said  # the install it makes says why it is not a plain pin
+    assert f'"blogtools[sandbox]=={version("blogtools")}" is the line to put here instead' in said
 
 
 def test_the_workflow_passes_the_linter(site):
