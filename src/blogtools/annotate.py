@@ -49,18 +49,24 @@ class SourceLinks:
     repo_url: str | None = None
     branch: str = "main"
     snippets: str = "snippets"
+    folder: str = ""  # the site's folder in its repository ("" at the top, "docs/" for one in docs/)
 
     def url(self, path: str, line: int | None = None) -> str | None:
-        """The link to ``path`` in the repository (at ``line`` if given), or None with no repo_url."""
+        """The link to ``path`` (relative to the site's folder) in the repository (at ``line`` if
+        given), or None with no repo_url."""
         if not self.repo_url:
             return None
-        return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{path}" + (f"#L{line}" if line else "")
+        return f"{self.repo_url.rstrip('/')}/blob/{self.branch}/{self.folder}{path}" + (f"#L{line}" if line else "")
 
     @classmethod
     def for_repo(cls, root: Path, repo_url: str | None, edit_uri: str | None = None) -> SourceLinks:
-        """Links from mkdocs.yml's ``repo_url``, on the branch ``edit_uri`` names (else main)."""
+        """Links from mkdocs.yml's ``repo_url``, on the branch ``edit_uri`` names (else main), to
+        the site's files where its folder sits in the git checkout that holds it."""
         branch = _EDIT_URI_BRANCH.match(edit_uri or "")
-        return cls(Path(root), repo_url or None, branch.group(1) if branch else "main")
+        here = Path(root).resolve()
+        top = next((folder for folder in (here, *here.parents) if (folder / ".git").exists()), here)
+        folder = "" if top == here else here.relative_to(top).as_posix() + "/"
+        return cls(Path(root), repo_url or None, branch.group(1) if branch else "main", folder=folder)
 
 
 def _link(label: str, url: str | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from blogtools.content import post_pages, read_text, split_front_matter
+from blogtools.content import content_pages, read_text, split_front_matter
 
 # Lines that open a container whose body is indented by four spaces: pymdownx.details (``???``),
 # admonitions (``!!!``) and pymdownx.tabbed (``===``). CommonMark sees such bodies as indented
@@ -117,8 +117,9 @@ def find_blocks(text: str) -> list[CodeBlock]:
 
 
 def content_blocks(posts_dir: Path) -> dict[str, list[CodeBlock]]:
-    """Blocks of every post in ``posts_dir``, keyed by slug (the page's file name without ``.md``), posts sorted."""
-    return {page.stem: find_blocks(read_text(page)) for page in post_pages(posts_dir)}
+    """Blocks of every post in ``posts_dir`` and every other page of its content folder, keyed by
+    page name (a post's is its slug: the file name without ``.md``), posts first, each sorted."""
+    return {name: find_blocks(read_text(page)) for name, page in content_pages(posts_dir).items()}
 
 
 def block_id(slug: str, ordinal: int) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from blogtools import languages, manifest, published, review
 from blogtools.blocks import CodeBlock, block_id, content_blocks
+from blogtools.content import content_pages
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 from blogtools.project import FIGURES_VARIABLE, Project
@@ -173,14 +174,14 @@ def check(
     verdicts = verdicts or {}
     posts_dir, snippets_dir = Path(posts_dir), Path(snippets_dir)
     root = Path.cwd() if root is None else Path(root)
-    posts = content_blocks(posts_dir)
+    posts, paths = content_blocks(posts_dir), content_pages(posts_dir)
     entries = manifest.read(snippets_dir)
     runnable = [entry for entry in entries.values() if entry.status == manifest.RUNNABLE]
     collected, problems = collect_test_ids([test for entry in runnable for test in entry.tests], root, progress)
     report = CheckReport(problems=problems)
     present = set()
     for slug, blocks in posts.items():
-        page = str(posts_dir / f"{slug}.md")
+        page = str(paths[slug])
         for block in blocks:
             ident = block_id(slug, block.ordinal)
             present.add(ident)

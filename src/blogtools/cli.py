@@ -174,7 +174,9 @@ def build(site, offline, require):
     project = site.project.require_site()
     started = time.monotonic()
     _echo_migrated(content.migrate(project.content_dir))
-    if not offline:
+    if not offline and not project.feeds_toml.exists():
+        click.echo(f"ingest: no {project.feeds_toml}: the site's pages are its content as it is", err=True)
+    elif not offline:
         sources = feeds.load_sources(project.feeds_toml, project.root)
         summary = ingest_stage.ingest(sources, project.content_dir, progress=_progress("Converting entries"), warn=_warn)
         click.echo(f"ingest: {summary.line()}", err=True)
@@ -195,7 +197,9 @@ def build(site, offline, require):
     for line in warnings:
         _warn(line)
     noted = f" ({len(warnings)} with warnings from their feed)" if warnings else ""
-    click.echo(f"built {count} posts{noted} into {project.site_dir} in {time.monotonic() - started:.1f} s")
+    pages = len(content.other_pages(project.content_dir))
+    built = f"{count} posts{noted}" + (f" and {pages} pages" if pages else "")
+    click.echo(f"built {built} into {project.site_dir} in {time.monotonic() - started:.1f} s")
 
 
 def _echo(line: str) -> None:

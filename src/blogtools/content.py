@@ -165,6 +165,35 @@ def post_pages(posts_dir: Path) -> list[Path]:
     return sorted(posts.glob("*.md"))
 
 
+def other_pages(content_dir: Path) -> dict[str, Path]:
+    """The site's pages that are not posts, by name: every other ``.md`` under ``content_dir``
+    (a guide, an about page: the author's own, never touched by ingest), named by its path with
+    ``-`` for ``/`` (content/guides/curate.md is ``guides-curate``), the name its blocks' ids use."""
+    content_dir = Path(content_dir)
+    posts = content_dir / POSTS
+    found = {}
+    for path in sorted(content_dir.rglob("*.md")):
+        relative = path.relative_to(content_dir)
+        if path.is_relative_to(posts) or any(part.startswith(".") for part in relative.parts):
+            continue
+        name = "-".join(relative.with_suffix("").parts)
+        if name in found:
+            raise BlogtoolsError(f"{path}: named {name!r} like {found[name]}: rename one of them")
+        found[name] = path
+    return found
+
+
+def content_pages(posts_dir: Path) -> dict[str, Path]:
+    """Every page whose code blocks blogtools tracks, by the name their ids use: the posts of
+    ``posts_dir`` (content/posts) by slug, then the other pages of its content folder; an error
+    when a page is named like a post."""
+    posts = {path.stem: path for path in post_pages(posts_dir)}
+    others = other_pages(Path(posts_dir).parent)
+    for name in others.keys() & posts.keys():
+        raise BlogtoolsError(f"{others[name]}: named {name!r} like the post {posts[name]}: rename the page")
+    return posts | others
+
+
 # --- migration ----------------------------------------------------------------------------
 
 

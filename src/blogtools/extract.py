@@ -18,7 +18,7 @@ from pathlib import Path
 
 from blogtools import languages, manifest, review
 from blogtools.blocks import CodeBlock, block_id, find_blocks
-from blogtools.content import post_pages, read_text
+from blogtools.content import content_pages, read_text
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.review import NEW_SUFFIX
@@ -125,8 +125,8 @@ def _write_block(folder: Path, name: str, old: str, text: str, drifted: bool) ->
 def extract(
     posts_dir: Path, snippets_dir: Path, accept: Iterable[str] = (), progress: Callable[[list], object] | None = None
 ) -> ExtractSummary:
-    """Extract every block of the pages in ``posts_dir`` (content/posts) into ``snippets_dir`` and
-    update its manifest.
+    """Extract every block of the posts in ``posts_dir`` (content/posts) and of the content folder's
+    other pages into ``snippets_dir`` and update its manifest.
 
     A curated entry's changed block goes beside its reviewed file as ``NN-name.ext.new`` (drift);
     an uncurated one's replaces it. ``accept`` lists ids whose current text is recorded as reviewed
@@ -135,9 +135,9 @@ def extract(
     a context manager that yields them (click.progressbar does).
     """
     posts_dir, snippets_dir = Path(posts_dir), Path(snippets_dir)
-    pages = post_pages(posts_dir)
-    with (progress or nullcontext)(pages) as reading:
-        posts = {page.stem: find_blocks(read_text(page)) for page in reading}
+    pages = content_pages(posts_dir)
+    with (progress or nullcontext)(list(pages.items())) as reading:
+        posts = {name: find_blocks(read_text(page)) for name, page in reading}
     path = snippets_dir / manifest.NAME
     doc = manifest.load(path)
     entries = manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from blogtools import manifest, project
 from blogtools.blocks import find_blocks
-from blogtools.content import read_text
+from blogtools.content import other_pages, read_text
 from blogtools.errors import BlogtoolsError
 from blogtools.manifest import Entry
 from blogtools.project import Project
@@ -58,7 +58,8 @@ def drift_of(site: Project, entry: Entry, pages: dict[str, str] | None = None) -
     pages = {} if pages is None else pages
     if entry.post not in pages:
         page = site.posts_dir / f"{entry.post}.md"
-        pages[entry.post] = read_text(page) if page.is_file() else ""
+        page = page if page.is_file() else other_pages(site.content_dir).get(entry.post)
+        pages[entry.post] = read_text(page) if page else ""
     current = next((b.text for b in find_blocks(pages[entry.post]) if b.ordinal == entry.ordinal), None)
     reviewed_file = site.snippets_dir / entry.post / entry.file
     try:

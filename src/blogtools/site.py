@@ -38,7 +38,13 @@ import yaml
 from blogtools import evidence, languages, manifest
 from blogtools.annotate import SourceLinks, annotate, companions, evidence_html
 from blogtools.blocks import block_id, find_blocks
-from blogtools.content import FrontMatter, read_page
+from blogtools.content import (
+    FrontMatter,
+    other_pages,
+    read_page,
+    read_text,
+    split_front_matter,
+)
 from blogtools.errors import BlogtoolsError
 from blogtools.evidence import Evidence
 from blogtools.files import write_if_changed
@@ -61,8 +67,8 @@ INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
 class Post:
     """One post on its way from content/ to build/docs/: front matter and Markdown body."""
 
-    name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment>
-    meta: FrontMatter
+    name: str  # content file stem: the slug of the contract, YYYY-MM-DD-<last segment> (a page's name)
+    meta: FrontMatter | None  # None for a page that is not a post
     body: str
 
 
@@ -172,6 +178,10 @@ def add_companions(post: Post, site: SiteInfo) -> Post:
 
 PageTransform = Callable[[Post, SiteInfo], Post]
 
+#: What the site's other pages (content/ outside posts/: the author's own, with no feed behind
+#: them and no front matter required) go through: their blocks' statuses, no title or attribution.
+OTHER_PAGE_TRANSFORMS: list[PageTransform] = [add_block_counts, add_snippet_status, add_companions]
+
 #: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
     add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
@@ -184,7 +194,9 @@ PAGE_TRANSFORMS: list[PageTransform] = [
 def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> int:
     """Write finished Markdown for every post of the project's content into its docs_dir; return the count.
 
-    docs_dir is regenerated: stale pages from an earlier render are removed. The code blocks'
+    The content folder's other pages (any ``.md`` outside posts/, at the same path in docs_dir)
+    get their blocks' statuses too; a page named like a generated one (index.md, examples.md,
+    tags.md) takes its place. docs_dir is regenerated: stale pages from an earlier render are removed. The code blocks'
     statuses come from the snippets manifest (none: every block shows as unchecked) and the
     evidence; ``not_triaged`` says why an uncurated block has no verdict (by id), when it is known.
     """
@@ -206,35 +218,50 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
             post = transform(post, site)
         _write(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
     wanted = {docs_dir / POSTS_DIR / f"{p.name}.md" for p in posts}
-    for stale in (docs_dir / POSTS_DIR).glob("*.md"):
-        if stale not in wanted:
-            stale.unlink()
-    _write(docs_dir / "index.md", INDEX_PAGE)
-    _write(docs_dir / EXAMPLES_PAGE, examples_page(posts, blocks, site, evidence.load_times(project)))
-    _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
+    listed = [(literal_text(p.meta.title), f"{POSTS_DIR}/{p.name}.md", p.name) for p in posts]
+    for name, path in other_pages(project.content_dir).items():
+        front, body = split_front_matter(read_text(path))
+        blocks[name] = find_blocks(body)
+        heading = re.search(r"^# (.+)$", body, re.M)
+        listed.append((heading.group(1).strip() if heading else name, path.relative_to(project.content_dir).as_posix(), name))
+        page = Post(name=name, meta=None, body=body)
+        for transform in OTHER_PAGE_TRANSFORMS:
+            page = transform(page, site)
+        target = docs_dir / path.relative_to(project.content_dir)
+        _write(target, f"---\n{front}---\n\n{page.body}" if front is not None else page.body)
+        wanted.add(target)
+    generated = {"index.md": INDEX_PAGE, "tags.md": "# Tags\n\n<!-- material/tags -->\n",
+                 EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project))}
+    for name, text in generated.items():
+        if docs_dir / name not in wanted:  # a page of the site's own takes the generated one's place
+            _write(docs_dir / name, text)
+            wanted.add(docs_dir / name)
+    for stale in [path for path in docs_dir.rglob("*.md") if path not in wanted and not path.is_relative_to(docs_dir / FIGURES_DIR)]:
+        stale.unlink()
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
     _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
     return len(posts)
 
 
-def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, times: dict[str, dict]) -> str:
+def examples_page(listed: list[tuple[str, str, str]], blocks: dict[str, list], site: SiteInfo,
+                  times: dict[str, dict]) -> str:
     """The "Code examples" page: every block of the site (and runnable companion) in one table with
     its evidence, since when, its tests and the time its last run here took; counts on top.
-    ``blocks`` are each post's code blocks as content has them (before render adds tabs)."""
+    ``listed`` are the pages as (title, link, name), posts first; ``blocks`` each page's code
+    blocks by name, as content has them (before render adds tabs)."""
     rows, found = [], []
-    for post in posts:
-        title = literal_text(post.meta.title)
-        shown = [(block_id(post.name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[post.name]]
+    for title, link, name in listed:
+        shown = [(block_id(name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[name]]
         shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
-                  if e.post == post.name and not e.is_block and e.status == manifest.RUNNABLE]
-        for ident, name, language in shown:
+                  if e.post == name and not e.is_block and e.status == manifest.RUNNABLE]
+        for ident, label, language in shown:
             item = site.evidence.get(ident, evidence.UNRECORDED)
             found.append(item)
             entry = site.snippets.get(ident)
             record = item.record
             tests = _outcome_counts(record) if record else str(len(entry.tests)) if entry and entry.tests else "—"
             seconds = times.get(ident, {}).get("seconds") if record else None
-            cells = [f"[{title}]({POSTS_DIR}/{post.name}.md)", name, languages.label(language) or "—",
+            cells = [f"[{title}]({link})", label, languages.label(language) or "—",
                      evidence_html(item),
                      record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
             rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
