@@ -12,7 +12,7 @@ PIP    := $(BIN)/python -m pip install --quiet -c requirements.lock
 FIGURE := 2025-11-22-llm-apis/sync-cost
 RECORDED := snippets/2025-11-22-llm-apis/sync-cost.json
 
-.PHONY: setup site figures test serve bench lock clean
+.PHONY: setup site docs figures test serve bench lock clean
 
 setup: $(SETUP)
 
@@ -32,6 +32,13 @@ $(LOCAL): $(SETUP)
 site: $(SETUP)
 	$(BIN)/blogtools run $(FIGURE) -- --from $(RECORDED)   # the figure from the committed numbers
 	$(BIN)/blogtools build
+
+# The documentation, a blogtools site of its own (docs/mkdocs.yml): its examples' tests, the command-line
+# reference generated from the click commands, then the build, refusing any example not verified.
+docs: $(SETUP)
+	$(BIN)/blogtools -f docs/mkdocs.yml test
+	$(BIN)/blogtools -f docs/mkdocs.yml run reference-cli/cli_reference
+	$(BIN)/blogtools -f docs/mkdocs.yml build --require-verified
 
 figures: $(LOCAL)
 	$(BIN)/blogtools run $(FIGURE) -- --record $(RECORDED)   # measures afresh (tiny model, CPU)
@@ -58,4 +65,4 @@ lock:
 	rm -rf .cache/lock-venv
 
 clean:
-	rm -rf site build .cache
+	rm -rf site build .cache docs/site docs/build docs/.cache
