@@ -601,8 +601,9 @@ def test_new_starts_a_site_ready_to_ingest_and_build(tmp_path):
     result = run("new", str(site), "--feed", str(RSS), "--site-url", "https://essays.example/")
     assert result.exit_code == 0, result.stderr
     assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == [
-        ".github", ".github/workflows", ".github/workflows/blogtools.yml", "content", "content/posts", "feeds",
+        ".github", ".github/workflows", ".github/workflows/blogtools.yml", ".gitignore", "content", "content/posts", "feeds",
         "feeds/feeds.toml", "feeds/lucumr-2025-12-13.rss", "mkdocs.yml", "snippets", "snippets/manifest.toml"]
+    assert (site / ".gitignore").read_text().splitlines()[-3:] == ["/build/", "/site/", "/.cache/"]
     config = yaml.load((site / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     assert config["site_name"] == "Armin Ronacher&#x27;s Thoughts and Writings"  # Material prints it raw
     assert config["site_url"] == "https://essays.example/"

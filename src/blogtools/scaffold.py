@@ -24,6 +24,13 @@ from blogtools.project import CONFIG_NAME
 
 WORKFLOW = Path(".github/workflows/blogtools.yml")
 """Where ``blogtools new`` writes the site's CI workflow, relative to the site folder."""
+GITIGNORE = """\
+# What `blogtools build` generates: CI builds it afresh. content/ and snippets/ (with the evidence
+# in snippets/results.json) are the site's record, to commit.
+/build/
+/site/
+/.cache/
+"""
 IDENTITY_KEYS = ("site_name", "site_description", "site_url", "repo_url", "repo_name", "edit_uri",
                  "copyright")
 
@@ -42,7 +49,8 @@ def workflow() -> str:
 
 def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local),
-    content/, an empty snippets/manifest.toml and the CI workflow; return the site's name. The feed
+    content/, an empty snippets/manifest.toml, the CI workflow and a .gitignore of what builds
+    generate; return the site's name. The feed
     is read once to check it and to name the site. A folder that is not empty is refused whole."""
     if not re.match(r"https?://[^\s\"'<>]+$", site_url):
         raise BlogtoolsError(f"{site_url}: the site URL must be an http(s) URL")
@@ -81,6 +89,7 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
     extract(made.posts_dir, made.snippets_dir)  # the manifest `blogtools test` reads, before any build
     (folder / WORKFLOW).parent.mkdir(parents=True)
     (folder / WORKFLOW).write_text(workflow(), encoding="utf-8")
+    (folder / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
     return title
 
 
