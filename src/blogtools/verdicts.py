@@ -3,7 +3,7 @@
 ``triage_site`` picks the posts with a block whose verdict is missing or no longer current (its
 fingerprint, ``evidence.triage_fingerprint``: the post's blocks up to it and the runtime's version),
 hands each post's blocks to the engine (``blogtools.triage.triage_post``: one fresh interpreter
-per post), and stores the verdicts of its uncurated blocks in ``snippets/results.json`` beside the
+per post; or to the workers of a Postgres queue, ``blogtools.queue``), and stores the verdicts of its uncurated blocks in ``snippets/results.json`` beside the
 test evidence, made safe first (``blogtools.untrusted``: the sandbox's output is the attacker's).
 A curated block (runnable, or illustrative with a reason) is never given a verdict: the author's
 choice wins. The file is rewritten only when a verdict changes.
@@ -12,7 +12,7 @@ choice wins. The file is rewritten only when a verdict changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from blogtools import evidence, manifest, triage, untrusted
@@ -32,13 +32,15 @@ class TriageSummary:
     current: list[str] = field(default_factory=list)
     curated: list[str] = field(default_factory=list)
     not_triaged: dict[str, str] = field(default_factory=dict)
+    queued: list[str] = field(default_factory=list)  # handed to a queue's workers, not back yet
     seconds: float = 0.0
 
     def line(self) -> str:
         """``3 triaged, 10 current, 2 skipped (curated) in 4.1 s`` (and how many could not be)."""
         failed = f", {len(self.not_triaged)} not triaged" if self.not_triaged else ""
+        queued = f", {len(self.queued)} queued" if self.queued else ""
         return (f"{len(self.triaged)} triaged, {len(self.current)} current, {len(self.curated)} skipped (curated)"
-                f"{failed} in {self.seconds:.1f} s")
+                f"{failed}{queued} in {self.seconds:.1f} s")
 
 
 def safe(verdict: triage.Verdict) -> triage.Verdict:
@@ -55,17 +57,44 @@ def _chosen(entries: dict[str, Entry], ids: Sequence[str]) -> list[Entry]:
     return [entries[ident] for ident in ids] if ids else [entry for entry in entries.values() if entry.is_block]
 
 
+# A runner triages posts (their blocks, by post) and yields each post with its verdicts, or with
+# why it has none; it may leave posts out (queued elsewhere, not finished yet).
+Runner = Callable[[Mapping[str, list[triage.Block]], Callable[[str], None]],
+                  Iterator[tuple[str, "list[triage.Verdict] | str"]]]
+
+
+def run_locally(posts: Mapping[str, list[triage.Block]],
+                echo: Callable[[str], None]) -> Iterator[tuple[str, list[triage.Verdict] | str]]:
+    """The runner of this machine: every post through the engine, sharing warm sandboxes. The
+    sandbox being unavailable, or the engine failing, is the post's reason, never an error."""
+    with triage.Sandboxes() as sandboxes:  # one per language, made when a block first needs it
+        for post, given in posts.items():
+            if any(triage.static_verdict(block) is None for block in given):
+                echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
+            try:
+                found = triage.triage_post(given, sandboxes=sandboxes)
+            except SandboxUnavailable as exc:
+                found = evidence.unavailable(untrusted.line(exc.reason))
+            except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
+                found = _failed(exc)
+            yield post, found
+
+
+def _failed(exc: Exception) -> str:
+    return f"triage failed: {untrusted.line(f'{type(exc).__name__}: {exc}')}"
+
+
 def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = False,
-                echo: Callable[[str], None] = lambda line: None) -> TriageSummary:
+                echo: Callable[[str], None] = lambda line: None, runner: Runner = run_locally) -> TriageSummary:
     """Triage the chosen blocks (all without ``ids``) whose verdict is not current (all of them with
     ``everything``) and store the verdicts. The sandbox being unavailable is no error here: its
-    reason goes to ``not_triaged`` for every block that needed a run (``echo`` hears each post run)."""
+    reason goes to ``not_triaged`` for every block that needed a run (``echo`` hears each post run).
+    ``runner`` triages the posts (default: here; ``blogtools.queue.QueueRunner``: on workers)."""
     started = time.monotonic()
     entries = manifest.read(project.snippets_dir)
     chosen = _chosen(entries, ids)
     results = evidence.load(project)
-    runtime = triage.runtime_version()
-    now = evidence.triage_fingerprints(entries, runtime)
+    now = evidence.triage_fingerprints(entries, triage.runtime_version())
     summary = TriageSummary()
     due: dict[str, list[str]] = {}
     for entry in chosen:
@@ -76,16 +105,23 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
         else:
             due.setdefault(entry.post, []).append(entry.id)
     posts = content_blocks(project.posts_dir) if due else {}
-    with triage.Sandboxes() as sandboxes:  # one per language, made when a block first needs it
-        for post, wanted in due.items():
-            try:
-                _triage_post(post, posts.get(post, []), entries, now, results, sandboxes, echo)
-                summary.triaged += wanted
-            except SandboxUnavailable as exc:
-                summary.not_triaged.update(dict.fromkeys(wanted, evidence.unavailable(untrusted.line(exc.reason))))
-            except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
-                why = untrusted.line(f"{type(exc).__name__}: {exc}")
-                summary.not_triaged.update(dict.fromkeys(wanted, f"triage failed: {why}"))
+    given: dict[str, list[tuple[Entry, triage.Block]]] = {}
+    for post, wanted in due.items():
+        try:
+            given[post] = _given(post, posts.get(post, []), entries)
+        except BlogtoolsError as exc:
+            summary.not_triaged.update(dict.fromkeys(wanted, _failed(exc)))
+    answered = set()
+    for post, found in runner({post: [block for _, block in pairs] for post, pairs in given.items()}, echo):
+        answered.add(post)
+        if isinstance(found, str):
+            summary.not_triaged.update(dict.fromkeys(due[post], found))
+            continue
+        for (entry, _), verdict in zip(given[post], found, strict=True):
+            if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
+                results.verdicts[entry.id] = evidence.Triaged(now[entry.id], safe(verdict))
+        summary.triaged += due[post]
+    summary.queued = [ident for post in given if post not in answered for ident in due[post]]
     for ident in [ident for ident in results.verdicts if ident not in entries or not entries[ident].untriaged]:
         del results.verdicts[ident]  # curated since, or gone: the verdict no longer stands for anything
     evidence.save(project, results)
@@ -99,19 +135,12 @@ def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> b
     return stored is not None and stored.fingerprint == now.get(ident)
 
 
-def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, str],
-                 results: evidence.Results, sandboxes: triage.Sandboxes, echo: Callable[[str], None]) -> None:
-    """Run one post's blocks through the engine and keep its uncurated blocks' verdicts in ``results``."""
+def _given(post: str, blocks, entries: dict[str, Entry]) -> list[tuple[Entry, triage.Block]]:
+    """A post's blocks as the engine takes them, each beside its manifest entry."""
     ordered = []
     for block in blocks:
         entry = entries.get(block_id(post, block.ordinal))
         if entry is None or block.sha256 != (entry.changed_sha256 or entry.sha256):
             raise BlogtoolsError(f"{post}: its page changed since `blogtools extract`; run it first")
         ordered.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
-    given = [block for _, block in ordered]
-    if any(triage.static_verdict(block) is None for block in given):
-        echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
-    found = triage.triage_post(given, sandboxes=sandboxes)
-    for (entry, _), verdict in zip(ordered, found, strict=True):
-        if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
-            results.verdicts[entry.id] = evidence.Triaged(now[entry.id], safe(verdict))
+    return ordered
