@@ -292,16 +292,18 @@ def serve(site, dev_addr):
 
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--feed", "feed", required=True, help="The feed to publish: a file or an http(s) URL.")
+@click.option("--feed", "feeds", required=True, multiple=True,
+              help="The feed to publish: a file or an http(s) URL; several (repeat it) make a planet of blogs.")
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
               help="Where the site will be published (its own feed links use it).")
-def new(folder, feed, site_url):
+def new(folder, feeds, site_url):
     """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/,
     snippets/ and .github/workflows/blogtools.yml (GitHub Actions: test, build, publish to Pages).
+    Several --feed make a planet: every blog's posts, each attributed to its blog.
 
     Then run `blogtools build` in FOLDER.
     """
-    name = scaffold.new_site(folder, feed, site_url=site_url)
+    name = scaffold.new_site(folder, list(feeds), site_url=site_url)
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
 
