@@ -211,13 +211,12 @@ def _echo(line: str) -> None:
 def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collect=False) -> verdicts.TriageSummary:
     """Triage (the blocks whose verdict is not current), here or on a queue's workers, with its
     progress and summary on stderr and one warning line for the blocks it could not triage."""
-    runner = verdicts.run_locally
     if queue_dsn:
-        from blogtools.queue import QueueRunner
+        from blogtools import queue
 
-        runner = QueueRunner(queue_dsn, project.site_url or project.site_name or str(project.root),
-                             wait=wait, collect=collect)
-    summary = verdicts.triage_site(project, ids, everything, echo=_echo, runner=runner)
+        summary = queue.triage_site(project, queue_dsn, ids, everything, echo=_echo, wait=wait, collect=collect)
+    else:
+        summary = verdicts.triage_site(project, ids, everything, echo=_echo)
     reasons = sorted(set(summary.not_triaged.values()))
     if reasons:
         count = len(summary.not_triaged)

@@ -1,7 +1,7 @@
 """Triage beyond one machine: each post a task on a Postgres queue (Absurd), run by workers.
 
     install_schema(dsn)                                # Absurd's schema and the triage queue, once
-    runner = QueueRunner(dsn, site="https://example.org/")   # for verdicts.triage_site
+    triage_site(project, dsn)                          # `blogtools triage --queue DSN`
     work(dsn, concurrency=2)                           # `blogtools worker`: claims and runs tasks
 
 A task carries a post's blocks (ordinal, language, text), the sandbox's limits and the runtime's
@@ -28,10 +28,12 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from blogtools import triage, untrusted
+from blogtools import triage, untrusted, verdicts
+from blogtools.blocks import content_blocks
 from blogtools.errors import BlogtoolsError
+from blogtools.project import Project
 from blogtools.sandbox import Limits
 from blogtools.verdicts import safe
 
@@ -158,55 +160,71 @@ def read_result(result, blocks: int) -> list[triage.Verdict]:
 
 # --- the enqueuer: `blogtools triage --queue` -------------------------------------------------------
 
-class QueueRunner:
-    """Triage posts on the queue's workers instead of here (a runner for ``verdicts.triage_site``).
-
-    ``wait`` (default): enqueue, then yield each post's verdicts as its task ends. ``collect``:
-    enqueue what is missing, yield the posts finished so far, leave the rest queued. Neither:
-    enqueue only. A post yields its verdicts or why it has none (its task failed)."""
-
-    def __init__(self, dsn: str, site: str, *, wait: bool = True, collect: bool = False, poll_seconds: float = 0.5):
-        self.dsn, self.site, self.wait, self.collect, self.poll_seconds = dsn, site, wait, collect, poll_seconds
-
-    def __call__(self, posts: Mapping[str, list[triage.Block]],
-                 echo: Callable[[str], None]) -> Iterator[tuple[str, list[triage.Verdict] | str]]:
-        if not posts:
-            return
-        install_schema(self.dsn)
-        with _connect(self.dsn) as conn:
+def triage_site(project: Project, dsn: str, ids: Sequence[str] = (), everything: bool = False,
+                echo: Callable[[str], None] = lambda line: None, *, wait: bool = True,
+                collect: bool = False, poll_seconds: float = 0.5) -> verdicts.TriageSummary:
+    """``verdicts.triage_site`` on the queue's workers: the same blocks due, each post enqueued
+    (its key: the site's ``site_url``, else its name, and the task), the verdicts stored as a
+    local triage stores them. ``wait``: until every post is back, with progress on ``echo``;
+    ``collect``: the posts finished so far; neither: enqueue only. Blocks not back are ``queued``."""
+    todo = verdicts.due(project, ids, everything)
+    summary = todo.summary
+    posts = content_blocks(project.posts_dir) if todo.posts else {}
+    pairs = {}
+    for post, wanted in todo.posts.items():
+        try:
+            pairs[post] = verdicts.ordered(post, posts.get(post, []), todo.entries)
+        except BlogtoolsError as exc:
+            summary.not_triaged.update(dict.fromkeys(wanted, verdicts.failed(exc)))
+    if pairs:
+        install_schema(dsn)
+        with _connect(dsn) as conn:
             absurd = _module("absurd_sdk").Absurd(conn, queue_name=QUEUE)
-            tasks = {post: self._enqueue(absurd, blocks) for post, blocks in posts.items()}
-            echo(f"queue: {len(tasks)} post(s) on {_where(self.dsn)} ({QUEUE})")
-            if self.wait or self.collect:
-                yield from self._gather(conn, tasks, {post: len(blocks) for post, blocks in posts.items()}, echo)
+            site = project.site_url or project.site_name or str(project.root)
+            tasks = {post: _enqueue(absurd, site, [block for _, block in pairs[post]], retry=wait)
+                     for post in pairs}
+            echo(f"queue: {len(tasks)} post(s) on {_where(dsn)} ({QUEUE})")
+            ended = (_gather(conn, tasks, echo, poll_seconds) if wait
+                     else _ended(conn, list(tasks.values())) if collect else {})
+            for post, task_id in tasks.items():
+                if task_id not in ended:
+                    summary.queued += todo.posts[post]
+                    continue
+                found = _outcome(*ended[task_id], len(pairs[post]))
+                if isinstance(found, str):
+                    summary.not_triaged.update(dict.fromkeys(todo.posts[post], found))
+                else:
+                    verdicts.keep(todo, pairs[post], found)
+                    summary.triaged += todo.posts[post]
+    return verdicts.finish(project, todo)
 
-    def _enqueue(self, absurd, blocks: list[triage.Block]) -> str:
-        params = task_params(blocks)
-        spawned = absurd.spawn(TASK, params, queue=QUEUE, max_attempts=MAX_ATTEMPTS,
-                               idempotency_key=idempotency_key(self.site, params))
-        task_id = str(spawned["task_id"])
-        if spawned["run_id"] is None:  # the key existed: a failed or cancelled task is tried again
-            snapshot = absurd.fetch_task_result(task_id)
-            if snapshot is not None and snapshot.state in ("failed", "cancelled") and self.wait:
-                absurd.retry_task(task_id)
-        return task_id
 
-    def _gather(self, conn, tasks: dict[str, str], sizes: dict[str, int],
-                echo: Callable[[str], None]) -> Iterator[tuple[str, list[triage.Verdict] | str]]:
-        pending, said, started = dict(tasks), -1, time.monotonic()
-        while pending:
-            ended = _ended(conn, list(pending.values()))
-            for post, task_id in list(pending.items()):
-                if task_id in ended:
-                    del pending[post]
-                    yield post, _outcome(*ended[task_id], sizes[post])
-            if not self.wait or not pending:
-                return
-            if len(pending) != said:
-                said = len(pending)
-                echo(f"queue: {len(tasks) - said}/{len(tasks)} post(s) triaged, waiting for workers "
-                     f"(`blogtools worker --queue DSN`) ... {time.monotonic() - started:.0f} s")
-            time.sleep(self.poll_seconds)
+def _enqueue(absurd, site: str, blocks: list[triage.Block], retry: bool) -> str:
+    """Spawn a post's task (once per key); a failed or cancelled one is tried again when ``retry``."""
+    params = task_params(blocks)
+    spawned = absurd.spawn(TASK, params, queue=QUEUE, max_attempts=MAX_ATTEMPTS,
+                           idempotency_key=idempotency_key(site, params))
+    task_id = str(spawned["task_id"])
+    if spawned["run_id"] is None and retry:  # the key existed already
+        snapshot = absurd.fetch_task_result(task_id)
+        if snapshot is not None and snapshot.state in ("failed", "cancelled"):
+            absurd.retry_task(task_id)
+    return task_id
+
+
+def _gather(conn, tasks: dict[str, str], echo: Callable[[str], None],
+            poll_seconds: float) -> dict[str, tuple[str, object, object]]:
+    """Wait until every task ended, saying how many have each time that changes; what they ended with."""
+    ended, said, started = {}, -1, time.monotonic()
+    while len(ended) < len(tasks):
+        ended.update(_ended(conn, [task_id for task_id in tasks.values() if task_id not in ended]))
+        if len(ended) != said and len(ended) < len(tasks):
+            said = len(ended)
+            echo(f"queue: {said}/{len(tasks)} post(s) triaged, waiting for workers "
+                 f"(`blogtools worker --queue DSN`) ... {time.monotonic() - started:.0f} s")
+        if len(ended) < len(tasks):
+            time.sleep(poll_seconds)
+    return ended
 
 
 def _ended(conn, task_ids: list[str]) -> dict[str, tuple[str, object, object]]:

@@ -12,7 +12,7 @@ choice wins. The file is rewritten only when a verdict changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from blogtools import evidence, manifest, triage, untrusted
@@ -57,76 +57,68 @@ def _chosen(entries: dict[str, Entry], ids: Sequence[str]) -> list[Entry]:
     return [entries[ident] for ident in ids] if ids else [entry for entry in entries.values() if entry.is_block]
 
 
-# A runner triages posts (their blocks, by post) and yields each post with its verdicts, or with
-# why it has none; it may leave posts out (queued elsewhere, not finished yet).
-Runner = Callable[[Mapping[str, list[triage.Block]], Callable[[str], None]],
-                  Iterator[tuple[str, "list[triage.Verdict] | str"]]]
+@dataclass
+class Due:
+    """What a triage has to do (``due``): the manifest's entries, the stored results, every block's
+    current fingerprint, the summary so far (curated and current blocks) and the ids due, by post."""
+
+    entries: dict[str, Entry]
+    results: evidence.Results
+    now: dict[str, str]
+    summary: TriageSummary
+    posts: dict[str, list[str]]
+    started: float = field(default_factory=time.monotonic)
 
 
-def run_locally(posts: Mapping[str, list[triage.Block]],
-                echo: Callable[[str], None]) -> Iterator[tuple[str, list[triage.Verdict] | str]]:
-    """The runner of this machine: every post through the engine, sharing warm sandboxes. The
-    sandbox being unavailable, or the engine failing, is the post's reason, never an error."""
-    with triage.Sandboxes() as sandboxes:  # one per language, made when a block first needs it
-        for post, given in posts.items():
-            if any(triage.static_verdict(block) is None for block in given):
-                echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
-            try:
-                found = triage.triage_post(given, sandboxes=sandboxes)
-            except SandboxUnavailable as exc:
-                found = evidence.unavailable(untrusted.line(exc.reason))
-            except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
-                found = _failed(exc)
-            yield post, found
-
-
-def _failed(exc: Exception) -> str:
-    return f"triage failed: {untrusted.line(f'{type(exc).__name__}: {exc}')}"
+def due(project: Project, ids: Sequence[str] = (), everything: bool = False) -> Due:
+    """The chosen blocks (all without ``ids``) whose verdict is not current (all with ``everything``)."""
+    entries = manifest.read(project.snippets_dir)
+    chosen = _chosen(entries, ids)
+    found = Due(entries, evidence.load(project), evidence.triage_fingerprints(entries, triage.runtime_version()),
+                TriageSummary(), {})
+    for entry in chosen:
+        if not entry.untriaged:
+            found.summary.curated.append(entry.id)
+        elif not everything and _is_current(found.results, entry.id, found.now):
+            found.summary.current.append(entry.id)
+        else:
+            found.posts.setdefault(entry.post, []).append(entry.id)
+    return found
 
 
 def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = False,
-                echo: Callable[[str], None] = lambda line: None, runner: Runner = run_locally) -> TriageSummary:
+                echo: Callable[[str], None] = lambda line: None) -> TriageSummary:
     """Triage the chosen blocks (all without ``ids``) whose verdict is not current (all of them with
     ``everything``) and store the verdicts. The sandbox being unavailable is no error here: its
-    reason goes to ``not_triaged`` for every block that needed a run (``echo`` hears each post run).
-    ``runner`` triages the posts (default: here; ``blogtools.queue.QueueRunner``: on workers)."""
-    started = time.monotonic()
-    entries = manifest.read(project.snippets_dir)
-    chosen = _chosen(entries, ids)
-    results = evidence.load(project)
-    now = evidence.triage_fingerprints(entries, triage.runtime_version())
-    summary = TriageSummary()
-    due: dict[str, list[str]] = {}
-    for entry in chosen:
-        if not entry.untriaged:
-            summary.curated.append(entry.id)
-        elif not everything and _is_current(results, entry.id, now):
-            summary.current.append(entry.id)
-        else:
-            due.setdefault(entry.post, []).append(entry.id)
-    posts = content_blocks(project.posts_dir) if due else {}
-    given: dict[str, list[tuple[Entry, triage.Block]]] = {}
-    for post, wanted in due.items():
-        try:
-            given[post] = _given(post, posts.get(post, []), entries)
-        except BlogtoolsError as exc:
-            summary.not_triaged.update(dict.fromkeys(wanted, _failed(exc)))
-    answered = set()
-    for post, found in runner({post: [block for _, block in pairs] for post, pairs in given.items()}, echo):
-        answered.add(post)
-        if isinstance(found, str):
-            summary.not_triaged.update(dict.fromkeys(due[post], found))
-            continue
-        for (entry, _), verdict in zip(given[post], found, strict=True):
-            if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
-                results.verdicts[entry.id] = evidence.Triaged(now[entry.id], safe(verdict))
-        summary.triaged += due[post]
-    summary.queued = [ident for post in given if post not in answered for ident in due[post]]
+    reason goes to ``not_triaged`` for every block that needed a run (``echo`` hears each post run)."""
+    todo = due(project, ids, everything)
+    summary = todo.summary
+    posts = content_blocks(project.posts_dir) if todo.posts else {}
+    with triage.Sandboxes() as sandboxes:  # one per language, made when a block first needs it
+        for post, wanted in todo.posts.items():
+            try:
+                _triage_post(post, posts.get(post, []), todo, sandboxes, echo)
+                summary.triaged += wanted
+            except SandboxUnavailable as exc:
+                summary.not_triaged.update(dict.fromkeys(wanted, evidence.unavailable(untrusted.line(exc.reason))))
+            except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
+                summary.not_triaged.update(dict.fromkeys(wanted, failed(exc)))
+    return finish(project, todo)
+
+
+def failed(exc: Exception) -> str:
+    """Why a post's blocks have no verdict when triaging it raised ``exc``."""
+    return f"triage failed: {untrusted.line(f'{type(exc).__name__}: {exc}')}"
+
+
+def finish(project: Project, todo: Due) -> TriageSummary:
+    """Store the verdicts kept (dropping those of blocks curated since, or gone); the summary."""
+    results, entries = todo.results, todo.entries
     for ident in [ident for ident in results.verdicts if ident not in entries or not entries[ident].untriaged]:
         del results.verdicts[ident]  # curated since, or gone: the verdict no longer stands for anything
     evidence.save(project, results)
-    summary.seconds = time.monotonic() - started
-    return summary
+    todo.summary.seconds = time.monotonic() - todo.started
+    return todo.summary
 
 
 def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> bool:
@@ -135,12 +127,29 @@ def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> b
     return stored is not None and stored.fingerprint == now.get(ident)
 
 
-def _given(post: str, blocks, entries: dict[str, Entry]) -> list[tuple[Entry, triage.Block]]:
-    """A post's blocks as the engine takes them, each beside its manifest entry."""
-    ordered = []
+def ordered(post: str, blocks, entries: dict[str, Entry]) -> list[tuple[Entry, triage.Block]]:
+    """A post's blocks as the engine takes them, each beside its manifest entry (content_blocks'
+    ``blocks`` of ``post``); one error when the page changed since `blogtools extract`."""
+    pairs = []
     for block in blocks:
         entry = entries.get(block_id(post, block.ordinal))
         if entry is None or block.sha256 != (entry.changed_sha256 or entry.sha256):
             raise BlogtoolsError(f"{post}: its page changed since `blogtools extract`; run it first")
-        ordered.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
-    return ordered
+        pairs.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
+    return pairs
+
+
+def keep(todo: Due, pairs: list[tuple[Entry, triage.Block]], found: Sequence[triage.Verdict]) -> None:
+    """Keep a post's verdicts (``found``, one per block of ``pairs``) for its uncurated blocks, made safe."""
+    for (entry, _), verdict in zip(pairs, found, strict=True):
+        if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
+            todo.results.verdicts[entry.id] = evidence.Triaged(todo.now[entry.id], safe(verdict))
+
+
+def _triage_post(post: str, blocks, todo: Due, sandboxes: triage.Sandboxes, echo: Callable[[str], None]) -> None:
+    """Run one post's blocks through the engine and keep its uncurated blocks' verdicts."""
+    pairs = ordered(post, blocks, todo.entries)
+    given = [block for _, block in pairs]
+    if any(triage.static_verdict(block) is None for block in given):
+        echo(f"triage: {untrusted.line(post)}: running {len(given)} block(s) in the sandbox ...")
+    keep(todo, pairs, triage.triage_post(given, sandboxes=sandboxes))
