@@ -232,8 +232,11 @@ def test_two_workers_one_killed_holding_a_task_give_a_local_triages_verdicts_eac
 @no_sandbox
 def test_sigterm_hands_the_task_back_and_collect_gathers_it_later(tmp_path, pg_dsn):
     site = small_site(tmp_path / "site", "2025-01-01-slow", SLOW_PAGE)
+    (site / "content/posts/2025-01-02-again.md").write_text(SLOW_PAGE.replace('"slow"', '"again"'))
+    assert invoke("extract", cwd=site).exit_code == 0  # a second post of the same text: one task for both
     queued = invoke("triage", "--queue", pg_dsn, "--no-wait", cwd=site)
-    assert queued.exit_code == 0 and queued.stdout.startswith("triage: 0 triaged, 0 current, 0 skipped (curated), 3 queued")
+    assert queued.exit_code == 0 and queued.stdout.startswith("triage: 0 triaged, 0 current, 0 skipped (curated), 6 queued")
+    assert "2 post(s) as 1 task(s)" in queued.stderr
     assert json.loads((site / "snippets/results.json").read_text()) == {}
     first = worker(pg_dsn, tmp_path, claim_timeout=120)
     try:
@@ -245,15 +248,17 @@ def test_sigterm_hands_the_task_back_and_collect_gathers_it_later(tmp_path, pg_d
     assert (state, failure["name"]) == ("failed", "WorkerStopped")  # handed back at once, not after the lease
     assert runs(pg_dsn)[1][1] == "pending"
     early = invoke("triage", "--queue", pg_dsn, "--collect", cwd=site)
-    assert early.exit_code == 0 and "3 queued" in early.stdout
+    assert early.exit_code == 0 and "6 queued" in early.stdout
     second = worker(pg_dsn, tmp_path, claim_timeout=120)
     try:
         wait_for(lambda: any(run[1] == "completed" for run in runs(pg_dsn)), what="the task to complete")
     finally:
         code, _ = stopped(second)
     collected = invoke("triage", "--queue", pg_dsn, "--collect", cwd=site)
-    assert collected.exit_code == 0 and collected.stdout.startswith("triage: 3 triaged"), collected.output
+    assert collected.exit_code == 0 and collected.stdout.startswith("triage: 6 triaged"), collected.output
     stored = json.loads((site / "snippets/results.json").read_text())
-    assert [item["triage"]["output"] for item in stored.values()] == ["one\n", "two\n", "three\n"]
+    assert [item["triage"]["output"] for item in stored.values()] == ["one\n", "two\n", "three\n"] * 2
     again = invoke("triage", "--queue", pg_dsn, cwd=site)
-    assert again.stdout.startswith("triage: 0 triaged, 3 current")
+    assert again.stdout.startswith("triage: 0 triaged, 6 current")
+    everything = invoke("triage", "--all", "--queue", pg_dsn, cwd=site)  # done once: answered at once
+    assert everything.stdout.startswith("triage: 6 triaged") and len(runs(pg_dsn)) == 2

@@ -183,7 +183,7 @@ def triage_site(project: Project, dsn: str, ids: Sequence[str] = (), everything:
             site = project.site_url or project.site_name or str(project.root)
             tasks = {post: _enqueue(absurd, site, [block for _, block in pairs[post]], retry=wait)
                      for post in pairs}
-            echo(f"queue: {len(tasks)} post(s) on {_where(dsn)} ({QUEUE})")
+            echo(f"queue: {len(tasks)} post(s) as {len(set(tasks.values()))} task(s) on {_where(dsn)} ({QUEUE})")
             ended = (_gather(conn, tasks, echo, poll_seconds) if wait
                      else _ended(conn, list(tasks.values())) if collect else {})
             for post, task_id in tasks.items():
@@ -214,15 +214,16 @@ def _enqueue(absurd, site: str, blocks: list[triage.Block], retry: bool) -> str:
 
 def _gather(conn, tasks: dict[str, str], echo: Callable[[str], None],
             poll_seconds: float) -> dict[str, tuple[str, object, object]]:
-    """Wait until every task ended, saying how many have each time that changes; what they ended with."""
-    ended, said, started = {}, -1, time.monotonic()
-    while len(ended) < len(tasks):
-        ended.update(_ended(conn, [task_id for task_id in tasks.values() if task_id not in ended]))
-        if len(ended) != said and len(ended) < len(tasks):
+    """Wait until every task ended (posts of the same text share one), saying how many have each
+    time that changes; what they ended with."""
+    wanted, ended, said, started = set(tasks.values()), {}, -1, time.monotonic()
+    while len(ended) < len(wanted):
+        ended.update(_ended(conn, sorted(wanted - set(ended))))
+        if len(ended) != said and len(ended) < len(wanted):
             said = len(ended)
-            echo(f"queue: {said}/{len(tasks)} post(s) triaged, waiting for workers "
+            echo(f"queue: {said}/{len(wanted)} task(s) done, waiting for workers "
                  f"(`blogtools worker --queue DSN`) ... {time.monotonic() - started:.0f} s")
-        if len(ended) < len(tasks):
+        if len(ended) < len(wanted):
             time.sleep(poll_seconds)
     return ended
 
@@ -271,12 +272,14 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
          echo: Callable[[str], None] = lambda line: None, poll_seconds: float = 0.25) -> int:
     """Claim triage tasks from the queue and run them until SIGTERM or SIGINT; return how many
     tasks this worker completed. ``concurrency`` tasks run at once, each thread with its own warm
-    sandboxes. On a signal no task is claimed any more and a running one stops after its block
-    (Absurd retries it elsewhere); a SIGKILLed worker's lease expires and another retries it."""
+    sandboxes. On a signal no task is claimed any more; a running task stops at once (in another
+    thread than the main one: after its block), its run failed so that Absurd retries it at once,
+    elsewhere. A SIGKILLed worker's lease expires and another worker retries its task."""
     install_schema(dsn)
     conn = _connect(dsn)
     absurd = _module("absurd_sdk").Absurd(conn, queue_name=QUEUE, default_max_attempts=MAX_ATTEMPTS)
     stopping, made, done = threading.Event(), [], []
+    in_sandbox = threading.Event()  # the main thread runs a task's blocks (no database call under way)
     pools = _Pools(made)
 
     @absurd.register_task(TASK)
@@ -287,12 +290,22 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
             raise ValueError(f"task refused: {exc}") from None
         started = time.monotonic()
 
-        def between_blocks(block, verdict):
-            if stopping.is_set():
-                raise WorkerStopped("the worker was stopped (SIGTERM); retried elsewhere")
-            ctx.heartbeat(claim_timeout)
+        main = threading.current_thread() is threading.main_thread()
 
-        found = triage.triage_post(blocks, sandboxes=pools.get(limits), progress=between_blocks)
+        def between_blocks(block, verdict):
+            in_sandbox.clear()
+            if stopping.is_set():
+                raise WorkerStopped("the worker was stopped; the task is retried")
+            ctx.heartbeat(claim_timeout)
+            if main:
+                in_sandbox.set()
+
+        if main:
+            in_sandbox.set()
+        try:
+            found = triage.triage_post(blocks, sandboxes=pools.get(limits), progress=between_blocks)
+        finally:
+            in_sandbox.clear()
         done.append(ctx.task_id)
         echo(f"worker: task {ctx.task_id}: {len(blocks)} block(s) in {time.monotonic() - started:.1f} s")
         return [safe(verdict).as_json() for verdict in found]
@@ -300,6 +313,9 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
     def stop(signum, frame):
         stopping.set()
         absurd.stop_worker()
+        if in_sandbox.is_set():  # interrupts the block; the engine closes the post's units on the way out
+            in_sandbox.clear()
+            raise WorkerStopped("the worker was stopped; the task is retried")
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
