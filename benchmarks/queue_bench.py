@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overhead", action="store_true", help="measure the queue's own cost per task only")
     parser.add_argument("--tasks", type=int, default=300, help="tasks for --overhead")
     args = parser.parse_args(argv)
-    feeds = args.feeds or FEEDS
+    feeds = [feed.resolve() for feed in args.feeds] or FEEDS
     server = postgres.server_url()  # held by this process for the whole run
     if args.overhead:
         overhead(server, args.tasks)
