@@ -115,10 +115,11 @@ def idempotency_key(site: str, params: Mapping) -> str:
     return "triage:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _field(data: Mapping, key: str, kind: type, most: float | None = None):
+def _field(data: Mapping, key: str, kind: type | tuple[type, ...], most: float | None = None):
+    """``data[key]`` if it is a ``kind`` (never a bool) of size or value in (0, ``most``]; else ValueError."""
     value = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ValueError(f"{key}: not a {kind.__name__}")
+        raise ValueError(f"{key}: not a {getattr(kind, '__name__', 'number')}")
     if most is not None and not 0 < (len(value) if isinstance(value, (str, list)) else value) <= most:
         raise ValueError(f"{key}: out of bounds (at most {most:g})")
     return value
@@ -151,8 +152,6 @@ def read_task(params, ceiling: Limits = triage.LIMITS) -> tuple[list[triage.Bloc
 def read_result(result, blocks: int) -> list[triage.Verdict]:
     """The verdicts a worker returned for a post of ``blocks`` blocks, parsed as results.json's
     are and made safe as the sandbox's output is; ValueError (or KeyError/TypeError) for anything else."""
-    from blogtools.verdicts import safe
-
     if not isinstance(result, list) or len(result) != blocks:
         raise ValueError(f"not a list of {blocks} verdicts")
     return [safe(triage.Verdict.from_json(item)) for item in result]
