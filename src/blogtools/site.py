@@ -55,6 +55,7 @@ from blogtools.project import EXCERPT_MARK, Project
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
 EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
+BLOGS_DIR = "blogs"  # under docs_dir: a planet's index page per blog, blogs/<name>.md
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
@@ -230,12 +231,13 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
         target = docs_dir / path.relative_to(project.content_dir)
         _write(target, f"---\n{front}---\n\n{page.body}" if front is not None else page.body)
         wanted.add(target)
-    generated = {"index.md": INDEX_PAGE, "tags.md": "# Tags\n\n<!-- material/tags -->\n",
-                 EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project))}
-    for name, text in generated.items():
-        if docs_dir / name not in wanted:  # a page of the site's own takes the generated one's place
-            _write(docs_dir / name, text)
-            wanted.add(docs_dir / name)
+    generated = {docs_dir / "index.md": INDEX_PAGE, docs_dir / "tags.md": "# Tags\n\n<!-- material/tags -->\n",
+                 docs_dir / EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project))}
+    generated |= {docs_dir / BLOGS_DIR / f"{name}.md": text for name, text in blog_pages(posts).items()}
+    for target, text in generated.items():
+        if target not in wanted:  # a page of the site's own takes the generated one's place
+            _write(target, text)
+            wanted.add(target)
     for stale in [path for path in docs_dir.rglob("*.md") if path not in wanted and not path.is_relative_to(docs_dir / FIGURES_DIR)]:
         stale.unlink()
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
@@ -271,6 +273,33 @@ def examples_page(listed: list[tuple[str, str, str]], blocks: dict[str, list], s
            "in the sandbox (`blogtools triage`); not a claim.", "",
            "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
     return "\n".join(out) + "\n"
+
+
+def blog_of(post: Post) -> str:
+    """The blog a post came from, as readers know it: its site's address (host and path), else
+    the label of its feed."""
+    home = _http_url(post.meta.site)
+    return (urlsplit(home).netloc + urlsplit(home).path.rstrip("/")) if home else (post.meta.source or "")
+
+
+def blog_pages(posts: list[Post]) -> dict[str, str]:
+    """A planet's index page per blog (by file name): its posts, newest first, each linked to its
+    page here. None when the posts come from one blog (the blog index is its index)."""
+    by_blog: dict[str, list[Post]] = {}
+    for post in posts:
+        by_blog.setdefault(blog_of(post), []).append(post)
+    if len(by_blog) < 2:
+        return {}
+    pages = {}
+    for blog, its_posts in sorted(by_blog.items()):
+        name = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
+        name = name if name not in pages else f"{name}-{len(pages) + 1}"
+        lines = [f"# {literal_text(blog) or 'Other posts'}", "",
+                 f"{len(its_posts)} post{'s' * (len(its_posts) != 1)} of this blog on the site, newest first.", ""]
+        lines += [f"- [{literal_text(post.meta.title)}](../{POSTS_DIR}/{post.name}.md), "
+                  f"{post.meta.date.strftime('%-d %B %Y')}" for post in its_posts]
+        pages[name] = "\n".join(lines) + "\n"
+    return pages
 
 
 def source_links(project: Project) -> SourceLinks:
