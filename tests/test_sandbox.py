@@ -106,7 +106,7 @@ def test_unknown_and_failing_resources(unit):
     assert "/network/broken: ConnectionError: upstream said 500" in broken.stderr and "OSError" in broken.stderr
 
 
-@pytest.mark.parametrize("name", ["a\x01b", "\udcff", "back\\slash", "x" * 300])
+@pytest.mark.parametrize("name", ["a\x01b", "\udcff", "back\\slash", "x" * 300, "é" * 200])
 def test_a_network_name_no_host_would_answer_is_not_found(unit, name):
     """Such a name never reaches the host: the read is FileNotFoundError and the run goes on."""
     before = len(READS)
@@ -328,7 +328,7 @@ def test_a_forged_result_on_stdout_is_just_text(fresh):
 
 
 # "\udcff": Python writes byte 0xff, which comes back as lone surrogates that no host path can hold
-@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff"])
+@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff", "é" * 200])
 def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
     fresh.run("open('/output/good.txt', 'w').write('good')")
     result = fresh.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"
