@@ -339,6 +339,14 @@ def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
     assert after.stdout == "['good.txt']\n"
 
 
+def test_output_names_of_inherited_javascript_properties_come_back(fresh):
+    # the guest collects /output into an object: one with a prototype would take __proto__ as its
+    # prototype and refuse names its frozen prototype holds
+    names = ["__proto__", "__defineGetter__", "toString", "constructor", "hasOwnProperty"]
+    result = fresh.run(f"for name in {names!r}:\n    open('/output/' + name, 'w').write(name)")
+    assert result.success and result.output_files == {name: name.encode() for name in names}, result.stderr
+
+
 def test_symbolic_links_in_output_are_not_followed(fresh):
     result = fresh.run("import os\nos.symlink('/lib', '/output/lib')\nos.symlink('/output', '/output/loop')\n"
                        "open('/output/kept.txt', 'w').write('kept')")

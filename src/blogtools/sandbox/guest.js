@@ -196,9 +196,13 @@ def _made(kind):
         return isinstance(kind("Error", "audit"), JsProxy)
     except TypeError:
         return False
-_found = sum(isinstance(o, JsProxy) or any(isinstance(r, JsProxy) for r in gc.get_referents(o))
-             for o in gc.get_objects()) + sum(map(_made, [k for k in _kinds if issubclass(k, JsProxy)]))
-_report = json.dumps({"found": _found, "entries": _entries})
+# One pass over the heap: every object the collector lists, and what each refers to.
+_heap = {id(x): x for o in gc.get_objects() for x in (o, *gc.get_referents(o))}
+_found = sum(isinstance(o, JsProxy) for o in _heap.values()) + sum(map(_made, [k for k in _kinds if issubclass(k, JsProxy)]))
+_c_functions = (types.BuiltinFunctionType, types.MethodDescriptorType, types.ClassMethodDescriptorType)
+_report = json.dumps({"found": _found, "entries": _entries, "callables": [
+    (i, "f" if isinstance(o, types.BuiltinFunctionType) else "d") for i, o in _heap.items() if isinstance(o, _c_functions)]})
+_keep.append(_heap)
 del gc, json, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _kinds, _kind, _made, _scope
 _report
 `));
@@ -219,21 +223,13 @@ if (knobs.interpreter) {
   }
 }
 // The audit enumerates the heap: every C function and method the collector reaches (and what
-// those objects refer to) must run something other than an FFI entry point.
-const callables = JSON.parse(pyodide.runPython(`
-import gc as _gc, json as _json, types as _types
-_seen = [(id(o), "f" if isinstance(o, _types.BuiltinFunctionType) else "d") for o in
-         {id(x): x for o in _gc.get_objects() for x in (o, *_gc.get_referents(o))}.values()
-         if isinstance(o, (_types.BuiltinFunctionType, _types.MethodDescriptorType, _types.ClassMethodDescriptorType))]
-_seen = _json.dumps(_seen)
-del _gc, _json, _types, _keep
-_seen
-`));
+// those objects refer to, kept alive until now) must run something other than an FFI entry point.
+const { callables } = hardening;
 const live = callables.filter(([address, kind]) => ffiMethods.has(M.HEAPU32[(methodDef(address, kind) >> 2) + 1]));
 if (knobs.interpreter && (!ffiMethods.size || live.length)) {
   throw new Error(`${live.length} FFI functions are still callable from Python`);
 }
-pyodide.runPython("del _seen, _report, _entries, _refuse\nimport gc\ngc.collect()\ndel gc");
+pyodide.runPython("del _keep, _report, _entries, _refuse, _heap, _c_functions\nimport gc\ngc.collect()\ndel gc");
 
 // --- the runtime ring: nothing is allowed from here on -----------------------------------------
 // Emscripten asks Node's process.getuid() for os.getuid(), which needs Deno's sys permission
@@ -373,7 +369,7 @@ function run(code) {
     parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
     return decoder.decode(bytes);
   };
-  return { stdout: text(streams.stdout), stderr: text(streams.stderr), success, output: collect("/output", "", {}) };
+  return { stdout: text(streams.stdout), stderr: text(streams.stderr), success, output: collect("/output", "", Object.create(null)) };
 }
 
 send({ type: "ready" });
