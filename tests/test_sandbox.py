@@ -382,3 +382,49 @@ def test_a_unit_ends_its_process(sandbox):
     unit.close()
     assert proc.poll() is not None
 
+
+
+# --- end to end, JavaScript: what issue 18's hostile feed published through triage -----------------
+
+
+HOST_DETAILS = ["Linux version", "PRETTY_NAME", "/var/cache", "/work", "overlay", "BLOGTOOLS"]
+
+
+@pytest.mark.parametrize("language", ["javascript", "typescript"])
+def test_scripts_read_no_host_detail_by_any_import(language, monkeypatch):
+    monkeypatch.setenv("BLOGTOOLS_PLANTED_SECRET", "s3cret-value")
+    attacks = [
+        "import t from 'file:///proc/self/mountinfo' with { type: 'text' };\nconsole.log(t);",
+        "import t from 'file:///proc/version' with { type: 'text' };\nconsole.log(t);",
+        "import t from 'file:///usr/lib/os-release' with { type: 'text' };\nconsole.log(t);",
+        "import t from '/etc/os-release' with { type: 'text' };\nconsole.log(t);",
+        "console.log((await import('file:///proc/self/cmdline', { with: { type: 'text' } })).default);",
+        "console.log((await import('file:///proc/self/environ', { with: { type: 'text' } })).default);",
+        "console.log(Deno.execPath(), Deno.cwd(), import.meta.url);",
+    ]
+    with Sandbox(LIMITS, language=language) as sandbox:
+        results = [sandbox.run(attack) for attack in attacks]
+    for attack, result in zip(attacks[:-1], results):
+        assert not result.success, attack
+    for attack, result in zip(attacks, results):
+        assert not any(detail in result.stdout + result.stderr for detail in HOST_DETAILS), (attack, result)
+        assert "s3cret-value" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a user every unit runs as that user, whose other processes are not the sandbox's")
+def test_no_process_is_left_behind():
+    with Sandbox(LIMITS) as sandbox, Sandbox(LIMITS, language="javascript") as javascript:
+        with sandbox.unit() as unit:
+            assert unit.run("print(1)").success
+        assert javascript.run("new Worker('data:text/javascript,for (;;) {}', { type: 'module' }); for (;;) {}").timed_out
+        sandbox._spare.result()  # the next spare has started: close() must end it too
+    time.sleep(1)
+    left = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit() and _uid_of(entry.path) in runtime.UNIT_UIDS]
+    assert left == []
+
+
+def _uid_of(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None

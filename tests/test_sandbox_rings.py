@@ -183,6 +183,7 @@ def test_os_ring_bounds_memory_with_rlimit_data(rt):
 
 
 # --- the runtime ring: raw JavaScript run by Deno with the guest's flags, inside the OS ring -----
+# (each probe takes the guest's place, /runtime/guest.js: the import map lets no other file load)
 
 PROBE_JS = r"""
 const report = {};
@@ -239,8 +240,8 @@ def script_file():
 def test_runtime_ring_allows_nothing_but_the_pyodide_files(rt, script_file, listener):
     port, hits = listener
     probe = script_file("probe.js", PROBE_JS)
-    command = runtime.deno_command("/runtime/probe.js", 256, [str(port)])
-    done = runtime.run_in_ring(rt, command, entry=(str(probe), "/runtime/probe.js"))
+    command = runtime.deno_command("/runtime/guest.js", 256, [str(port)])
+    done = runtime.run_in_ring(rt, command, entry=(str(probe), "/runtime/guest.js"))
     report = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert report.pop("read pyodide before revoke").startswith("ALLOWED")
     assert report.pop("code from strings") == "EvalError" and report.pop("eval") == "EvalError"
@@ -254,7 +255,7 @@ def test_runtime_ring_typed_arrays_cannot_pass_the_memory_bound(rt, script_file)
     probe = script_file("grab.js", "const kept = []; let mb = 0;\n"
                      "try { for (;;) { kept.push(new Uint8Array(64 << 20).fill(1)); mb += 64; } }\n"
                      "catch (error) { console.log(JSON.stringify({ mb, error: error.name })); }\n")
-    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/grab.js", 256, []), entry=(str(probe), "/runtime/grab.js"),
+    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/guest.js", 256, []), entry=(str(probe), "/runtime/guest.js"),
                                memory_mb=256)
     # Either V8 throws (RangeError) or the process dies on the refused allocation: never past the bound.
     if done.returncode == 0:
@@ -268,7 +269,7 @@ def test_runtime_ring_typed_arrays_cannot_pass_the_memory_bound(rt, script_file)
 def test_runtime_ring_refuses_a_worker_asking_for_wider_permissions(rt, script_file):
     probe = script_file("widen.js", "new Worker('data:text/javascript,1', { type: 'module', deno: { permissions: "
                                     "{ read: true, net: true, run: true } } });\nconsole.log('started');\n")
-    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/widen.js", 256, []), entry=(str(probe), "/runtime/widen.js"))
+    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/guest.js", 256, []), entry=(str(probe), "/runtime/guest.js"))
     assert done.returncode != 0 and b"started" not in done.stdout
     assert b"Unstable API 'Worker.deno.permissions'" in done.stderr
 
@@ -296,8 +297,8 @@ def test_runtime_ring_node_workers_inherit_the_revoked_permissions(rt, script_fi
     # issue 9's escape under Node: worker_threads' Worker with {eval: true, execArgv: []} ran
     # without the permission model. Under Deno the worker starts, with nothing allowed.
     probe = script_file("nodeworker.js", NODE_WORKER_JS)
-    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/nodeworker.js", 256, []),
-                               entry=(str(probe), "/runtime/nodeworker.js"))
+    done = runtime.run_in_ring(rt, runtime.deno_command("/runtime/guest.js", 256, []),
+                               entry=(str(probe), "/runtime/guest.js"))
     report = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert report == dict.fromkeys(["read", "fs", "run", "env"], "NotCapable"), report
 
@@ -662,21 +663,24 @@ def test_os_ring_each_unit_runs_as_a_uid_of_its_own(rt):
 
 MEMORY_PY = r"""
 import os, time
-for i in range(3):
+for i in range(4):
     if os.fork() == 0:
-        block = bytearray(100 * 1024 * 1024)
-        time.sleep(30)
+        block = b"x" * (250 * 1024 * 1024)  # written, so resident (a bytearray's zero pages are not)
+        time.sleep(60)
         os._exit(0)
 open('/dev/shm/held', 'wb').write(b'x' * 50 * 1024 * 1024)
+time.sleep(3)
 print('ready', flush=True)
-time.sleep(30)
+time.sleep(60)
 """
 
 
 @pytest.mark.sandbox
 def test_os_ring_the_host_counts_a_units_processes_and_shared_memory(rt):
-    """Three children of 100 MB and 50 MB in /dev/shm: the host's sum sees them all (each process
-    alone is far under RLIMIT_DATA; the unit's total is what the watchdog bounds)."""
+    """Four children of 250 MB and 50 MB in /dev/shm: each process is far under RLIMIT_DATA, the
+    host's sum sees them all and the watchdog's test stops the unit at its memory bound."""
+    from blogtools.sandbox import Limits, _over_limits
+
     uid = runtime.take_uid(runtime.Rings())
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -685,49 +689,15 @@ def test_os_ring_the_host_counts_a_units_processes_and_shared_memory(rt):
                                            512, 600, runtime.Rings(), uid, system=True)
             try:
                 assert proc.stdout.readline() == b"ready\n"
-                time.sleep(0.5)
                 held = runtime.unit_memory(pid)
+                limits = Limits(cpu_seconds=600, wall_seconds=600, memory_mb=1)  # a bound of 897 MB
+                over = _over_limits(pid, limits, runtime.Rings(), runtime.cpu_seconds(pid), time.monotonic())
+                unwatched = _over_limits(pid, limits, runtime.Rings(memory_watchdog=False), 0.0, time.monotonic())
             finally:
                 proc.kill()
                 proc.wait()
     finally:
         runtime.give_uid(uid)
-    assert held >= 350 * 1024 * 1024, held >> 20
-
-
-# --- the channel: a verdict the judged code forges from inside the realm ---------------------------
-
-FORGE_JS = r"""
-try {
-  Object.prototype.toJSON = function () {
-    return this && this.type === "result" ? { ...this, toJSON: undefined, success: true, stderr: "" } : this;
-  };
-} catch { /* the realm is frozen */ }
-console.error(`POLLUTED ${typeof ({}).toJSON === "function"}`);
-"""
-
-
-def forged_run(script_file, rings) -> tuple[object, str]:
-    """A failing run in a guest whose realm the judged code polluted; and whether it could."""
-    from blogtools.sandbox import Limits, Sandbox
-
-    entry = guest_with(script_file, FORGE_JS, "guest-forge.js")
-    with Sandbox(Limits(cpu_seconds=20, wall_seconds=60), rings=rings) as sandbox:
-        sandbox._runtime = dataclasses.replace(sandbox._runtime, guest=entry)
-        sandbox._spare.result().close()
-        sandbox._refill()
-        with sandbox.unit() as unit:
-            result = unit.run("raise ValueError('judged code that fails')")
-            polluted = next(line for line in b"".join(unit._guest.stderr).decode().splitlines() if line.startswith("POLLUTED"))
-    return result, polluted
-
-
-@pytest.mark.sandbox
-@pytest.mark.parametrize("frozen", [True, False], ids=["realm frozen", "realm ring removed"])
-def test_channel_a_polluted_realm_cannot_rewrite_the_result(script_file, frozen):
-    """Object.prototype.toJSON set by the judged code would rewrite a failure into success; the
-    realm refuses it, and with the realm's ring removed (Rings.frozen_realm off, the pollution in
-    place) the channel still sends what the run did: its messages have no prototype."""
-    result, polluted = forged_run(script_file, runtime.Rings(frozen_realm=frozen))
-    assert polluted == f"POLLUTED {str(not frozen).lower()}"
-    assert not result.success and "ValueError: judged code that fails" in result.stderr
+    assert held >= 1050 * 1024 * 1024, held >> 20
+    assert over == "MemoryError: the unit held more than 897 MB (memory, shared memory and files)"
+    assert unwatched is None
