@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import resource
 import shutil
 import subprocess
@@ -118,7 +119,7 @@ def unavailable_reason() -> str | None:
         return reason
     try:
         probe = subprocess.run(
-            [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
+            [str(_bwrap()), *_namespace_args(), "--disable-userns", *_system_binds(), "--", "/usr/bin/true"],
             capture_output=True, text=True, check=False, **_user_kwargs(),
         )
     except OSError as exc:  # e.g. as root, the sandbox user may not reach bwrap in a private folder
@@ -187,6 +188,8 @@ def prepare() -> Runtime:
     if os.geteuid() == 0 and closed:
         raise SandboxUnavailable(f"{closed[-1]} is closed to the sandbox user (uid {SANDBOX_UID}); "
                                  "set BLOGTOOLS_SANDBOX_CACHE to a world-traversable folder")
+    if platform.machine() not in seccomp.TABLES:
+        raise SandboxUnavailable(f"no system-call filter for this machine ({platform.machine()})")
     deno = _deno()
     version = subprocess.run([str(deno), "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
     guest_sha = hashlib.sha256(GUEST_JS.read_bytes()).hexdigest()[:16]
@@ -207,9 +210,15 @@ def prepare() -> Runtime:
     )
 
 
+@functools.cache
 def _linked_libraries(binary: Path) -> tuple[tuple[str, str], ...]:
     """The shared libraries ``binary`` loads (and its loader), as ``ldd`` names them."""
-    done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise SandboxUnavailable(f"ldd cannot run ({exc.strerror}): the libraries Deno links are unknown") from None
+    if "not a dynamic executable" in done.stdout + done.stderr:
+        return ()
     paths = [word for line in done.stdout.splitlines() for word in line.split() if word.startswith("/")]
     if done.returncode != 0 or not paths:
         raise SandboxUnavailable(f"ldd cannot list the libraries of {binary}")
@@ -394,12 +403,8 @@ def seccomp_fd(rings: Rings) -> int | None:
     process has started), or None with Rings.seccomp off."""
     if not rings.seccomp:
         return None
-    try:
-        program = seccomp.program()
-    except KeyError:
-        raise SandboxUnavailable(f"no system-call filter for this machine ({seccomp.platform.machine()})") from None
     read_end, write_end = os.pipe()
-    os.write(write_end, program)  # a few hundred bytes: within the pipe's buffer
+    os.write(write_end, seccomp.program())  # a few hundred bytes: within the pipe's buffer
     os.close(write_end)
     return read_end
 
