@@ -267,7 +267,8 @@ function hardenRealm() {
     seen.add(value);
     for (const key of Reflect.ownKeys(value)) {
       const property = Object.getOwnPropertyDescriptor(value, key);
-      if (OVERRIDABLE.includes(key) && "value" in property && property.configurable && property.writable) {
+      const overridable = OVERRIDABLE.includes(key) || value === Object.prototype; // MEMFS keys files by name in a {}
+      if (overridable && "value" in property && property.configurable && property.writable) {
         const kept = property.value;
         Object.defineProperty(value, key, {
           get() { return kept; },
