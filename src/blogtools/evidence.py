@@ -97,7 +97,8 @@ class Triaged:
     since: str = ""
 
     def as_json(self) -> dict:
-        return {"fingerprint": self.fingerprint, "since": self.since, "triage": self.verdict.as_json()}
+        return {"fingerprint": self.fingerprint, **({"since": self.since} if self.since else {}),
+                "triage": self.verdict.as_json()}
 
     @classmethod
     def from_json(cls, data) -> Triaged:

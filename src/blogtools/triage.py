@@ -111,10 +111,11 @@ class Verdict:
             raise ValueError("needs are given exactly for needs-context")
 
     def as_json(self) -> dict:
-        """The verdict as plain JSON data."""
+        """The verdict as plain JSON data (``names`` and ``diff`` only when there are some)."""
         return {"verdict": self.verdict, "reason": self.reason,
                 "needs": [{"kind": need.kind, "what": need.what} for need in self.needs],
-                "output": self.output, "after": self.after, "names": list(self.names), "diff": self.diff}
+                "output": self.output, "after": self.after,
+                **({"names": list(self.names)} if self.names else {}), **({"diff": self.diff} if self.diff else {})}
 
     @classmethod
     def from_json(cls, data) -> Verdict:
