@@ -168,12 +168,14 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
         ("python", "def test_add():\n    assert add(2, 2) == 4\n\ndef test_zero():\n    assert add(0, 0) == 0\n"),
         ("python", "def test_wrong():\n    assert add(2, 2) == 5\n"),
         ("python", "def test_file(tmp_path):\n    assert tmp_path.exists()\n"),
+        ("python", "def test_method(self):\n    assert self.value\n"),
     )
     assert verdicts[0].verdict == DEFINES and verdicts[0].names == ("add",)
     assert verdicts[1] == Verdict(RUNS, "its 2 tests pass (test_add, test_zero)", after=1, names=("test_add", "test_zero"))
     assert verdicts[2].verdict == ILLUSTRATIVE and verdicts[2].after == 1  # a failing test is no run
     assert verdicts[2].reason.startswith("raises AssertionError") and verdicts[2].reason.endswith("after block 1")
     assert verdicts[3].needs == (Need("module", "pytest"),) and "tmp_path" in verdicts[3].reason
+    assert verdicts[4].needs == (Need("input", "the class of its test methods"),)
 
 
 @pytest.mark.sandbox

@@ -775,6 +775,8 @@ class _Post:
         takes = _top_level(block.text)[3]
         if not takes:
             return None
+        if takes[0] in ("self", "cls"):  # methods of a test class the block leaves out
+            return Verdict(NEEDS_CONTEXT, "test methods outside their class", (Need("input", "the class of its test methods"),))
         return Verdict(NEEDS_CONTEXT, _plain(f"its tests take pytest fixtures ({_listed(takes)})"),
                        (Need("module", "pytest"),))
 
