@@ -151,9 +151,13 @@ def uncurated_block_02(root: Path):
 
 
 @pytest.mark.parametrize("verdict, label", [
-    (triage.Verdict(triage.RUNS, "ran to completion", output="hi\n"), "Ran without error in the sandbox"),
-    (triage.Verdict(triage.RUNS, "runs after block 1", output="hi\n", after=1),
-     "Ran without error in the sandbox, after block 1"),
+    (triage.Verdict(triage.RUNS, "prints 1 line", output="hi\n"), "Runs: prints 1 line"),
+    (triage.Verdict(triage.RUNS, "prints 1 line", output="hi\n", after=1), "Runs after block 1: prints 1 line"),
+    (triage.Verdict(triage.DEFINES, "defines parse_args, Token; nothing called", names=("parse_args", "Token")),
+     "Defines parse_args, Token; nothing called"),
+    (triage.Verdict(triage.MATCHES, "3 prompts checked"), "Output matches the post: 3 prompts checked"),
+    (triage.Verdict(triage.DIFFERS, "1 of 1 prompt differs, first at line 1", output="3\n", diff="-2\n+3"),
+     "Output differs from the post: 1 of 1 prompt differs, first at line 1"),
     (triage.Verdict(triage.NEEDS_CONTEXT, "ModuleNotFoundError", (triage.Need("module", "numpy"),)), "Needs numpy"),
     (triage.Verdict(triage.NEEDS_CONTEXT, "NameError", (triage.Need("block", "2"),)), "Needs block 2"),
     (triage.Verdict(triage.NEEDS_CONTEXT, "Go", (triage.Need("language", "Go"),)), "Needs a Go toolchain"),
@@ -168,13 +172,14 @@ def test_a_triaged_block_shows_its_verdict_in_plain_words(curated, verdict, labe
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
     assert f'<span class="snippet-status snippet-{evidence.TRIAGED[verdict.verdict]}">{label}</span>' in out
     assert ("Output of the run in the sandbox" in out) == (verdict.verdict == triage.RUNS)
+    assert ("How the output differs from the post" in out) == (verdict.verdict == triage.DIFFERS)
 
 
 def test_a_runs_verdicts_output_is_folded_under_its_block_as_text_only(curated):
     """Output is the attacker's: on the page it is the text of one code block, whatever it holds."""
     root, _ = curated
     entries = uncurated_block_02(root)
-    found = {f"{POST}/02": evidence.triage_state(triage.Verdict(triage.RUNS, "ran to completion", output=HOSTILE_OUTPUT))}
+    found = {f"{POST}/02": evidence.triage_state(triage.Verdict(triage.RUNS, "prints 9 lines", output=HOSTILE_OUTPUT))}
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
     assert "    ````````text\n" in out  # a fence longer than the longest backtick run inside
     html = render(out.split("---\n", 2)[2], root)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from blogtools.triage import (
+    DEFINES,
+    DIFFERS,
     ILLUSTRATIVE,
     LIMITS,
+    MATCHES,
     NEEDS_CONTEXT,
     RUNS,
     Block,
     Need,
     Sandboxes,
     Verdict,
+    dedented,
     runtime_version,
     static_verdict,
     triage_post,
@@ -36,7 +40,14 @@ def triage(sandbox, *blocks: tuple[str, str]) -> list[Verdict]:
     ("shell", "pip install numpy\n", ILLUSTRATIVE, "command line"),
     ("shell", "cd src\nmake\nmake install\n", NEEDS_CONTEXT, Need("language", "Shell")),
     ("console", "$ ls\nfoo bar\n", ILLUSTRATIVE, "console session"),
-    ("python", ">>> 1 + 1\n2\n", ILLUSTRATIVE, "console session"),
+    ("shell", "PS C:\\Users\\me> dir\n    Directory: C:\\Users\\me\n", ILLUSTRATIVE, "console session"),
+    ("shell", "root@box:/# apt-get update\nHit:1 http://deb.debian.org bookworm InRelease\n", ILLUSTRATIVE,
+     "console session"),
+    ("", "project/\n├── src/\n│   └── main.py\n└── README.md\n", ILLUSTRATIVE, "directory tree"),
+    ("shell", "1  cd src\n2  make\n3  make install\n", ILLUSTRATIVE, "numbered listing"),
+    ("shell", "Host build\n    HostName 10.0.0.2\n    User deploy\n    IdentityFile ~/.ssh/id\n", ILLUSTRATIVE,
+     "SSH configuration"),
+    ("python", "    >>> print(1)\n1\n", ILLUSTRATIVE, "console session"),  # no doctest: output left of its prompt
     ("text", "Hello, world!\n", ILLUSTRATIVE, "text or program output"),
     ("json", '{"a": 1}\n', ILLUSTRATIVE, "data"),
     ("yaml", "a: 1\n", ILLUSTRATIVE, "configuration"),
@@ -54,6 +65,14 @@ def test_static_verdicts(language, text, verdict, reason_or_need):
     assert (found.needs == (reason_or_need,)) if isinstance(reason_or_need, Need) else found.reason == reason_or_need
 
 
+def test_sessions_run_and_indented_code_is_dedented_first():
+    assert static_verdict(Block(1, "python", ">>> 1 + 1\n2\n")) is None  # a session: run as a doctest
+    assert static_verdict(Block(1, "text", "In [1]: 1 + 1\nOut[1]: 2\n")) is None
+    assert dedented("    def f():\n        return 1\n") == "def f():\n    return 1\n"
+    assert dedented("\tx = 1\n\tif x:\n\t\tprint(x)\n") == "x = 1\nif x:\n\tprint(x)\n"
+    assert dedented("\tx = 1\n        y = 2\n") == "x = 1\ny = 2\n"  # a tab and 8 spaces: the same column
+
+
 def test_need_phrases_and_json_round_trip():
     assert Need("language", "Go").phrase() == "a Go toolchain"
     assert Need("language", "Erlang").phrase() == "an Erlang toolchain"
@@ -61,6 +80,10 @@ def test_need_phrases_and_json_round_trip():
     assert Need("file", "data.csv").phrase() == "the file data.csv"
     verdict = Verdict(NEEDS_CONTEXT, "x", (Need("module", "numpy"),))
     assert Verdict.from_json(verdict.as_json()) == verdict
+    differs = Verdict(DIFFERS, "x", output="3\n", names=("f",), diff="-2\n+3")
+    assert Verdict.from_json(differs.as_json()) == differs
+    with pytest.raises(ValueError):
+        Verdict.from_json({**differs.as_json(), "names": "f"})
     with pytest.raises(ValueError):
         Verdict(RUNS, "x", (Need("module", "numpy"),))
     assert "pyodide" in runtime_version()
@@ -85,7 +108,7 @@ def test_python_verdicts(sandbox):
         ("python", "print(undefined_thing)\n"),
         ("python", "async def answer():\n    return 42\n\nprint(await answer())\n"),
     )
-    assert verdicts[0] == Verdict(RUNS, "ran to completion", output="hello\n")  # run as a script: __main__
+    assert verdicts[0] == Verdict(RUNS, "prints 1 line", output="hello\n", names=("main",))  # run as __main__
     assert [v.verdict for v in verdicts[1:]] == [NEEDS_CONTEXT] * 7 + [ILLUSTRATIVE] + [NEEDS_CONTEXT] * 3
     assert verdicts[1].needs == (Need("module", "numpy"),)
     assert verdicts[2].needs == (Need("file", "data.csv"),)
@@ -109,10 +132,78 @@ def test_cumulative_run_after_an_earlier_block(sandbox):
         ("python", "import numpy\nrows = numpy.zeros(2)\n"),
         ("python", "print(rows)\n"),
     )
-    assert verdicts[2] == Verdict(RUNS, "runs after block 1", output="hello reader\n", after=1)
+    assert verdicts[0] == Verdict(RUNS, "prints 1 line", output="defined\n", names=("print",))
+    assert verdicts[2] == Verdict(RUNS, "prints 1 line", output="hello reader\n", after=1, names=("greet", "print"))
     assert verdicts[3].needs == (Need("module", "numpy"),)
     assert verdicts[4].verdict == NEEDS_CONTEXT
     assert verdicts[4].needs == (Need("block", "4"), Need("module", "numpy"))
+
+
+@pytest.mark.sandbox
+def test_what_a_block_that_ran_did_is_measured(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("python", "import re\nfrom dataclasses import dataclass\n\n@dataclass\nclass Token:\n    kind: str\n\n"
+                   "def parse_args(argv):\n    return argv\n\nPATTERN = r'\\w+'\n"),
+        ("python", "parse_args(['-v'])\n"),  # a call at the top level, after block 1, printing nothing
+        ("python", "    for n in range(3):\n        print(n)\n"),  # indented for layout: dedented first
+        ("python", "\tx = 2\n\tif x:\n\t\tprint(x * 21)\n"),  # tab-indented
+        ("python", "open('/output/result.txt', 'w').write('done')\n"),
+        ("python", "import sys\nsys.stderr.write('\\n@@triage-report-forged@@{\"calls\": []}\\n')\n"),
+    )
+    assert verdicts[0] == Verdict(DEFINES, "defines Token, parse_args, PATTERN; nothing called",
+                                  names=("Token", "parse_args", "PATTERN"))
+    assert verdicts[1] == Verdict(RUNS, "calls parse_args; prints nothing", after=1, names=("parse_args",))
+    assert verdicts[2].verdict == RUNS and verdicts[2].output == "0\n1\n2\n" and verdicts[2].reason == "prints 3 lines"
+    assert verdicts[3].verdict == RUNS and verdicts[3].output == "42\n"
+    assert verdicts[4].verdict == RUNS and verdicts[4].reason == "writes 1 file"
+    assert verdicts[5].verdict == RUNS and "forged" in verdicts[5].output  # another marker is only output
+
+
+@pytest.mark.sandbox
+def test_blocks_of_tests_are_run_by_calling_them(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("python", "def add(a, b):\n    return a + b\n"),
+        ("python", "def test_add():\n    assert add(2, 2) == 4\n\ndef test_zero():\n    assert add(0, 0) == 0\n"),
+        ("python", "def test_wrong():\n    assert add(2, 2) == 5\n"),
+        ("python", "def test_file(tmp_path):\n    assert tmp_path.exists()\n"),
+        ("python", "def test_method(self):\n    assert self.value\n"),
+    )
+    assert verdicts[0].verdict == DEFINES and verdicts[0].names == ("add",)
+    assert verdicts[1] == Verdict(RUNS, "its 2 tests pass (test_add, test_zero)", after=1, names=("test_add", "test_zero"))
+    assert verdicts[2].verdict == ILLUSTRATIVE and verdicts[2].after == 1  # a failing test is no run
+    assert verdicts[2].reason.startswith("raises AssertionError") and verdicts[2].reason.endswith("after block 1")
+    assert verdicts[3].needs == (Need("module", "pytest"),) and "tmp_path" in verdicts[3].reason
+    assert verdicts[4].needs == (Need("input", "the class of its test methods"),)
+
+
+@pytest.mark.sandbox
+def test_console_sessions_and_shown_output_are_checked_as_doctests(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("pycon", ">>> class Box: pass\n>>> Box()\n<__main__.Box object at 0x7f00deadbeef>\n"
+                  ">>> [n * n for n in range(20)]\n[0, 1, 4, ..., 361]\n>>> 1 / 0\nTraceback (most recent call last):\n"
+                  "  ...\nZeroDivisionError: division by zero\n"),
+        ("python", ">>> sorted({3, 1, 2})\n[1, 2, 3]\n>>> len('abc')\n4\n"),
+        ("python", ">>> import numpy as np\n>>> np.zeros(2)\narray([0., 0.])\n"),
+        ("python", "def square(x):\n    return x * x\n"),
+        ("text", "In [1]: square(12)\nOut[1]: 144\n"),
+        ("python", "for n in range(3):\n    print(square(n))\n"),
+        ("text", "0\n1\n4\n"),
+        ("python", "print('total:', sum(range(10)))\n"),
+        ("text", "total: 46\n"),
+    )
+    assert verdicts[0] == Verdict(MATCHES, "4 prompts checked")
+    assert verdicts[1] == Verdict(DIFFERS, "1 of 2 prompts differs, first at line 3", output="[1, 2, 3]\n3\n",
+                                  diff=verdicts[1].diff)
+    assert "-4" in verdicts[1].diff and "+3" in verdicts[1].diff
+    assert verdicts[2].needs == (Need("module", "numpy"),)
+    assert verdicts[4] == Verdict(MATCHES, "1 prompt checked", after=4)
+    assert verdicts[5].verdict == MATCHES and verdicts[5].reason == "block 7 shows it"
+    assert verdicts[6].reason == "output of block 6, which matches it"
+    assert verdicts[7].verdict == DIFFERS and "-total: 46" in verdicts[7].diff and "+total: 45" in verdicts[7].diff
+    assert verdicts[8].verdict == ILLUSTRATIVE
 
 
 # --- JavaScript and TypeScript in Deno -------------------------------------------------------------
@@ -133,13 +224,13 @@ def test_script_verdicts(sandbox):
         ("javascript", "function broken( {\n"),
         ("javascript", "while (true) {}\n"),
     )
-    assert verdicts[0] == Verdict(RUNS, "ran to completion", output="2,4,6\n")
-    assert verdicts[1] == Verdict(RUNS, "ran to completion", output="5\n")
-    assert verdicts[2] == Verdict(RUNS, "ran to completion", output="42\n")
+    assert verdicts[0] == Verdict(RUNS, "prints 1 line", output="2,4,6\n")
+    assert verdicts[1] == Verdict(RUNS, "prints 1 line", output="5\n")
+    assert verdicts[2] == Verdict(RUNS, "prints 1 line", output="42\n")
     assert verdicts[3].needs == (Need("module", "zod"),)
     assert verdicts[4].needs == (Need("network", "https://api.example.com/items"),)
     assert verdicts[5].needs == (Need("language", "browser"),)
-    assert verdicts[6] == Verdict(RUNS, "runs after block 2", output="10\n", after=2)
+    assert verdicts[6] == Verdict(RUNS, "prints 1 line", output="10\n", after=2)
     assert verdicts[7].needs == (Need("file", "config.json"),)
     assert verdicts[8].verdict == ILLUSTRATIVE and verdicts[8].reason.startswith("fragment or pseudo-code")
     assert verdicts[9].needs == (Need("time", "5 s"),)

@@ -99,6 +99,12 @@ def listed(root: Path) -> dict[str, dict]:
     return {item["id"]: item for item in json.loads(blogtools("snippets", "--json", cwd=root).stdout)}
 
 
+def stored_since(root: Path) -> str:
+    """The one ``since`` date of the site's verdicts (all given on the same day)."""
+    (since,) = {item["since"] for item in json.loads((root / "snippets/results.json").read_text()).values()}
+    return since
+
+
 def test_triage_gives_each_uncurated_block_a_verdict_and_skips_the_curated_one(site):
     root, done = site
     assert summary(done) == (5, 0, 1)
@@ -108,13 +114,15 @@ def test_triage_gives_each_uncurated_block_a_verdict_and_skips_the_curated_one(s
     assert verdicts == {f"{POST}/01": "runs", f"{POST}/02": "runs", f"{POST}/03": "needs-context",
                         f"{POST}/04": "needs-context", f"{POST}/05": "illustrative", CURATED: None}
     assert items[f"{POST}/01"]["triage"]["output"] == "total 45\n"
+    assert (items[f"{POST}/01"]["triage"]["state"], items[f"{POST}/01"]["triage"]["label"]) == (
+        "triaged-runs", f"Runs: prints 1 line · since {stored_since(root)}")
     assert (items[f"{POST}/02"]["triage"]["after"], items[f"{POST}/02"]["triage"]["output"]) == (1, "twice 90\n")
     assert items[f"{POST}/03"]["triage"]["needs"] == [{"kind": "module", "what": "numpy"}]
     assert items[f"{POST}/04"]["triage"]["needs"] == [{"kind": "language", "what": "Go"}]
     assert [item["status"] for item in items.values()] == ["", "", "", "", "", "illustrative"]
     stored = json.loads((root / "snippets/results.json").read_text())
     assert sorted(stored) == [f"{POST}/0{n}" for n in range(1, 6)]  # beside the evidence, never for the curated one
-    assert stored[f"{POST}/03"]["triage"] == items[f"{POST}/03"]["triage"]
+    assert stored[f"{POST}/03"]["triage"].items() <= items[f"{POST}/03"]["triage"].items()
 
 
 def test_an_unchanged_site_is_not_triaged_again_and_its_file_stays_byte_identical(site):
@@ -135,12 +143,13 @@ def test_build_check_and_require_verified_on_a_triaged_site(site):
     assert "triage: 0 triaged, 5 current, 1 skipped (curated)" in built.stderr
     page = (root / "site/2025/01/01/numbers/index.html").read_text()
     statuses = re.findall(r'<span class="snippet-status snippet-([\w-]+)">(.*?)</span>', page)
+    since = f" · since {stored_since(root)}"
     assert statuses == [
-        ("triaged-runs", "Ran without error in the sandbox"),
-        ("triaged-runs", "Ran without error in the sandbox, after block 1"),
-        ("triaged-needs-context", "Needs numpy"),
-        ("triaged-needs-context", "Needs a Go toolchain"),
-        ("triaged-illustrative", "Illustrative (by triage): console session"),
+        ("triaged-runs", "Runs: prints 1 line" + since),
+        ("triaged-runs", "Runs after block 1: prints 1 line" + since),
+        ("triaged-needs-context", "Needs numpy" + since),
+        ("triaged-needs-context", "Needs a Go toolchain" + since),
+        ("triaged-illustrative", "Illustrative (by triage): console session" + since),
         ("illustrative", "Illustrative: a note to readers"),
     ]
     outputs = re.findall(r'<details class="output">\s*<summary>Output of the run in the sandbox</summary>(.*?)</details>',
@@ -164,10 +173,38 @@ def test_a_changed_block_is_triaged_again_with_the_blocks_after_it(site, tmp_pat
     blogtools("extract", cwd=root)
     before = json.loads((root / "snippets/results.json").read_text())
     done = blogtools("triage", cwd=root)
-    assert summary(done) == (2, 3, 1)  # block 4 changed; block 5's verdict may depend on it
+    assert summary(done) == (3, 2, 1)  # block 4 changed; block 3's output is compared with it, block 5 may use it
     after = json.loads((root / "snippets/results.json").read_text())
     assert after[f"{POST}/04"]["triage"]["output"] == "now Python\n"
-    assert all(after[f"{POST}/0{n}"] == before[f"{POST}/0{n}"] for n in (1, 2, 3))
+    assert all(after[f"{POST}/0{n}"] == before[f"{POST}/0{n}"] for n in (1, 2))  # block 3's next block changed
+    assert after[f"{POST}/03"]["triage"] == before[f"{POST}/03"]["triage"]
+
+
+def test_since_changes_only_when_the_verdict_does(site, tmp_path):
+    root = tmp_path / "site"
+    shutil.copytree(site[0], root)
+    results = root / "snippets/results.json"
+    stored = json.loads(results.read_text())
+    for item in stored.values():
+        item["since"] = "2020-01-01"
+    results.write_text(json.dumps(stored))
+    page = root / f"content/posts/{POST}.md"
+    page.write_text(page.read_text().replace('print("total", total)', 'print("sum", total)')
+                    .replace("import numpy\nprint(numpy.arange(3))", "import json\nprint(json.dumps([1]))"))
+    blogtools("extract", cwd=root)
+    blogtools("triage", cwd=root)
+    after = json.loads(results.read_text())
+    assert after[f"{POST}/01"]["triage"]["output"] == "sum 45\n"
+    assert after[f"{POST}/01"]["since"] == "2020-01-01"  # the text changed, the verdict (runs) did not
+    assert after[f"{POST}/03"]["triage"]["verdict"] == "runs" and after[f"{POST}/03"]["since"] != "2020-01-01"
+
+
+def test_run_on_an_uncurated_block_says_what_the_page_says(site):
+    root, _ = site
+    done = blogtools("run", f"{POST}/04", cwd=root, ok=False)
+    assert done.stderr.strip() == (f"blogtools: error: {POST}/04: not curated, so there is no runnable form to run; "
+                                   f"the page says: Needs a Go toolchain · since {stored_since(root)} "
+                                   "(make it runnable in manifest.toml to run it here)")
 
 
 def test_curating_a_block_drops_its_verdict_and_triage_leaves_it_alone(site, tmp_path):

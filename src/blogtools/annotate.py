@@ -4,8 +4,9 @@ Under every fenced block of a post page goes one line: a runnable block's eviden
 result of its last run (``blogtools.evidence``: "✓ Verified since <date> · N tests · Python 3.11",
 "✗ Failing since ...", "⟳ Out of date: ...", "◌ Not verified yet"), with its modules, tests
 (linked), notes and versions folded into a collapsible block under it; or "Illustrative:
-<reason>". A block nobody has curated shows its triage verdict ("Ran without error in the
-sandbox", its output folded under it; "Needs numpy"; "Illustrative (by triage): console session")
+<reason>". A block nobody has curated shows its triage verdict ("Runs: prints 3 lines", its output folded
+under it; "Defines parse_args; nothing called"; "Output differs from the post", the diff folded
+under it; "Needs numpy"; "Illustrative (by triage): directory tree")
 or why it has none ("◌ Not triaged: sandbox not available (...)"). When the runnable form differs from what
 was published (its notes say how), the block becomes a pymdownx.tabbed pair "As published (…)" |
 "Runnable (Python)" whose second tab holds the module file as it is when the site is built (read
@@ -111,12 +112,16 @@ def evidence_html(found: Evidence | None, suffix: str = "") -> str:
 
 def output_fold(found: Evidence | None) -> list[str]:
     """A triage run's output, folded under its block's status line (nothing when it printed
-    nothing): only ever through a fence longer than any backtick run inside it."""
-    output = found.verdict.output if found and found.verdict else ""
-    if not output:
+    nothing), or for output that differs from the post's, how it differs: only ever through a
+    fence longer than any backtick run inside it."""
+    verdict = found.verdict if found else None
+    if verdict is not None and verdict.diff:
+        title, text, language = "How the output differs from the post", verdict.diff, "diff"
+    else:
+        title, text, language = "Output of the run in the sandbox", verdict.output if verdict else "", "text"
+    if not text:
         return []
-    return ['??? output "Output of the run in the sandbox"', ""] + mdwrite.indent(
-        mdwrite.fence(output, "text").splitlines(), blank_lines=True)
+    return [f'??? output "{title}"', ""] + mdwrite.indent(mdwrite.fence(text, language).splitlines(), blank_lines=True)
 
 
 def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[str]:

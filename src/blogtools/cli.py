@@ -377,7 +377,7 @@ def snippets_command(site, snippets_dir, as_json):
     verdicts = evidence.current_verdicts(evidence.load(project), entries)
     if as_json:
         click.echo(json.dumps([{**entry.as_json(), "status": entry.status if entry.curated else "",
-                                "triage": verdicts[entry.id].as_json() if entry.id in verdicts else None}
+                                "triage": _triage_json(verdicts[entry.id]) if entry.id in verdicts else None}
                                for entry in entries.values()], indent=2, ensure_ascii=False))
         return
     for entry in entries.values():
@@ -386,7 +386,8 @@ def snippets_command(site, snippets_dir, as_json):
         elif entry.curated:
             status, detail = entry.status, entry.reason
         elif entry.id in verdicts:
-            status, detail = "triaged", evidence.triage_state(verdicts[entry.id]).label
+            stored = verdicts[entry.id]
+            status, detail = "triaged", evidence.triage_state(stored.verdict, since=stored.since).label
         else:
             status, detail = "-", "not triaged yet"
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
@@ -395,6 +396,12 @@ def snippets_command(site, snippets_dir, as_json):
     uncurated = [(len(verdicts), "triaged"), (len(entries) - curated - len(verdicts), "not triaged")]
     click.echo(f"{len(entries)} entries: {runnable} runnable, {curated - runnable} illustrative"
                + "".join(f", {count} {word}" for count, word in uncurated if count))
+
+
+def _triage_json(stored) -> dict:
+    """A triage record for `snippets --json`: the verdict, its evidence state and page label, since when."""
+    found = evidence.triage_state(stored.verdict, since=stored.since)
+    return {**stored.verdict.as_json(), "state": found.state, "label": found.label, "since": stored.since}
 
 
 @main.command("check")
@@ -497,7 +504,13 @@ def run_command(site, snippets_dir, snippet_id, args):
     change is reviewed. The module gets the folder for its figures in BLOGTOOLS_FIGURES_DIR
     (<figures>/<post>, under build/ by default).
     """
-    result = check_stage.run_snippet(site.with_overrides(snippets_dir=snippets_dir), snippet_id, args)
+    project = site.with_overrides(snippets_dir=snippets_dir)
+    entry = manifest.read(project.snippets_dir).get(snippet_id)
+    if entry is not None and entry.untriaged:  # nothing curated to run: say what the page says
+        found = evidence.states(project)[snippet_id]
+        raise BlogtoolsError(f"{snippet_id}: not curated, so there is no runnable form to run; the page says: "
+                             f"{untrusted.line(found.label)} (make it runnable in {manifest.NAME} to run it here)")
+    result = check_stage.run_snippet(project, snippet_id, args)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -88,20 +88,28 @@ class Record:
 
 @dataclass(frozen=True)
 class Triaged:
-    """An uncurated block's triage verdict and the fingerprint of what it was given (``triage_fingerprint``)."""
+    """An uncurated block's triage verdict, the fingerprint of what it was given
+    (``triage_fingerprint``) and ``since`` (YYYY-MM-DD): when the block first got this verdict
+    (kept while the verdict stays the same, whatever else changes)."""
 
     fingerprint: str
     verdict: triage.Verdict
+    since: str = ""
 
     def as_json(self) -> dict:
-        return {"fingerprint": self.fingerprint, "triage": self.verdict.as_json()}
+        return {"fingerprint": self.fingerprint, **({"since": self.since} if self.since else {}),
+                "triage": self.verdict.as_json()}
 
     @classmethod
     def from_json(cls, data) -> Triaged:
         """A triage record from its JSON object; KeyError, TypeError or ValueError when malformed."""
-        if not isinstance(data["fingerprint"], str):
-            raise TypeError("fingerprint must be a string")
-        return cls(data["fingerprint"], triage.Verdict.from_json(data["triage"]))
+        if not isinstance(data["fingerprint"], str) or not isinstance(data.get("since", ""), str):
+            raise TypeError("fingerprint and since must be strings")
+        return cls(data["fingerprint"], triage.Verdict.from_json(data["triage"]), data.get("since", ""))
+
+    def given(self, fingerprint: str, verdict: triage.Verdict, today: str) -> Triaged:
+        """The record of a new verdict for this block: ``since`` stays unless the verdict changed."""
+        return Triaged(fingerprint, verdict, self.since if self.verdict.verdict == verdict.verdict and self.since else today)
 
 
 def path(project: Project) -> Path:
@@ -279,10 +287,17 @@ def save_times(project: Project, seconds: Mapping[str, float]) -> None:
 VERIFIED, FAILING, OUT_OF_DATE = "verified", "failing", "out-of-date"
 NOT_VERIFIED, NOT_RUN, ILLUSTRATIVE = "not-verified", "skipped", "illustrative"
 # An uncurated block's states: its current triage verdict, or none.
-TRIAGED_RUNS, TRIAGED_NEEDS, TRIAGED_ILLUSTRATIVE = "triaged-runs", "triaged-needs-context", "triaged-illustrative"
+TRIAGED_DEFINES, TRIAGED_RUNS = "triaged-defines", "triaged-runs"
+TRIAGED_MATCHES, TRIAGED_DIFFERS = "triaged-matches", "triaged-differs"
+TRIAGED_NEEDS, TRIAGED_ILLUSTRATIVE = "triaged-needs-context", "triaged-illustrative"
 NOT_TRIAGED = "not-triaged"
 UNAVAILABLE = "sandbox not available"
-TRIAGED = {triage.RUNS: TRIAGED_RUNS, triage.NEEDS_CONTEXT: TRIAGED_NEEDS, triage.ILLUSTRATIVE: TRIAGED_ILLUSTRATIVE}
+TRIAGED = {triage.DEFINES: TRIAGED_DEFINES, triage.RUNS: TRIAGED_RUNS, triage.MATCHES: TRIAGED_MATCHES,
+           triage.DIFFERS: TRIAGED_DIFFERS, triage.NEEDS_CONTEXT: TRIAGED_NEEDS,
+           triage.ILLUSTRATIVE: TRIAGED_ILLUSTRATIVE}
+#: Every evidence state, curated and triaged, in one tuple.
+STATES = (VERIFIED, EXPECTED_FAILURE, FAILING, UNEXPECTED_PASS, OUT_OF_DATE, NOT_VERIFIED, NOT_RUN, ILLUSTRATIVE,
+          *TRIAGED.values(), NOT_TRIAGED)
 #: Evidence states that ``build --require-verified`` accepts; ``=strict`` also refuses NOT_RUN. It
 #: judges what authors claim, runnable blocks: an uncurated block claims nothing, whatever triage said.
 ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE, NOT_TRIAGED, *TRIAGED.values()})
@@ -293,7 +308,8 @@ ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
 COUNT_WORDS = {VERIFIED: "verified", EXPECTED_FAILURE: "failing as expected", FAILING: "failing",
                UNEXPECTED_PASS: "passing unexpectedly", OUT_OF_DATE: "out of date",
                NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative",
-               TRIAGED_RUNS: "ran in the sandbox", TRIAGED_NEEDS: "needing context",
+               TRIAGED_MATCHES: "matching the post", TRIAGED_DIFFERS: "differing from the post",
+               TRIAGED_RUNS: "ran in the sandbox", TRIAGED_DEFINES: "only defining names", TRIAGED_NEEDS: "needing context",
                TRIAGED_ILLUSTRATIVE: "illustrative by triage", NOT_TRIAGED: "not triaged"}
 
 
@@ -385,26 +401,33 @@ def unavailable(reason: str) -> str:
     return f"{UNAVAILABLE} ({reason})"
 
 
-def triage_state(verdict: triage.Verdict | None, why_not: str | None = None) -> Evidence:
-    """The evidence of an uncurated block: its current triage verdict, or why it has none
-    (``why_not``: "sandbox not available (...)"; None: nobody has triaged it yet)."""
+def triage_state(verdict: triage.Verdict | None, why_not: str | None = None, since: str = "") -> Evidence:
+    """The evidence of an uncurated block: its current triage verdict (given ``since``), or why it
+    has none (``why_not``: "sandbox not available (...)"; None: nobody has triaged it yet)."""
     if verdict is None:
         return Evidence(NOT_TRIAGED, f"◌ Not triaged: {why_not}" if why_not else "◌ Not triaged yet")
-    if verdict.verdict == triage.RUNS:
-        after = f", after block {verdict.after}" if verdict.after else ""
-        label = f"Ran without error in the sandbox{after}"
+    after = f" after block {verdict.after}" if verdict.after else ""
+    if verdict.verdict == triage.DEFINES:
+        label = f"{verdict.reason[:1].upper()}{verdict.reason[1:]}{after and ' (ran' + after + ')'}"
+    elif verdict.verdict == triage.RUNS:
+        label = f"Runs{after}: {verdict.reason}"
+    elif verdict.verdict == triage.MATCHES:
+        label = f"Output matches the post{after and ' (ran' + after + ')'}: {verdict.reason}"
+    elif verdict.verdict == triage.DIFFERS:
+        label = f"Output differs from the post{after and ' (ran' + after + ')'}: {verdict.reason}"
     elif verdict.verdict == triage.NEEDS_CONTEXT:
         phrases = [need.phrase() for need in verdict.needs] or [verdict.reason]
         label = "Needs " + (" and ".join(phrases) if len(phrases) < 3 else ", ".join(phrases[:-1]) + " and " + phrases[-1])
     else:
         label = f"Illustrative (by triage): {verdict.reason}"
-    return Evidence(TRIAGED[verdict.verdict], label, verdict=verdict)
+    return Evidence(TRIAGED[verdict.verdict], label + (f" · since {since}" if since else ""), verdict=verdict)
 
 
 def triage_fingerprint(post_entries: Iterable[Entry], runtime: str) -> str:
-    """What a block's verdict depends on: the language and text of the post's blocks up to it
-    (``post_entries``, in order, ending with it: a block may run only after the earlier ones) and
-    the triage runtime's version (``triage.runtime_version()``)."""
+    """What a block's verdict depends on: the language and text of the post's blocks up to it and
+    the one after it (``post_entries``, in order: a block may run only after the earlier ones, and
+    its output is compared with the next block's text) and the triage runtime's version
+    (``triage.runtime_version()``)."""
     blocks = [[entry.language, entry.changed_sha256 or entry.sha256] for entry in post_entries]
     return hashlib.sha256(json.dumps({"runtime": runtime, "blocks": blocks}).encode("utf-8")).hexdigest()
 
@@ -418,15 +441,15 @@ def triage_fingerprints(entries: Mapping[str, Entry], runtime: str) -> dict[str,
     found = {}
     for blocks in posts.values():
         blocks.sort(key=lambda entry: entry.ordinal)
-        found.update({entry.id: triage_fingerprint(blocks[: n + 1], runtime)
+        found.update({entry.id: triage_fingerprint(blocks[: n + 2], runtime)
                       for n, entry in enumerate(blocks) if entry.untriaged})
     return found
 
 
-def current_verdicts(results: Results, entries: Mapping[str, Entry]) -> dict[str, triage.Verdict]:
-    """The verdicts whose fingerprint is current, by id: what triage measured of the text as it is."""
+def current_verdicts(results: Results, entries: Mapping[str, Entry]) -> dict[str, Triaged]:
+    """The triage records whose fingerprint is current, by id: what triage measured of the text as it is."""
     now = triage_fingerprints(entries, triage.runtime_version())
-    return {ident: stored.verdict for ident, stored in results.verdicts.items() if now.get(ident) == stored.fingerprint}
+    return {ident: stored for ident, stored in results.verdicts.items() if now.get(ident) == stored.fingerprint}
 
 
 def states(project: Project, entries: Mapping[str, Entry] | None = None,
@@ -443,8 +466,12 @@ def states(project: Project, entries: Mapping[str, Entry] | None = None,
 
         reason = unavailable_reason()
         why_not = {ident: unavailable(reason) for ident in entries} | why_not if reason else why_not
-    return {ident: triage_state(verdicts.get(ident), why_not.get(ident)) if entry.untriaged
+    return {ident: _triaged_state(verdicts.get(ident), why_not.get(ident)) if entry.untriaged
             else state(project, entry, results.records.get(ident)) for ident, entry in entries.items()}
+
+
+def _triaged_state(stored: Triaged | None, why_not: str | None) -> Evidence:
+    return triage_state(stored.verdict, why_not, stored.since) if stored else triage_state(None, why_not)
 
 
 def unverified(found: Mapping[str, Evidence], strict: bool = False) -> list[str]:

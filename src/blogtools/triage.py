@@ -3,24 +3,36 @@
     verdicts = triage_post([Block(1, "python", "import numpy"), Block(2, "shell", "ls -l")])
     verdicts[0].verdict, verdicts[0].reason, verdicts[0].needs   # needs-context, ..., (Need(module numpy),)
 
-Three verdicts: ``runs`` (ran to completion as published, in the sandbox), ``needs-context`` (real
-code that lacks something, named in ``needs``) and ``illustrative`` (not a program: a console
-session, output, configuration, a diff, a command line, a fragment; the reason says which).
-Nothing runs on the host: blocks run only in the sandbox, whose every output is attacker-controlled
-and decides nothing but the verdict of the post it came from. A block that did not run to
-completion is never called ``runs``.
+Verdicts that ran, each saying what the run checked: ``defines`` (ran; its top level only defined
+names, listed in ``names``: no call, no output), ``runs`` (ran and did something: printed, wrote a
+file or called something at its top level; ``output``, ``names`` the calls), ``matches`` and
+``differs`` (a console session run prompt by prompt, or a block followed by a block of its output,
+compared as doctest compares; ``diff`` shows how it differs). Verdicts that did not:
+``needs-context`` (real code that lacks something, named in ``needs``) and ``illustrative`` (not a
+program: output, configuration, a diff, a command line, a fragment; the reason says which).
+
+A block is dedented before it runs, as a reader would paste it. What a block's top level did is
+measured in the sandbox (``sys.monitoring`` reports each call its top-level code makes) and
+reported back on stderr under a per-run marker; like everything from the sandbox, the report is
+attacker-controlled: the host validates its shape and it decides nothing but the verdict of the
+block that made it. Nothing runs on the host. A block that did not run to completion is never
+called ``defines``, ``runs`` or ``matches``.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
+import secrets
+import string
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 
-from blogtools import languages, untrusted
+from blogtools import languages, sessions, untrusted
 from blogtools.sandbox import (
     SCRIPT_EXTENSIONS,
     Limits,
@@ -30,12 +42,14 @@ from blogtools.sandbox import (
     runtime,
 )
 
-RUNS, NEEDS_CONTEXT, ILLUSTRATIVE = "runs", "needs-context", "illustrative"
-VERDICTS = (RUNS, NEEDS_CONTEXT, ILLUSTRATIVE)
+DEFINES, RUNS, MATCHES, DIFFERS = "defines", "runs", "matches", "differs"
+NEEDS_CONTEXT, ILLUSTRATIVE = "needs-context", "illustrative"
+VERDICTS = (DEFINES, RUNS, MATCHES, DIFFERS, NEEDS_CONTEXT, ILLUSTRATIVE)
+RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completion (every prompt, for a session)
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
@@ -77,13 +91,18 @@ _RUNTIME_PHRASES = {"Shell": "a shell", "SQL": "a SQL database", "Python 2": "Py
 
 @dataclass(frozen=True)
 class Verdict:
-    """One block's verdict; ``output`` (RUNS only) is the sandbox's raw, untrusted stdout+stderr."""
+    """One block's verdict. ``output`` (runs, matches, differs) is the sandbox's raw, untrusted
+    stdout+stderr; ``names`` what a ``defines`` block defined or the calls a ``runs`` block's top
+    level made (untrusted: reported by the sandbox); ``diff`` how a ``differs`` block's output
+    differs from the post's; ``after``, the earlier block it ran after."""
 
     verdict: str
     reason: str
     needs: tuple[Need, ...] = ()
     output: str = ""
     after: int | None = None
+    names: tuple[str, ...] = ()
+    diff: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -92,10 +111,11 @@ class Verdict:
             raise ValueError("needs are given exactly for needs-context")
 
     def as_json(self) -> dict:
-        """The verdict as plain JSON data."""
+        """The verdict as plain JSON data (``names`` and ``diff`` only when there are some)."""
         return {"verdict": self.verdict, "reason": self.reason,
                 "needs": [{"kind": need.kind, "what": need.what} for need in self.needs],
-                "output": self.output, "after": self.after}
+                "output": self.output, "after": self.after,
+                **({"names": list(self.names)} if self.names else {}), **({"diff": self.diff} if self.diff else {})}
 
     @classmethod
     def from_json(cls, data) -> Verdict:
@@ -104,7 +124,11 @@ class Verdict:
         after = data.get("after")
         if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
             raise ValueError("after: not an integer")
-        return cls(str(data["verdict"]), str(data["reason"]), needs, str(data.get("output", "")), after)
+        names = data.get("names", [])
+        if not isinstance(names, list):
+            raise ValueError("names: not a list")
+        return cls(str(data["verdict"]), str(data["reason"]), needs, str(data.get("output", "")), after,
+                   tuple(str(name) for name in names), str(data.get("diff", "")))
 
 
 @dataclass(frozen=True)
@@ -138,25 +162,60 @@ _KIND_OF_LANGUAGE = {
     **dict.fromkeys(("json", "xml", "csv", "graphql", "protobuf"), "data"),
     **dict.fromkeys(("html", "css", "scss", "markdown", "rst", "latex", "jinja", "vue"), "markup"),
 }
-_PYTHON_PROMPT = re.compile(r"^\s*(>>>( |$)|In \[\d+\]:)", re.M)
 _IPYTHON_LINE = re.compile(r"^\s*(%{1,2}[a-z]\w*|![a-z])", re.M)
 # A compiler's or linter's message: "error[E0597]: ...", "warning: ...", "src/x.c:3:1: error: ...".
 _DIAGNOSTIC = re.compile(r"(?:(?:error|warning)(?:\[\w+\])?: |[\w./-]+:\d+:\d+: (?:error|warning): )")
 # Parts left out on purpose: a body "{ ... }", or a line that is only "..." (a comment's included).
 _ELIDED = re.compile(r"\{\s*(?:/[/*]\s*)?(?:\.\.\.|…)\s*(?:\*/\s*)?\}|^\s*(?://|#|/\*)?\s*(?:\.\.\.|…)\s*(?:\*/)?\s*$", re.M)
 _SHELL_PROMPT = re.compile(r"^\s*(\(\w[\w.-]*\) )?[\w@.:~/-]*\$ \S", re.M)
+# Prompts of other shells anywhere in a block: PowerShell "PS C:\>", cmd "C:\>", "root@host:/#".
+_OTHER_PROMPT = re.compile(r"^\s*(?:PS [A-Za-z]:\\[^>\n]*> |[A-Za-z]:\\[^>\n]*>\s?\S|[\w.-]+@[\w.-]+:[^\s#$]*[#$] )", re.M)
+_TREE = re.compile(r"^[\s│|]*(?:├──|└──|\|--|`--|\+--) ", re.M)
+_NUMBERED = re.compile(r"^\s*\d+[:.)|]?\s+\S")
+_SSH_CONFIG = re.compile(r"^\s*(?:Host|HostName|User|Port|IdentityFile|ProxyJump|ProxyCommand|ForwardAgent|"
+                         r"IdentitiesOnly|StrictHostKeyChecking|UserKnownHostsFile|LocalForward|ServerAliveInterval)\s+\S",
+                         re.M | re.I)
+_SESSION_LANGUAGES = ("python", "pycon", "console", "text", "")  # where a Python prompt makes a session
 
 
 def _console_session(text: str) -> bool:
-    """A transcript of a console: a Python prompt on a line, or a shell ``$`` or REPL ``>`` prompt first."""
+    """A transcript of a console: a shell ``$``, a REPL ``>`` prompt first, or another shell's prompt."""
     first = text.lstrip("\n")
-    return bool(_PYTHON_PROMPT.search(text) or _SHELL_PROMPT.match(first) or first.startswith("> "))
+    return bool(_SHELL_PROMPT.match(first) or first.startswith("> ") or _OTHER_PROMPT.search(text))
+
+
+def _looks_like_output(text: str) -> str:
+    """What a block is when it is shaped like output or configuration rather than a program, or ""."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(_TREE.findall(text)) >= 2:
+        return "directory tree"
+    if len(lines) >= 2 and sum(bool(_NUMBERED.match(line)) for line in lines) >= 0.8 * len(lines):
+        return "numbered listing"
+    if lines and len(_SSH_CONFIG.findall(text)) >= max(2, 0.6 * len(lines)):
+        return "SSH configuration"
+    return ""
 
 
 def _command_lines(text: str) -> list[str]:
     """The logical lines of a shell block that are commands (no blank lines, no comments)."""
     joined = re.sub(r"\\\n", " ", text)
     return [line for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def dedented(text: str) -> str:
+    """The block as a reader would paste it: the indentation all its lines share removed (tabs as
+    well as spaces; tabs taken as 8 columns when the lines mix both)."""
+    flush = textwrap.dedent(text)
+    if "\t" in text and all(line[:1] in " \t" for line in flush.splitlines() if line.strip()):
+        return textwrap.dedent(text.expandtabs(8))
+    return flush
+
+
+def is_python_session(block: Block) -> bool:
+    """Whether a block is a Python (or IPython) console session, to run prompt by prompt."""
+    language = languages.lookup(block.language)
+    name = language.name if language else block.language.strip().lower()
+    return name in _SESSION_LANGUAGES and sessions.is_session(block.text)
 
 
 def static_verdict(block: Block) -> Verdict | None:
@@ -166,8 +225,12 @@ def static_verdict(block: Block) -> Verdict | None:
     text = block.text
     if not text.strip():
         return Verdict(ILLUSTRATIVE, "empty block")
+    if is_python_session(block):
+        return None if sessions.session_examples(text) else Verdict(ILLUSTRATIVE, "console session")
     if name in (*_RUN, "shell", "text", "") and _console_session(text):
         return Verdict(ILLUSTRATIVE, "console session")
+    if name in (*_RUN, "shell", "text", "") and (shape := _looks_like_output(text)):
+        return Verdict(ILLUSTRATIVE, shape)
     if name == "python" and _IPYTHON_LINE.search(text):
         return Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
     if name in _RUN:
@@ -307,18 +370,205 @@ def python_names(text: str) -> set[str]:
     return names
 
 
-def python_cumulative(earlier: Sequence[str], text: str) -> str:
+_PYTHON_PROGRAM = string.Template("""\
+import contextlib as _c, io as _io, json as _j, sys as _s, traceback as _tb
+_ns = {'__name__': '__main__', '__builtins__': __builtins__}
+for _src in $earlier:
+    with _c.redirect_stdout(_io.StringIO()), _c.redirect_stderr(_io.StringIO()):
+        try:
+            exec(compile(_src, '<earlier block>', 'exec'), _ns)
+        except BaseException:
+            pass
+_say, _dumps, _report = _s.stderr.write, _j.dumps, {}
+$body
+""")
+# A block run as a script: each call its top-level code makes is reported (once a call site), then
+# its pytest-style tests are called, if those are all it defines.
+_SCRIPT_BODY = """\
+_code, _m, _calls = compile($text, '<exec>', 'exec'), _s.monitoring, []
+def _seen(code, offset, called, arg0):
+    try:
+        _calls.append([offset, str(getattr(called, '__qualname__', None) or type(called).__name__)[:80]])
+    except BaseException:
+        _calls.append([offset, '?'])
+    return _m.DISABLE
+try:
+    _m.use_tool_id(5, 'triage')
+    _m.register_callback(5, _m.events.CALL, _seen)
+    _m.set_local_events(5, _code, _m.events.CALL)
+    _report['calls'] = _calls
+except Exception:
+    pass
+try:
+    exec(_code, _ns)
+    _m.set_local_events(5, _code, 0)
+    _report['tests'] = 0
+    for _test in $tests:
+        _ns[_test]()
+        _report['tests'] += 1
+finally:
+    _lines = list(_code.co_lines())
+    _report['calls'] = [[next((n for a, b, n in _lines if a <= o < b), 0), name] for o, name in _calls[:64]]
+    _say('\\n' + $marker + _dumps(_report) + '\\n')
+"""
+# A console session: each prompt's code in one namespace, as the REPL runs it; what it printed or raised.
+_SESSION_BODY = """\
+_report['examples'] = []
+try:
+    for _source in $sources:
+        _out = _io.StringIO()
+        try:
+            with _c.redirect_stdout(_out):
+                exec(compile(_source, '<stdin>', 'single'), _ns)
+            _report['examples'].append(['output', _out.getvalue()[-4000:], ''])
+        except BaseException as _e:
+            _said = ''.join(_tb.format_exception_only(type(_e), _e))[-500:]
+            _report['examples'].append(['raised', _out.getvalue()[-4000:], _said])
+finally:
+    _say('\\n' + $marker + _dumps(_report) + '\\n')
+"""
+
+
+def python_program(earlier: Sequence[str], text: str, marker: str, tests: Sequence[str] = ()) -> str:
     """Python that runs the ``earlier`` blocks quietly (a failing one is passed over), then ``text``,
-    all in one namespace, as a script's (``__name__`` is ``"__main__"``)."""
-    return ("import contextlib as _c, io as _io\n"
-            "_ns = {'__name__': '__main__', '__builtins__': __builtins__}\n"
-            f"for _src in {list(earlier)!r}:\n"
-            "    with _c.redirect_stdout(_io.StringIO()), _c.redirect_stderr(_io.StringIO()):\n"
-            "        try:\n"
-            "            exec(compile(_src, '<earlier block>', 'exec'), _ns)\n"
-            "        except BaseException:\n"
-            "            pass\n"
-            f"exec(compile({text!r}, '<exec>', 'exec'), _ns)\n")
+    all in one namespace, as a script's (``__name__`` is ``"__main__"``), then calls ``tests``; its
+    last stderr line is ``marker`` and a JSON report: the calls its top level made ([line, name])."""
+    body = string.Template(_SCRIPT_BODY).substitute(text=repr(text), tests=repr(list(tests)), marker=repr(marker))
+    return _PYTHON_PROGRAM.substitute(earlier=repr(list(earlier)), body=body)
+
+
+def session_program(earlier: Sequence[str], examples: Sequence[sessions.Example], marker: str) -> str:
+    """Python that runs a session's prompts one by one in one namespace (after ``earlier``, as
+    ``python_program``), reporting under ``marker`` what each printed and the exception it raised."""
+    body = string.Template(_SESSION_BODY).substitute(sources=repr([e.source for e in examples]), marker=repr(marker))
+    return _PYTHON_PROGRAM.substitute(earlier=repr(list(earlier)), body=body)
+
+
+def take_report(result: RunResult, marker: str) -> tuple[RunResult, dict | None]:
+    """The run without its report line, and the report (None when absent or not a JSON object:
+    the block may have cut it off, or forged it: only its shape is trusted, never its truth)."""
+    start = result.stderr.rfind("\n" + marker)
+    if start < 0:
+        return result, None
+    end = result.stderr.find("\n", start + 1)
+    end = len(result.stderr) if end < 0 else end + 1
+    line = result.stderr[start + 1 + len(marker): end]
+    try:
+        report = json.loads(line)
+    except ValueError:
+        report = None
+    return replace(result, stderr=result.stderr[:start] + result.stderr[end:]), report if isinstance(report, dict) else None
+
+
+def _reported_calls(report: dict, lines: int) -> list[tuple[int, str]]:
+    """The report's calls that have the right shape: [line within the block, a short name]."""
+    calls = report.get("calls")
+    if not isinstance(calls, list):
+        return []
+    return [(call[0], untrusted.line(call[1], 80)) for call in calls[:64]
+            if isinstance(call, list) and len(call) == 2 and type(call[0]) is int and 0 < call[0] <= lines
+            and isinstance(call[1], str)]
+
+
+def _top_level(text: str) -> tuple[list[tuple[int, int]], list[str], list[str], list[str]]:
+    """A Python block's top level, parsed: the line spans of its definitions (a call made there,
+    by a decorator or a class statement, defines), the names it binds, and, when pytest-style
+    test functions are all it defines, those that take no argument and the fixtures the others take."""
+    try:
+        tree = ast.parse(text) if len(text) <= MAX_PARSED_CHARS else ast.Module([], [])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [], [], [], []
+    spans, names, imported, functions, classes = [], [], [], [], 0
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+            spans.append((first, node.end_lineno or node.lineno))
+            names.append(node.name)
+            functions += [node] if not isinstance(node, ast.ClassDef) else []
+            classes += isinstance(node, ast.ClassDef)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported += [(alias.asname or alias.name).partition(".")[0] for alias in node.names]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+    tests = [f for f in functions if f.name.startswith("test")]
+    if classes or not tests or len(tests) != len(functions) or any(isinstance(f, ast.AsyncFunctionDef) for f in tests):
+        return spans, list(dict.fromkeys(names or imported)), [], []
+    fixtures = {f.name: [a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs)] for f in tests}
+    takes = list(dict.fromkeys(arg for args in fixtures.values() for arg in args))
+    return spans, list(dict.fromkeys(names)), [f.name for f in tests if not fixtures[f.name]], takes
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _listed(names: Sequence[str], most: int = 4) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def what_it_did(text: str, result: RunResult, report: dict | None, after: int | None = None) -> Verdict:
+    """The verdict of a Python block that ran to completion, from what the sandbox measured: its
+    output, the files it wrote, the calls its top level made and the tests called (``report``)."""
+    output = result.stdout + result.stderr
+    printed = len(output.splitlines())
+    spans, names, tests, _ = _top_level(text)
+    called = [] if report is None else [name for line, name in _reported_calls(report, len(text.splitlines()))
+                                          if not any(first <= line <= last for first, last in spans)]
+    did = "; ".join(part for part in (f"prints {_count(printed, 'line')}" if printed else "",
+                                      f"writes {_count(len(result.output_files), 'file')}" if result.output_files else "")
+                    if part)
+    if report is not None and tests and report.get("tests") == len(tests):
+        return Verdict(RUNS, _plain(f"its {_count(len(tests), 'test')} pass ({_listed(tests)})"),
+                       output=output, after=after, names=tuple(tests))
+    if report is None:  # the block cut its report off: only what the host saw is said
+        return Verdict(RUNS, f"{did or 'prints nothing'} (its calls were not reported)", output=output, after=after)
+    calls = list(dict.fromkeys(called))
+    if did or calls:
+        return Verdict(RUNS, _plain(did or f"calls {_listed(calls)}; prints nothing"), output=output, after=after,
+                       names=tuple(calls[:20]))
+    shown = f"defines {_listed(names)}" if names else "defines nothing"
+    return Verdict(DEFINES, _plain(f"{shown}; nothing called"), after=after, names=tuple(names[:20]))
+
+
+def session_verdict(block: Block, examples: Sequence[sessions.Example], result: RunResult, report: dict | None,
+                    limits: Limits, after: int | None = None) -> Verdict:
+    """The verdict of a console session from what each prompt printed or raised in the sandbox,
+    compared with what the post shows after it (doctest's normalisation)."""
+    got = report.get("examples") if report else None
+    if not isinstance(got, list) or len(got) != len(examples):
+        return python_failure(block, result, limits) if not python_ran(result) else _raised("")
+    differs = []
+    for example, item in zip(examples, got):
+        if not (isinstance(item, list) and len(item) == 3 and all(isinstance(part, str) for part in item)):
+            return _raised("")
+        kind, printed, raised = item
+        if kind == "raised" and not example.want.lstrip().startswith("Traceback ("):
+            needs = python_failure(block, RunResult("", raised, False), limits)
+            if needs.verdict == NEEDS_CONTEXT:
+                return needs
+            differs.append((example, example.want, printed + raised))
+        elif kind == "raised":
+            wanted = _exception_line(example.want)
+            if not sessions.same(wanted, raised.strip().splitlines()[-1] + "\n" if raised.strip() else ""):
+                differs.append((example, wanted, raised))
+        elif not sessions.same(example.want, printed):
+            differs.append((example, example.want, printed))
+    prompts = _count(len(examples), "prompt")
+    if not differs:
+        return Verdict(MATCHES, f"{prompts} checked", after=after)
+    example, want, printed = differs[0]
+    diff = f"line {example.line}: {example.source.strip()[:120]}\n" + sessions.short_diff(want, printed)
+    return Verdict(DIFFERS, f"{len(differs)} of {prompts} differ{'s' * (len(differs) == 1)}, first at line {example.line}",
+                   output="".join(part[1] for part in got if isinstance(part, list) and len(part) == 3)[:4000],
+                   after=after, diff=diff)
+
+
+def _exception_line(want: str) -> str:
+    """The exception line of a traceback the post shows ("ValueError: bad value")."""
+    lines = [line for line in want.splitlines() if line.strip()]
+    return (lines[-1].strip() + "\n") if lines else ""
 
 
 # JavaScript and TypeScript (Deno) -----------------------------------------------------------------
@@ -401,19 +651,33 @@ def script_cumulative(earlier: Sequence[str], text: str) -> str:
     return quiet + "\n".join(earlier) + loud + text
 
 
+def script_did(text: str, result: RunResult, report: dict | None, after: int | None = None) -> Verdict:
+    """The verdict of a script that ran: what it printed (its calls are not measured in Deno)."""
+    output = result.stdout + result.stderr
+    printed = len(output.splitlines())
+    return Verdict(RUNS, f"prints {_count(printed, 'line')}" if printed else "prints nothing", output=output,
+                   after=after)
+
+
+def _python_code(earlier: Sequence[str], text: str, marker: str) -> str:
+    return python_program(earlier, text, marker, _top_level(text)[2])
+
+
 @dataclass(frozen=True)
 class _Runner:
-    """How blocks of one family (Python; JavaScript and TypeScript) run and how a failure reads."""
+    """How blocks of one family (Python; JavaScript and TypeScript) run and how a run reads."""
 
     ran: Callable[[RunResult], bool]
+    did: Callable[[str, RunResult, dict | None, int | None], Verdict]
     failure: Callable[[Block, RunResult, Limits], Verdict]
     names: Callable[[str], set[str]]
-    cumulative: Callable[[Sequence[str], str], str]
+    cumulative: Callable[[Sequence[str], str, str], str]  # (earlier texts, text, marker) -> code
     tolerant: bool  # whether the cumulative code passes over an earlier block that fails
 
 
-_RUNNERS = {"python": _Runner(python_ran, python_failure, python_names, python_cumulative, True),
-            "script": _Runner(script_ran, script_failure, script_names, script_cumulative, False)}
+_RUNNERS = {"python": _Runner(python_ran, what_it_did, python_failure, python_names, _python_code, True),
+            "script": _Runner(script_ran, script_did, script_failure, script_names,
+                              lambda earlier, text, marker: script_cumulative(earlier, text), False)}
 
 
 class Sandboxes:
@@ -461,57 +725,110 @@ class Sandboxes:
 
 
 class _Post:
-    """One post's runnable blocks: each runs alone first (Python in one fresh interpreter for the
-    post, each run with fresh globals; a script in a fresh Deno of its own); a block missing a name
-    that an earlier block of its family defines runs again after those earlier blocks (Python in a
-    second fresh interpreter that the post's cumulative runs share)."""
+    """One post's runnable blocks, each dedented: each runs alone first (Python in one fresh
+    interpreter for the post, each run with fresh globals; a script in a fresh Deno of its own); a
+    block missing a name that an earlier block of its family defines runs again after those
+    earlier blocks (Python in a second fresh interpreter that the post's cumulative runs share).
+    A Python console session runs prompt by prompt, likewise alone first."""
 
     def __init__(self, sandboxes: Sandboxes):
         self.sandboxes = sandboxes
         self.python = None  # the post's Python unit, made at its first Python block
         self.again = None  # the fresh unit its cumulative Python runs share, made at the first
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
+        self.marker = f"@@triage-report-{secrets.token_hex(8)}@@"
 
-    def _run(self, language: str, code: str) -> RunResult:
-        if language == "python":
-            self.python = self.python or self.sandboxes.python_unit()
-            return self.python.run(code)
-        return self.sandboxes[language].run(code)
+    def _run(self, language: str, code: str, cumulative: bool = False) -> tuple[RunResult, dict | None]:
+        if language != "python":
+            return self.sandboxes[language].run(code), None
+        if cumulative:
+            self.again = self.again or self.sandboxes.python_unit()
+            return take_report(self.again.run(code), self.marker)
+        self.python = self.python or self.sandboxes.python_unit()
+        return take_report(self.python.run(code), self.marker)
 
     def triage(self, block: Block) -> Verdict:
+        block = replace(block, text=dedented(block.text))
+        if is_python_session(block):
+            return self._session(block)
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
         runner = _RUNNERS[family]
-        code = runner.cumulative([], block.text)  # as published, alone
-        result = self._run(language, code)
+        code = runner.cumulative([], block.text, self.marker)  # as published, alone
+        result, report = self._run(language, code)
         if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
-            result = self._run("typescript", code)  # types in a block named JavaScript
+            result, report = self._run("typescript", code)  # types in a block named JavaScript
         if runner.ran(result):
-            verdict = Verdict(RUNS, "ran to completion", output=result.stdout + result.stderr)
+            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, None)
         else:
             verdict = runner.failure(block, result, self.sandboxes.limits)
             if verdict.needs and verdict.needs[0].kind == "name":
                 verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
-        may_run_again = not result.timed_out and (verdict.verdict == RUNS or verdict.verdict == NEEDS_CONTEXT and (
+        may_run_again = not result.timed_out and (verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT and (
             runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
         self.earlier[family].append((block, verdict, may_run_again))
         return verdict
 
-    def _after_earlier(self, block: Block, family: str, name: str, alone: Verdict) -> Verdict:
+    @staticmethod
+    def _tests_need_pytest(block: Block) -> Verdict | None:
+        """For a block of pytest-style tests that take fixtures: it needs pytest to run them."""
+        takes = _top_level(block.text)[3]
+        if not takes:
+            return None
+        if takes[0] in ("self", "cls"):  # methods of a test class the block leaves out
+            return Verdict(NEEDS_CONTEXT, "test methods outside their class", (Need("input", "the class of its test methods"),))
+        return Verdict(NEEDS_CONTEXT, _plain(f"its tests take pytest fixtures ({_listed(takes)})"),
+                       (Need("module", "pytest"),))
+
+    def _session(self, block: Block) -> Verdict:
+        examples = sessions.session_examples(block.text)
+        if any(example.source.lstrip().startswith(("%", "!")) for example in examples):
+            verdict = Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
+        else:
+            result, report = self._run("python", session_program([], examples, self.marker))
+            verdict = session_verdict(block, examples, result, report, self.sandboxes.limits)
+            if verdict.needs and verdict.needs[0].kind == "name":
+                verdict = self._session_after_earlier(block, examples, verdict)
+        typed = replace(block, text="".join(example.source for example in examples))
+        self.earlier["python"].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
+        return verdict
+
+    def _defining(self, family: str, name: str) -> tuple[list[str], int, Verdict] | None:
+        """The earlier texts to run first, the last block defining ``name`` and its verdict."""
         runner, earlier = _RUNNERS[family], self.earlier[family]
         defining = [(before, verdict) for before, verdict, _ in earlier if name in runner.names(before.text)]
         if not defining:
+            return None
+        return [before.text for before, _, again in earlier if again], defining[-1][0].ordinal, defining[-1][1]
+
+    def _session_after_earlier(self, block: Block, examples, alone: Verdict) -> Verdict:
+        found = self._defining("python", alone.needs[0].what)
+        if found is None:
             return alone
-        code = runner.cumulative([before.text for before, _, again in earlier if again], block.text)
-        if family == "python":
-            self.again = self.again or self.sandboxes.python_unit()
-            result = self.again.run(code)
-        else:
-            result = self.sandboxes["typescript"].run(code)  # TypeScript reads JavaScript too
-        after, its_verdict = defining[-1][0].ordinal, defining[-1][1]
+        texts, after, its_verdict = found
+        result, report = self._run("python", session_program(texts, examples, self.marker), cumulative=True)
+        verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, after)
+        return self._still_lacking(verdict, after, its_verdict)
+
+    def _after_earlier(self, block: Block, family: str, name: str, alone: Verdict) -> Verdict:
+        runner, found = _RUNNERS[family], self._defining(family, name)
+        if found is None:
+            return alone
+        texts, after, its_verdict = found
+        code = runner.cumulative(texts, block.text, self.marker)
+        language = "python" if family == "python" else "typescript"  # TypeScript reads JavaScript too
+        result, report = self._run(language, code, cumulative=True)
         if runner.ran(result):
-            return Verdict(RUNS, f"runs after block {after}", output=result.stdout + result.stderr, after=after)
-        still = runner.failure(block, result, self.sandboxes.limits)
+            return self._tests_need_pytest(block) or runner.did(block.text, result, report, after)
+        return self._still_lacking(runner.failure(block, result, self.sandboxes.limits), after, its_verdict)
+
+    @staticmethod
+    def _still_lacking(still: Verdict, after: int, its_verdict: Verdict) -> Verdict:
+        """The verdict of a block run after block ``after``: what it still lacks, named."""
+        if still.verdict in RAN:
+            return still
+        if still.verdict == ILLUSTRATIVE:  # it lacked nothing more: given the block, it fails on its own
+            return replace(still, reason=_plain(f"{still.reason}, after block {after}", 240), after=after)
         # Still lacking the name: the defining block itself did not run; what it lacks, this one lacks.
         lacks = its_verdict.needs if any(need.kind == "name" for need in still.needs) else still.needs
         needs = [Need("block", str(after))]
@@ -524,10 +841,33 @@ class _Post:
                 unit.close()
 
 
+_OUTPUT_REASONS = ("text or program output", "program output")
+
+
+def _with_shown_output(blocks: Sequence[Block], verdicts: list[Verdict]) -> list[Verdict]:
+    """A block that ran and printed, followed by a block of plain text resembling what it printed
+    (the post shows its output: "this prints:"), is compared with it: ``matches`` or ``differs``."""
+    found = list(verdicts)
+    for n in range(len(found) - 1):
+        ran, shown = found[n], found[n + 1]
+        if ran.verdict != RUNS or not ran.output.strip() or shown.verdict != ILLUSTRATIVE or shown.reason not in _OUTPUT_REASONS:
+            continue
+        want = blocks[n + 1].text
+        if sessions.same(want, ran.output):
+            found[n] = replace(ran, verdict=MATCHES, reason=f"block {blocks[n + 1].ordinal} shows it")
+            found[n + 1] = replace(shown, reason=f"output of block {blocks[n].ordinal}, which matches it")
+        elif sessions.resembles(want, ran.output):
+            found[n] = replace(ran, verdict=DIFFERS, reason=f"block {blocks[n + 1].ordinal} shows other output",
+                               diff=sessions.short_diff(want, ran.output))
+            found[n + 1] = replace(shown, reason=f"output of block {blocks[n].ordinal}, which differs from it")
+    return found
+
+
 def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, sandboxes: Sandboxes | None = None,
                 progress: Callable[[Block, Verdict], None] | None = None) -> list[Verdict]:
     """One verdict per block, in order; runs the post's runnable blocks in the sandbox, one fresh
-    interpreter per post (per language), cumulatively where a block needs an earlier block's names.
+    interpreter per post (per language), cumulatively where a block needs an earlier block's names;
+    a block whose output the next block shows is compared with it (so its verdict depends on it).
     ``sandboxes`` (whose limits then apply), kept open by a caller triaging many posts, is reused;
     without it they are made here and closed. Raises SandboxUnavailable when the sandbox cannot run."""
     own = sandboxes is None
@@ -544,4 +884,4 @@ def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, san
         post.close()
         if own:
             sandboxes.close()
-    return verdicts
+    return _with_shown_output(blocks, verdicts)

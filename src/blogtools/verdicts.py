@@ -4,7 +4,8 @@
 fingerprint, ``evidence.triage_fingerprint``: the post's blocks up to it and the runtime's version),
 hands each post's blocks to the engine (``blogtools.triage.triage_post``: one fresh interpreter
 per post; or to the workers of a Postgres queue, ``blogtools.queue``), and stores the verdicts of its uncurated blocks in ``snippets/results.json`` beside the
-test evidence, made safe first (``blogtools.untrusted``: the sandbox's output is the attacker's).
+test evidence, made safe first (``blogtools.untrusted``: the sandbox's output is the attacker's),
+dated ``since`` the day the block first got that verdict.
 A curated block (runnable, or illustrative with a reason) is never given a verdict: the author's
 choice wins. The file is rewritten only when a verdict changes.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 
 from blogtools import evidence, manifest, triage, untrusted
 from blogtools.blocks import block_id, content_blocks
@@ -45,9 +47,12 @@ class TriageSummary:
 
 def safe(verdict: triage.Verdict) -> triage.Verdict:
     """The verdict with every string the sandbox produced made safe to store, print and render."""
+    shows_output = verdict.verdict in (triage.RUNS, triage.MATCHES, triage.DIFFERS)
     return replace(verdict, reason=untrusted.line(verdict.reason),
                    needs=tuple(replace(need, what=untrusted.line(need.what)) for need in verdict.needs),
-                   output=untrusted.text(verdict.output) if verdict.verdict == triage.RUNS else "")
+                   output=untrusted.text(verdict.output) if shows_output else "",
+                   names=tuple(untrusted.line(name, 80) for name in verdict.names[:20]),
+                   diff=untrusted.text(verdict.diff, 1_500) if verdict.verdict == triage.DIFFERS else "")
 
 
 def _chosen(entries: dict[str, Entry], ids: Sequence[str]) -> list[Entry]:
@@ -141,9 +146,11 @@ def ordered(post: str, blocks, entries: dict[str, Entry]) -> list[tuple[Entry, t
 
 def keep(todo: Due, pairs: list[tuple[Entry, triage.Block]], found: Sequence[triage.Verdict]) -> None:
     """Keep a post's verdicts (``found``, one per block of ``pairs``) for its uncurated blocks, made safe."""
+    today = datetime.now(timezone.utc).date().isoformat()
     for (entry, _), verdict in zip(pairs, found, strict=True):
         if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
-            todo.results.verdicts[entry.id] = evidence.Triaged(todo.now[entry.id], safe(verdict))
+            old = todo.results.verdicts.get(entry.id) or evidence.Triaged("", verdict, today)
+            todo.results.verdicts[entry.id] = old.given(todo.now[entry.id], safe(verdict), today)
 
 
 def _triage_post(post: str, blocks, todo: Due, sandboxes: triage.Sandboxes, echo: Callable[[str], None]) -> None:
