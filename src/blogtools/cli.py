@@ -237,14 +237,36 @@ def triage_command(site, ids, everything):
 def serve(site, dev_addr):
     """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve).
 
+    An edit in content/, snippets/ (manifest, modules, results.json) or the feeds folder renders the
+    pages again, and the browser reloads them.
+
     SIGINT, SIGTERM and SIGHUP stop the server with it: no mkdocs process outlives this one.
     """
     project = site.project.require_site()
     _echo_migrated(content.migrate(project.content_dir))
     count = site_stage.render(project)
     click.echo(f"rendered {count} posts into {project.docs_dir}; starting mkdocs serve", err=True)
-    status = site_stage.serve(project, dev_addr)
+    status = site_stage.serve(project, dev_addr, lambda changed: _rebuild(project, changed))
     sys.exit(128 - status if status < 0 else status)
+
+
+def _rebuild(project, changed: set[Path]) -> None:
+    """What `serve` does when sources change: a feed ingested again, posts extracted again (their
+    manifest entries follow), then the pages rendered; an error is one warning line, and the
+    server goes on with the pages it has."""
+    def under(folder: Path) -> bool:
+        return any(path.is_relative_to(folder) for path in changed)
+
+    try:
+        if under(project.feeds_toml.parent):
+            sources = feeds.load_sources(project.feeds_toml, project.root)
+            click.echo(f"serve: ingest: {ingest_stage.ingest(sources, project.content_dir, warn=_warn).line()}", err=True)
+        if under(project.content_dir) or under(project.feeds_toml.parent):
+            click.echo(f"serve: extract: {extract_stage.extract(project.posts_dir, project.snippets_dir).line()}", err=True)
+        count = site_stage.render(project)
+        click.echo(f"serve: rendered {count} posts again ({len(changed)} changed files)", err=True)
+    except BlogtoolsError as exc:
+        _warn(f"serve: not rendered again: {exc}")
 
 
 @main.command()

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -431,9 +432,13 @@ def _sort_warnings(stderr: str) -> tuple[dict[str, list[str]], list[str]]:
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def serve(project: Project, dev_addr: str) -> int:
+def serve(project: Project, dev_addr: str, rebuild: Callable[[set[Path]], None] | None = None,
+          interval: float = 0.5) -> int:
     """Run `mkdocs serve` (live reload of docs_dir) until it stops; return its exit status.
 
+    While it runs, the project's sources (content/, snippets/ with its manifest, modules and
+    results.json, and the feeds folder) are watched: when a file there changes, ``rebuild`` gets
+    the changed paths and renders docs_dir again, which mkdocs serve then reloads.
     The server runs in its own process group, so SIGINT, SIGTERM and SIGHUP reach it once, passed
     on by this process; whatever ends this function (a signal, an exception) ends the server too.
     """
@@ -441,7 +446,15 @@ def serve(project: Project, dev_addr: str) -> int:
                              env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), process_group=0)
     previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
     try:
-        return child.wait()
+        seen = sources_snapshot(project)
+        while (status := child.poll()) is None:
+            time.sleep(interval)
+            now = sources_snapshot(project)
+            if now != seen and rebuild is not None:
+                rebuild({path for path in now.keys() | seen.keys() if now.get(path) != seen.get(path)})
+                now = sources_snapshot(project)  # what the rebuild itself wrote (the manifest) is not a change
+            seen = now
+        return status
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -452,6 +465,23 @@ def serve(project: Project, dev_addr: str) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def sources_snapshot(project: Project) -> dict[Path, tuple[int, int]]:
+    """Every file a page is rendered from (content/, snippets/, the feeds folder), with its
+    modification time and size: two snapshots differ when a source changed."""
+    found = {}
+    for folder in {project.content_dir, project.snippets_dir, project.feeds_toml.parent}:
+        for path in folder.rglob("*") if folder.is_dir() else ():
+            if "__pycache__" in path.parts:
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed while we looked: the next snapshot sees it gone
+            if not path.is_dir():
+                found[path] = (stat.st_mtime_ns, stat.st_size)
+    return found
 
 
 def _mkdocs(project: Project, *args: str) -> list[str]:
