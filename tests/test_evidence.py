@@ -332,3 +332,8 @@ def test_every_evidence_state_has_one_row_of_words_icon_and_tone():
     assert badges.badge(evidence.VERIFIED).tone == "green" and badges.badge(evidence.FAILING).tone == "red"
     assert badges.badge("no-such-state").tone == "grey"  # an unknown state never reads as a success
     assert set(evidence.COUNT_WORDS) == set(badges.BADGES)
+
+
+def test_the_docs_show_the_table_as_it_is():
+    docs = (REPO / "docs/content/guides/badges.md").read_text(encoding="utf-8")
+    assert badges.markdown_table() in docs

@@ -69,3 +69,10 @@ def headline(state: str) -> str:
     """"✓ Verified": the state's icon and words, as ``check`` and ``snippets`` print them."""
     row = badge(state)
     return f"{row.icon} {row.words}"
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for the docs (a test keeps docs/content/guides/badges.md in step)."""
+    rows = ["| State | Badge | Tone | Counted as |", "|---|---|---|---|"]
+    rows += [f"| `{state}` | {row.icon} {row.words} | {row.tone} | {row.counted} |" for state, row in BADGES.items()]
+    return "\n".join(rows) + "\n"

@@ -345,12 +345,15 @@ def review_command(site, snippet_id, content_dir, snippets_dir):
 def snippets_command(site, snippets_dir, as_json):
     """List the manifest: each block's id, language, its curated status (runnable: its modules or
     tests; illustrative: the reason) or else its triage verdict."""
+    from blogtools import annotate, badges
+
     project = site.with_overrides(snippets_dir=snippets_dir)
     entries = manifest.read(project.snippets_dir)
     verdicts = evidence.current_verdicts(evidence.load(project), entries)
-    if as_json:
+    if as_json:  # "anchor": the block's id on its post page (…/#code-01), as /examples/ links it
         click.echo(json.dumps([{**entry.as_json(), "status": entry.status if entry.curated else "",
-                                "triage": verdicts[entry.id].as_json() if entry.id in verdicts else None}
+                                "triage": verdicts[entry.id].as_json() if entry.id in verdicts else None,
+                                "anchor": annotate.anchor(entry.ordinal if entry.is_block else entry.id.rpartition("/")[2])}
                                for entry in entries.values()], indent=2, ensure_ascii=False))
         return
     for entry in entries.values():
@@ -359,9 +362,10 @@ def snippets_command(site, snippets_dir, as_json):
         elif entry.curated:
             status, detail = entry.status, entry.reason
         elif entry.id in verdicts:
-            status, detail = "triaged", evidence.triage_state(verdicts[entry.id]).label
+            found = evidence.triage_state(verdicts[entry.id])
+            status, detail = "triaged", f"{badges.badge(found.state).icon} {found.label}"
         else:
-            status, detail = "-", "not triaged yet"
+            status, detail = "-", badges.headline(evidence.NOT_TRIAGED)
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
     runnable = sum(entry.status == manifest.RUNNABLE for entry in entries.values())
     curated = sum(entry.curated for entry in entries.values())

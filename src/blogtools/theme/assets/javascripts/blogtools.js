@@ -2,6 +2,12 @@
 // Every row is in the page as HTML: with JavaScript off the page shows them all and no filters.
 (function () {
   "use strict";
+  var search = document.querySelector(".md-search[role='dialog']");  // the theme's search names no dialog
+  if (search && !search.hasAttribute("aria-label")) search.setAttribute("aria-label", "Search");
+})();
+
+(function () {
+  "use strict";
   var filters = document.querySelector(".bt-filters");
   if (!filters) return;
   var buttons = Array.prototype.slice.call(filters.querySelectorAll("button[data-state]"));
