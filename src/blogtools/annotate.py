@@ -196,23 +196,25 @@ def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[st
 
 
 def harness(entry: Entry, snippets_dir: Path, found: Evidence | None = None) -> list[str]:
-    """A published form's harness, for the disclosure: the prelude and epilogue as code, the patch
-    as a diff of the block, read from ``snippets/`` at each render; then, for a block that fails as
-    published, its nearest working form as a diff of the block; said to run only when its evidence
+    """A published form's harness, for the disclosure: for a block that fails as published, first
+    its nearest working form as a diff of the block; then the prelude and epilogue as code, the
+    patch as a diff of the block, read from ``snippets/`` at each render. The working form is said
+    to run only when its evidence
     (``found``) is a failure as expected with no test skipped, so the working form's own tests passed."""
     parts = (("prelude", "Before the block", entry.language), ("patch", "The patch that fills what the block elides", "diff"),
              ("epilogue", "After the block", entry.language))
-    out = [f"The harness it runs in ({_around(entry, snippets_dir)}):", ""]
+    out = []
+    if entry.working_patch:  # first: what a reader of a block that fails wants
+        runs = found is not None and found.state == EXPECTED_FAILURE and found.record is not None \
+            and all(result.outcome != SKIPPED for result in found.record.tests.values())
+        out += [f"Its nearest working form, as a diff of the block{' (its tests pass)' if runs else ''}:", "",
+                *mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines(), ""]
+    out += [f"The harness it runs in ({_around(entry, snippets_dir)}):", ""]
     for field, title, language in parts:
         name = getattr(entry, field)
         if name:
             text = published.harness_text(snippets_dir, entry, field)
             out += [f"{title} (<code>{html.escape(name)}</code>):", "", *mdwrite.fence(text, language).splitlines(), ""]
-    if entry.working_patch:
-        runs = found is not None and found.state == EXPECTED_FAILURE and found.record is not None \
-            and all(result.outcome != SKIPPED for result in found.record.tests.values())
-        out += [f"Its nearest working form, as a diff of the block{' (its tests pass)' if runs else ''}:", "",
-                *mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines(), ""]
     return out[:-1]
 
 
