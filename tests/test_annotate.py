@@ -36,7 +36,8 @@ def curated(tmp_path):
     doc = manifest.load(tmp_path / "snippets/manifest.toml")
     doc[f"{POST}/01"].update(
         status="runnable", modules=["durable_task.py"], tests=["tests/test_durable.py::test_durable_main"],
-        notes=["Python instead of TypeScript", "`ctx.step` is the SDK's `ctx.step(name, fn)`"],
+        notes=["Python instead of TypeScript", "`ctx.step` is the SDK's `ctx.step(name, fn)`",
+               "caches each step in agent-cache/task-<id>-step-<n>.json"],
     )
     doc[f"{POST}/02"]["reason"] = "needs a <b>Linear</b> account & `mcporter` config"
     doc[f"{POST}/03"].update(status="runnable", tests=["tests/test_durable.py::test_durable_main"])
@@ -85,6 +86,7 @@ def test_status_lines_and_tabs(curated):
             "<code>test_durable_main</code></a></li>") in folded
     assert "<li>Python instead of TypeScript</li>" in folded
     assert "<li><code>ctx.step</code> is the SDK's <code>ctx.step(name, fn)</code></li>" in html
+    assert "<li>caches each step in agent-cache/task-&lt;id&gt;-step-&lt;n&gt;.json</li>" in html  # not lost as a tag
     assert (
         '<p class="admonition-title">¶ Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account '
         "&amp; <code>mcporter</code> config</p>"

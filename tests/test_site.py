@@ -563,3 +563,30 @@ def test_a_new_site_for_a_real_feed_builds_triaged_and_checks_green(tmp_path, fe
     pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
     shown = sum(state.startswith("triaged-") for page in pages for state, _ in badges_of(page.read_text()))
     assert shown == blocks  # every block, on its post's page
+
+
+def test_a_new_sites_texts_escape_its_name_once_and_claim_only_what_the_evidence_shows(tmp_path):
+    """A feed titled "Armin Ronacher's …": the meta description and the site's feed read the
+    apostrophe, not `&#x27;`; no page claims code is tested."""
+    root = tmp_path / "site"
+    blogtools("new", str(root), "--feed", str(REPO / "feeds/lucumr-2025-12-13.rss"), cwd=tmp_path)
+    blogtools("build", "--offline", cwd=root)
+    name = "Armin Ronacher's Thoughts and Writings"
+    index = parse(root / "site/index.html")
+    description = index.find("meta", name="description").attrs["content"]
+    assert description == f"{name}: No post has a code block yet."
+    assert feedparser.parse((root / "site/feed.xml").read_bytes()).feed.title == name
+    assert index.find("link", rel="alternate").attrs["title"] == name
+    pages = [page.read_text() for page in (root / "site").rglob("*.html")]
+    assert not any("tested" in page for page in pages)
+    assert "No post has a code block yet." in index.text()
+    assert not (root / "site/tags").exists()  # no post has tags: no empty Tags page in the navigation
+
+
+def test_the_home_page_and_feed_say_what_the_evidence_counts(site):
+    """The seed site: "N of M code blocks run; K have tests" from the evidence, the same in the home
+    page, the meta description and the feed's subtitle."""
+    index = parse(site / "index.html")
+    said = re.search(r"\d+ of \d+ code blocks run; \d+ ha(?:s|ve) tests[^.]*\.", index.text()).group(0)
+    assert said in index.find("meta", name="description").attrs["content"]
+    assert feedparser.parse((site / "feed.xml").read_bytes()).feed.subtitle == said

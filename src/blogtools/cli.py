@@ -86,7 +86,7 @@ _pass_site = click.make_pass_decorator(_Site)
                    "paths and settings come from it.")
 @click.pass_context
 def main(ctx, config_file):
-    """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
+    """Essays from RSS/Atom feeds into a static site that shows the evidence behind each code example."""
     ctx.obj = _Site(config_file)
 
 
