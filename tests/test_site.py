@@ -569,7 +569,7 @@ def test_a_new_sites_texts_escape_its_name_once_and_claim_only_what_the_evidence
     """A feed titled "Armin Ronacher's …": the meta description and the site's feed read the
     apostrophe, not `&#x27;`; no page claims code is tested."""
     root = tmp_path / "site"
-    blogtools("new", str(root), "--feed", str(REPO / "feeds/lucumr-2025-12-13.rss"), cwd=tmp_path)
+    blogtools("new", str(root), "--feed", str(DATA / "lucumr-2025-12-13.rss"), cwd=tmp_path)
     blogtools("build", "--offline", cwd=root)
     name = "Armin Ronacher's Thoughts and Writings"
     index = parse(root / "site/index.html")
