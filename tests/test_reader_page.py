@@ -83,7 +83,19 @@ BADGE_FACTS = """() => [...document.querySelectorAll('.md-content .bt-badge')].m
           titleColor: getComputedStyle(title).color, gap: Math.round(box.top - above.bottom),
           sameWidth: Math.abs(box.left - above.left) < 1 && Math.abs(box.right - above.right) < 1};
 })"""
+# The page is all there: loaded, its footer parsed (a page caught while it loads on a busy machine
+# is not yet).
+SETTLED = """() => document.querySelector('.md-footer') !== null && document.readyState === 'complete'"""
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def fits(page, where: str) -> None:
+    """The page has no horizontal overflow once laid out (the theme's script settles tab bars and
+    code blocks after load; a page that still overflows after 5 s fails, with by how much)."""
+    try:
+        page.wait_for_function(f"({OVERFLOW}) <= 0", timeout=5000)
+    except Exception:  # playwright's TimeoutError
+        pytest.fail(f"{where}: overflows by {page.evaluate(OVERFLOW)} px")
 
 
 @pytest.mark.parametrize("which", ["seed", "other"])
@@ -99,8 +111,9 @@ def test_each_block_has_one_badge_joined_to_it_and_nothing_overflows(which, requ
             for path, name in ((post, "post"), ("examples/", "examples")):
                 page.goto(url + path, wait_until="networkidle")
                 page.screenshot(path=str(ARTIFACTS / f"{which}-{name}-{width}-{scheme}.png"), full_page=True)
-                assert page.evaluate(OVERFLOW) <= 0, f"{which} {path} overflows at {width} px, {scheme}"
+                fits(page, f"{which} {path} at {width} px, {scheme}")
             page.goto(url + post, wait_until="networkidle")
+            page.wait_for_function(SETTLED, timeout=10000)
             facts = page.evaluate(BADGE_FACTS)
             anchors = page.evaluate("[...document.querySelectorAll('.md-content .bt-anchor')].map(a => a.id)")
             assert len(anchors) == len(facts), (which, width, scheme)  # a block's (or companion's) each

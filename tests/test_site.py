@@ -590,3 +590,12 @@ def test_the_home_page_and_feed_say_what_the_evidence_counts(site):
     said = re.search(r"\d+ of \d+ code blocks run; \d+ ha(?:s|ve) tests[^.]*\.", index.text()).group(0)
     assert said in index.find("meta", name="description").attrs["content"]
     assert feedparser.parse((site / "feed.xml").read_bytes()).feed.subtitle == said
+
+
+def test_links_with_no_text_are_dropped_outside_code():
+    """A feed's heading permalinks (``[](url#id)``) give a link with no name; code keeps its text."""
+    from blogtools.site import Post, drop_empty_links
+
+    body = "## [](https://e.org/a.html#x)Heading\n\nSee [](https://e.org/(b)) and [this](https://e.org/c).\n\n```md\n[](kept)\n```\n"
+    out = drop_empty_links(Post("2025-01-01-a", None, body), None).body
+    assert out == "## Heading\n\nSee  and [this](https://e.org/c).\n\n```md\n[](kept)\n```\n"

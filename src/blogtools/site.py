@@ -155,6 +155,18 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+_EMPTY_LINK = re.compile(r"\[\]\((?:[^()\s]|\([^()\s]*\))+\)")
+
+
+def drop_empty_links(post: Post, site: SiteInfo) -> Post:
+    """Remove links with no text outside code (a feed's heading permalinks, ``[](url#id)``): a
+    reader sees nothing to follow, and a screen reader announces a link with no name."""
+    lines = post.body.splitlines(keepends=True)
+    code = {n for block in find_blocks(post.body) for n in range(block.start - 1, block.end)}
+    post.body = "".join(line if n in code else _EMPTY_LINK.sub("", line) for n, line in enumerate(lines))
+    return post
+
+
 def add_block_counts(post: Post, site: SiteInfo) -> Post:
     """Under the title, how many code blocks the post has and what their evidence is, e.g.
     "3 code blocks · 3 verified" (part of the excerpt, so the index shows it too)."""
@@ -185,7 +197,7 @@ PageTransform = Callable[[Post, SiteInfo], Post]
 
 #: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
-    add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
+    drop_empty_links, add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
 ]
 
 
