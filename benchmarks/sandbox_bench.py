@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -87,7 +88,8 @@ def main() -> None:
         ("bare runPython('x = 1') (baseline)", bare_run, bare_run),
         ("trivial run in a warm unit", run, bare_run),
     ]
-    print(f"best of {args.repeat}; runs: median of {args.runs}")
+    load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"best of {args.repeat}; runs: median of {args.runs}; load average {load} on {os.cpu_count()} CPUs")
     for name, seconds, base in rows:
         figure = f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.2f} ms"
         print(f"{name:45} {figure:>10}  {seconds / base:8.2f}x")

@@ -106,7 +106,7 @@ def test_unknown_and_failing_resources(unit):
     assert "/network/broken: ConnectionError: upstream said 500" in broken.stderr and "OSError" in broken.stderr
 
 
-@pytest.mark.parametrize("name", ["a\x01b", "\udcff", "back\\slash", "x" * 300])
+@pytest.mark.parametrize("name", ["a\x01b", "\udcff", "back\\slash", "x" * 300, "é" * 200])
 def test_a_network_name_no_host_would_answer_is_not_found(unit, name):
     """Such a name never reaches the host: the read is FileNotFoundError and the run goes on."""
     before = len(READS)
@@ -328,7 +328,7 @@ def test_a_forged_result_on_stdout_is_just_text(fresh):
 
 
 # "\udcff": Python writes byte 0xff, which comes back as lone surrogates that no host path can hold
-@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff"])
+@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff", "é" * 200])
 def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
     fresh.run("open('/output/good.txt', 'w').write('good')")
     result = fresh.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"
@@ -337,6 +337,14 @@ def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
     assert result.output_files == {"good.txt": b"good"}
     after = fresh.run("import os\nprint(sorted(os.listdir('/output')))")
     assert after.stdout == "['good.txt']\n"
+
+
+def test_output_names_of_inherited_javascript_properties_come_back(fresh):
+    # the guest's file system and its collection of /output key files by name in objects: a name
+    # the frozen Object.prototype holds must still be a file of its own
+    names = ["__defineGetter__", "toString", "constructor", "hasOwnProperty", "valueOf"]
+    result = fresh.run(f"for name in {names!r}:\n    open('/output/' + name, 'w').write(name)")
+    assert result.success and result.output_files == {name: name.encode() for name in names}, result.stderr
 
 
 def test_symbolic_links_in_output_are_not_followed(fresh):
@@ -374,3 +382,53 @@ def test_a_unit_ends_its_process(sandbox):
     unit.close()
     assert proc.poll() is not None
 
+
+
+# --- end to end, JavaScript: what issue 18's hostile feed published through triage -----------------
+
+
+HOST_DETAILS = ["Linux version", "PRETTY_NAME", "/var/cache", "/work", "overlay", "BLOGTOOLS"]
+
+
+@pytest.mark.parametrize("language", ["javascript", "typescript"])
+def test_scripts_read_no_host_detail_by_any_import(language, monkeypatch):
+    monkeypatch.setenv("BLOGTOOLS_PLANTED_SECRET", "s3cret-value")
+    attacks = [
+        "import t from 'file:///proc/self/mountinfo' with { type: 'text' };\nconsole.log(t);",
+        "import t from 'file:///proc/version' with { type: 'text' };\nconsole.log(t);",
+        "import t from 'file:///usr/lib/os-release' with { type: 'text' };\nconsole.log(t);",
+        "import t from '/etc/os-release' with { type: 'text' };\nconsole.log(t);",
+        "console.log((await import('file:///proc/self/cmdline', { with: { type: 'text' } })).default);",
+        "console.log((await import('file:///proc/self/environ', { with: { type: 'text' } })).default);",
+        "console.log(Deno.execPath(), Deno.cwd(), import.meta.url);",
+    ]
+    with Sandbox(LIMITS, language=language) as sandbox:
+        results = [sandbox.run(attack) for attack in attacks]
+    for attack, result in zip(attacks[:-1], results):
+        assert not result.success, attack
+    for attack, result in zip(attacks, results):
+        assert not any(detail in result.stdout + result.stderr for detail in HOST_DETAILS), (attack, result)
+        assert "s3cret-value" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a user every unit runs as that user, whose other processes are not the sandbox's")
+def test_no_process_is_left_behind():
+    before = _unit_processes()  # the module's shared sandbox and unit are still open
+    with Sandbox(LIMITS) as sandbox, Sandbox(LIMITS, language="javascript") as javascript:
+        with sandbox.unit() as unit:
+            assert unit.run("print(1)").success
+        assert javascript.run("new Worker('data:text/javascript,for (;;) {}', { type: 'module' }); for (;;) {}").timed_out
+        sandbox._spare.result()  # the next spare has started: close() must end it too
+    time.sleep(1)
+    assert _unit_processes() - before == set()
+
+
+def _unit_processes() -> set[str]:
+    return {entry.name for entry in os.scandir("/proc") if entry.name.isdigit() and _uid_of(entry.path) in runtime.UNIT_UIDS}
+
+
+def _uid_of(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None

@@ -56,6 +56,7 @@ from blogtools.project import EXCERPT_MARK, Project
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
 EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
+BLOGS_DIR = "blogs"  # under docs_dir: a planet's index page per blog, blogs/<name>.md
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 DESCRIPTION_PARTIAL = "partials/blogtools-description.html"  # under overrides: the meta description
 
@@ -235,6 +236,9 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
     found = [site.evidence.get(block_id(post.name, b.ordinal), evidence.UNRECORDED) for post in posts for b in blocks[post.name]]
     summary = evidence_summary(found)
     _write(docs_dir / "index.md", index_page(summary))
+    shutil.rmtree(docs_dir / BLOGS_DIR, ignore_errors=True)
+    for name, text in blog_pages(posts).items():
+        _write(docs_dir / BLOGS_DIR / f"{name}.md", text)
     _write(docs_dir / EXAMPLES_PAGE, examples_page(posts, blocks, site, evidence.load_times(project)))
     tags = docs_dir / "tags.md"
     if any(post.meta.tags for post in posts):  # an empty Tags page stays out of the navigation
@@ -332,6 +336,33 @@ def _health(found: list[Evidence], languages_seen: list[str]) -> str:
             f'<div class="bt-filters" hidden><span>Show:</span>{buttons}'
             f'<label>Language <select><option value="">all</option>{options}</select></label>'
             f'<span class="bt-shown" aria-live="polite"></span></div></div>')
+
+
+def blog_of(post: Post) -> str:
+    """The blog a post came from, as readers know it: its site's address (host and path), else
+    the label of its feed."""
+    home = _http_url(post.meta.site)
+    return (urlsplit(home).netloc + urlsplit(home).path.rstrip("/")) if home else (post.meta.source or "")
+
+
+def blog_pages(posts: list[Post]) -> dict[str, str]:
+    """A planet's index page per blog (by file name): its posts, newest first, each linked to its
+    page here. None when the posts come from one blog (the blog index is its index)."""
+    by_blog: dict[str, list[Post]] = {}
+    for post in posts:
+        by_blog.setdefault(blog_of(post), []).append(post)
+    if len(by_blog) < 2:
+        return {}
+    pages = {}
+    for blog, its_posts in sorted(by_blog.items()):
+        name = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
+        name = name if name not in pages else f"{name}-{len(pages) + 1}"
+        lines = [f"# {literal_text(blog) or 'Other posts'}", "",
+                 f"{len(its_posts)} post{'s' * (len(its_posts) != 1)} of this blog on the site, newest first.", ""]
+        lines += [f"- [{literal_text(post.meta.title)}](../{POSTS_DIR}/{post.name}.md), "
+                  f"{post.meta.date.strftime('%-d %B %Y')}" for post in its_posts]
+        pages[name] = "\n".join(lines) + "\n"
+    return pages
 
 
 def source_links(project: Project) -> SourceLinks:

@@ -51,6 +51,7 @@ from blogtools.sandbox.channel import (
     parse,
 )
 from blogtools.sandbox.runtime import (
+    Rings,
     SandboxUnavailable,
     missing_parts,
     unavailable_reason,
@@ -99,27 +100,41 @@ class _GuestDied(Exception):
     """The unit's process stopped; the message says why."""
 
 
+def _memory_bound(limits: Limits) -> int:
+    """Bytes a unit may hold in all (its processes' memory, shared memory and tmpfs files)."""
+    return (limits.memory_mb + runtime.DATA_OVERHEAD_MB) * 1024 * 1024
+
+
+def _over_limits(pid: int, limits: Limits, rings: Rings, cpu0: float, wall0: float) -> str | None:
+    """Why a running unit must be stopped (past its CPU, wall time or memory), or None."""
+    if runtime.cpu_seconds(pid) - cpu0 > limits.cpu_seconds:
+        return f"TimeoutError: the run used more than {limits.cpu_seconds:g} s of CPU"
+    if time.monotonic() - wall0 > limits.wall_seconds:
+        return f"TimeoutError: the run took more than {limits.wall_seconds:g} s"
+    if rings.memory_watchdog and runtime.unit_memory(pid) > _memory_bound(limits):
+        return f"MemoryError: the unit held more than {_memory_bound(limits) >> 20} MB (memory, shared memory and files)"
+    return None
+
+
 class _Guest:
     """One process: bubblewrap around Deno around Pyodide, read through the validated channel."""
 
-    def __init__(self, rt: runtime.Runtime, limits: Limits):
-        self.limits = limits
+    def __init__(self, rt: runtime.Runtime, limits: Limits, rings: Rings):
+        self.limits, self.rings = limits, rings
         self._folder = tempfile.TemporaryDirectory(prefix="blogtools-sandbox-")
-        fifo = runtime.make_fifo(Path(self._folder.name))
+        self.uid = runtime.take_uid(rings)
+        fifo = runtime.make_fifo(Path(self._folder.name), self.uid)
         self._channel = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         # Holding a write end too keeps the FIFO from reading as ended before the guest opens
         # it; the guest's end is seen through its process instead.
         self._keep_open = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         self._buffer = bytearray()
         self._scanned = 0  # bytes of _buffer already known to hold no newline
-        info_r, info_w = os.pipe()
-        command = runtime.deno_command("/runtime/guest.js", limits.memory_mb, [str(limits.memory_mb), str(limits.stream_chars)])
+        command = runtime.deno_command("/runtime/guest.js", limits.memory_mb,
+                                       [str(limits.memory_mb), str(limits.stream_chars), rings.guest_knobs()], rings)
         backstop = int(max(600, 20 * limits.cpu_seconds))
-        self.proc = runtime.spawn(runtime.ring_command(rt, runtime.runtime_binds(rt, fifo), info_w, command),
-                                  info_w, limits.memory_mb, backstop)
-        os.close(info_w)
-        self.pid = runtime.read_child_pid(info_r) or self.proc.pid
-        os.close(info_r)
+        self.proc, self.pid = runtime.start_unit(rt, runtime.runtime_binds(rt, fifo), command, limits.memory_mb, backstop,
+                                                 rings, self.uid)
         self.stderr: list[bytes] = []  # diagnostics only, never parsed; bounded
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
@@ -143,10 +158,9 @@ class _Guest:
             with self._lock:
                 cpu0, wall0 = self._mark
                 used, waited = runtime.cpu_seconds(self.pid) - cpu0, time.monotonic() - wall0
-                if self._phase == "running" and used > self.limits.cpu_seconds:
-                    self._kill(f"TimeoutError: the run used more than {self.limits.cpu_seconds:g} s of CPU")
-                elif self._phase == "running" and waited > self.limits.wall_seconds:
-                    self._kill(f"TimeoutError: the run took more than {self.limits.wall_seconds:g} s")
+                over = self._phase == "running" and _over_limits(self.pid, self.limits, self.rings, cpu0, wall0)
+                if over:
+                    self._kill(over)
                 elif self._phase == "starting" and waited > STARTUP_SECONDS:
                     self._kill(f"the interpreter did not start within {STARTUP_SECONDS:g} s")
                 elif self._phase == "idle" and used > IDLE_CPU_SECONDS + IDLE_CPU_SHARE * waited:
@@ -225,6 +239,7 @@ class _Guest:
         os.close(self._channel)
         os.close(self._keep_open)
         self._folder.cleanup()
+        runtime.give_uid(self.uid)
 
 
 def _check_files(files: Mapping[str, bytes]) -> dict[str, str]:
@@ -314,10 +329,13 @@ class Sandbox:
         on_read: Callable[[str], bytes] | None = None,
         wheels: Iterable[bytes] = (),
         language: str = "python",
+        rings: Rings = Rings(),
     ):
+        """``rings`` is internal: a test of the self-check switches one part off with it."""
         if language not in LANGUAGES:
             raise SandboxUnavailable(f"no {language} guest (available: {', '.join(LANGUAGES)})")
         self.language = language
+        self.rings = rings
         self.limits = limits
         self.files = dict(files or {})
         _check_files(self.files)
@@ -333,7 +351,7 @@ class Sandbox:
 
     def _start_guest(self, future: Future) -> None:
         try:
-            guest = _Guest(self._runtime, self.limits)
+            guest = _Guest(self._runtime, self.limits, self.rings)
             try:
                 guest.wait_ready()
             except _GuestDied as exc:
@@ -409,14 +427,15 @@ def _run_script(sandbox: Sandbox, code: str) -> RunResult:
     denied, the code on stdin; the host watches its CPU and wall time and caps what it prints."""
     if sandbox._closed:
         raise RuntimeError("the sandbox is closed")
-    limits, rt = sandbox.limits, sandbox._runtime
-    command = runtime.script_command(SCRIPT_EXTENSIONS[sandbox.language], limits.memory_mb)
-    info_r, info_w = os.pipe()
-    proc = runtime.spawn(runtime.ring_command(rt, [(str(rt.deno), "/runtime/deno")], info_w, command),
-                         info_w, limits.memory_mb, int(max(600, 20 * limits.cpu_seconds)))
-    os.close(info_w)
-    pid = runtime.read_child_pid(info_r) or proc.pid
-    os.close(info_r)
+    limits, rt, rings = sandbox.limits, sandbox._runtime, sandbox.rings
+    command = runtime.script_command(SCRIPT_EXTENSIONS[sandbox.language], limits.memory_mb, rings)
+    uid = runtime.take_uid(rings)
+    try:
+        proc, pid = runtime.start_unit(rt, runtime.script_binds(rt), command, limits.memory_mb,
+                                       int(max(600, 20 * limits.cpu_seconds)), rings, uid)
+    except BaseException:
+        runtime.give_uid(uid)
+        raise
     streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     cap = 4 * limits.stream_chars  # bytes: a character is at most four in UTF-8
     readers = [threading.Thread(target=_read_capped, args=(getattr(proc, name), cap, streams[name]), daemon=True)
@@ -430,19 +449,17 @@ def _run_script(sandbox: Sandbox, code: str) -> RunResult:
             proc.wait(WATCH_INTERVAL)
             break
         except subprocess.TimeoutExpired:
-            if runtime.cpu_seconds(pid) > limits.cpu_seconds:
-                killed = f"TimeoutError: the run used more than {limits.cpu_seconds:g} s of CPU"
-            elif time.monotonic() - started > limits.wall_seconds:
-                killed = f"TimeoutError: the run took more than {limits.wall_seconds:g} s"
+            killed = _over_limits(pid, limits, rings, 0.0, started)
     proc.kill()
     proc.wait()
+    runtime.give_uid(uid)
     for reader in readers:
         reader.join(5)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         stream.close()
     stdout, stderr = (b"".join(streams[name]).decode(errors="replace")[: limits.stream_chars] for name in streams)
     if killed:
-        return RunResult(stdout, f"{stderr}\n{killed}\n", False, True)
+        return RunResult(stdout, f"{stderr}\n{killed}\n", False, killed.startswith("TimeoutError"))
     return RunResult(stdout, stderr, proc.returncode == 0)
 
 

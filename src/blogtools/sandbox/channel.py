@@ -15,8 +15,8 @@ import posixpath
 import unicodedata
 from dataclasses import dataclass
 
-MAX_NAME_CHARS = 1024  # an output path, relative to /output
-MAX_SEGMENT_CHARS = 255
+MAX_NAME_BYTES = 1024  # an output path, relative to /output, UTF-8 encoded as the file system counts it
+MAX_SEGMENT_BYTES = 255  # NAME_MAX
 MAX_DEPTH = 32
 
 
@@ -49,18 +49,20 @@ class Result:
 
 def check_name(name: object, what: str = "output name") -> str:
     """``name`` if it is a safe relative path: normalised, no ``..``, not absolute, no control
-    characters, bounded; else ProtocolError."""
+    characters, bounded in UTF-8 bytes as the file system counts them; else ProtocolError."""
     if not isinstance(name, str) or not name:
         raise ProtocolError(f"{what}: not a non-empty string")
-    if len(name) > MAX_NAME_CHARS:
-        raise ProtocolError(f"{what}: longer than {MAX_NAME_CHARS} characters")
+    if len(name) > MAX_NAME_BYTES:  # cheap first: a character is at least one byte
+        raise ProtocolError(f"{what}: longer than {MAX_NAME_BYTES} bytes")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") or c == "\\" for c in name):
         raise ProtocolError(f"{what} {name!r}: control, format or surrogate character")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ProtocolError(f"{what}: longer than {MAX_NAME_BYTES} bytes")
     segments = name.split("/")
     if name.startswith("/") or posixpath.normpath(name) != name or ".." in segments or "." in segments:
         raise ProtocolError(f"{what} {name!r}: not a normalised relative path")
-    if len(segments) > MAX_DEPTH or any(len(s) > MAX_SEGMENT_CHARS for s in segments):
-        raise ProtocolError(f"{what} {name!r}: too deep or a segment too long")
+    if len(segments) > MAX_DEPTH or any(len(s.encode()) > MAX_SEGMENT_BYTES for s in segments):
+        raise ProtocolError(f"{what} {name[:80]!r}: too deep or a segment over {MAX_SEGMENT_BYTES} bytes")
     return name
 
 

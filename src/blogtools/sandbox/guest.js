@@ -10,16 +10,33 @@
 // asyncio callback a run leaves behind can ever run.
 "use strict";
 
-const [memoryMb, maxStreamChars] = Deno.args.map(Number);
+const [memoryMb, maxStreamChars] = Deno.args.slice(0, 2).map(Number);
+// Which of this script's rings are on (runtime.Rings; all of them unless a self-check test removes one).
+const knobs = JSON.parse(Deno.args[2] ?? "{}");
 const channel = Deno.openSync("/channel/out", { write: true });
 const stdin = Deno.stdin;
 const exit = Deno.exit;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+// The channel holds even in a realm whose prototypes were changed: every function it uses is
+// taken now, before any other code runs, and a message is copied into objects with no prototype
+// (a toJSON or getter added to Object.prototype never applies), field by field.
+const { stringify } = JSON;
+const { apply } = Reflect;
+const { create, keys } = Object;
+const encode = TextEncoder.prototype.encode;
+const subarray = Uint8Array.prototype.subarray;
+const writeSync = Object.getPrototypeOf(channel).writeSync;
+function plain(value) {
+  if (typeof value !== "object" || value === null) return value;
+  const copy = create(null);
+  for (const key of keys(value)) copy[key] = plain(value[key]);
+  return copy;
+}
 function send(message) {
-  const bytes = encoder.encode(JSON.stringify(message) + "\n");
-  for (let offset = 0; offset < bytes.length;) offset += channel.writeSync(bytes.subarray(offset));
+  const bytes = apply(encode, encoder, [stringify(plain(message)) + "\n"]);
+  for (let offset = 0; offset < bytes.length;) offset += apply(writeSync, channel, [apply(subarray, bytes, [offset])]);
 }
 
 let pending = new Uint8Array(0);
@@ -89,6 +106,7 @@ const MEMFS = FS.filesystems.MEMFS;
 // by errno's, so even _imp.create_builtin gets nothing but errno.
 const BUILTINS_REMOVED = ["_ctypes", "_testbuffer", "_testcapi", "_testinternalcapi", "_testlimitedcapi",
                           "_testclinic", "_testclinic_limited", "_xxtestfuzz", "_remote_debugging"];
+const BLOCKED = ["ctypes", "js", "pyodide_js", "pyodide", "_pyodide", "_pyodide_core", "micropip", ...BUILTINS_REMOVED];
 {
   const heap = M.HEAPU32;
   const entries = new Map();
@@ -111,19 +129,25 @@ for (const name of ["NODEFS", "NATIVEFS_ASYNC", "PROXYFS", "WORKERFS", "IDBFS"])
   delete M[name];
 }
 Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: false, configurable: false });
-// Python side: drop the FFI's entry points, check that no JsProxy is left anywhere in the heap
-// (fail closed), then an audit hook refuses any later import of the removed modules.
-const audit = pyodide.runPython(`
-import gc, sys, time, types
+// Python side: unlink the FFI's entry points, list them to be disabled in place, check that no
+// JsProxy is left anywhere in the heap (fail closed); an audit hook refuses later imports.
+const AUDIT_HOOK = `def _audit(event, args):
+    if event == "import" and "".__class__.partition(args[0], ".")[0] in {${BLOCKED.map((n) => JSON.stringify(n)).join(", ")}}:
+        raise ImportError(f"{args[0]} is not available in the sandbox")
+    if event == "object.__setattr__" and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+        raise PermissionError(f"{args[1]} cannot be replaced in the sandbox")`;
+const hardening = JSON.parse(pyodide.runPython(`
+import gc, json, sys, time, types
 import _pyodide_core
 time.sleep = getattr(time.sleep, "__wrapped__", time.sleep)  # Pyodide's sleep goes through the FFI
 from pyodide.ffi import JsProxy
 _ffi = {id(value) for name, value in vars(_pyodide_core).items() if not name.startswith("__")}
+_entries = [(id(v), "f", v.__name__) for v in vars(_pyodide_core).values() if isinstance(v, types.BuiltinFunctionType)]
+_keep = [*vars(_pyodide_core).values()]  # alive until the host has disabled them in place
 for _module in [o for o in gc.get_objects() if isinstance(o, types.ModuleType)]:
     for _name in [n for n, v in vars(_module).items() if id(v) in _ffi]:
         delattr(_module, _name)
-_BLOCKED = frozenset({"ctypes", "js", "pyodide_js", "pyodide", "_pyodide", "_pyodide_core", "micropip",
-                      ${BUILTINS_REMOVED.map((n) => JSON.stringify(n)).join(", ")}})
+_BLOCKED = frozenset(${JSON.stringify(BLOCKED)})
 for _name in [n for n in sys.modules if n.partition(".")[0] in _BLOCKED]:
     del sys.modules[_name]
 for _name in _BLOCKED:
@@ -134,12 +158,20 @@ for _name in _BLOCKED:
 import _imp
 for _name in sorted(set(sys.builtin_module_names) - _BLOCKED - set(sys.modules)):
     __import__(_name)
+# Every C entry point of the FFI (the module's functions, its types' methods) and _imp's loaders,
+# disabled in place by the host below: unlinked, the objects still live (gc lists them).
+_kinds = [t for t in gc.get_objects() if isinstance(t, type) and (issubclass(t, JsProxy) or t.__module__ == "_pyodide_core"
+                                                                   or any(t is v for v in vars(_pyodide_core).values()))]
+_entries += [(id(getattr(_imp, n)), "f", n) for n in ("create_builtin", "create_dynamic", "exec_builtin", "exec_dynamic")]
+_entries += [(id(v), "d", v.__name__) for t in _kinds for v in vars(t).values()
+             if isinstance(v, (types.MethodDescriptorType, types.ClassMethodDescriptorType))]
+_keep += [_imp.__dict__.copy(), *_kinds]
 for _name in ("create_builtin", "create_dynamic", "exec_builtin", "exec_dynamic"):
     delattr(_imp, _name)
-def _audit(event, args, blocked=_BLOCKED):
-    if event == "import" and str(args[0]).partition(".")[0] in blocked:
-        raise ImportError(f"{args[0]} is not available in the sandbox")
-sys.addaudithook(_audit)
+# The hook holds nothing a guest could rewrite: no defaults, closure or global it reads (the names
+# are a constant of its code), and no function's code or defaults may be replaced.
+exec(${JSON.stringify(AUDIT_HOOK)}, {"__builtins__": __builtins__}, _scope := {})
+sys.addaudithook(_scope.pop("_audit"))
 # Cut every reference to a JavaScript object that Pyodide's own modules and import hooks hold
 # (webloop's scheduleCallback, the package loader's API, the js-module loaders).
 for _holder in gc.get_objects():
@@ -156,7 +188,6 @@ gc.collect()
 # (the C constructor is then gone from the type's slot, so deleting the refusal does not bring it back).
 def _refuse(cls, *args, **kwargs):
     raise TypeError(f"{cls.__name__} objects cannot be made in the sandbox")
-_kinds = [t for t in gc.get_objects() if isinstance(t, type) and issubclass(t, JsProxy)]
 for _kind in _kinds:
     if "__new__" in vars(_kind):
         _kind.__new__ = staticmethod(_refuse)
@@ -165,12 +196,40 @@ def _made(kind):
         return isinstance(kind("Error", "audit"), JsProxy)
     except TypeError:
         return False
-_found = sum(isinstance(o, JsProxy) or any(isinstance(r, JsProxy) for r in gc.get_referents(o))
-             for o in gc.get_objects()) + sum(map(_made, _kinds))
-del gc, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _audit, _kinds, _kind, _made
-_found
-`);
-if (audit !== 0) throw new Error(`${audit} JavaScript objects are still reachable from Python`);
+# One pass over the heap: every object the collector lists, and what each refers to.
+_heap = {id(x): x for o in gc.get_objects() for x in (o, *gc.get_referents(o))}
+_found = sum(isinstance(o, JsProxy) for o in _heap.values()) + sum(map(_made, [k for k in _kinds if issubclass(k, JsProxy)]))
+_c_functions = (types.BuiltinFunctionType, types.MethodDescriptorType, types.ClassMethodDescriptorType)
+_report = json.dumps({"found": _found, "entries": _entries, "callables": [
+    (i, "f" if isinstance(o, types.BuiltinFunctionType) else "d") for i, o in _heap.items() if isinstance(o, _c_functions)]})
+_keep.append(_heap)
+del gc, json, sys, time, types, JsProxy, _pyodide_core, _imp, _ffi, _module, _name, _BLOCKED, _kinds, _kind, _made, _scope
+_report
+`));
+if (hardening.found !== 0) throw new Error(`${hardening.found} JavaScript objects are still reachable from Python`);
+
+// A C function object points to its PyMethodDef {ml_name, ml_meth, ml_flags, ml_doc}: a builtin
+// function at word 2 (after refcount and type), a method descriptor at word 5 (after type, name,
+// qualname). Each FFI ml_meth becomes 0, which the interpreter refuses (SystemError), for every
+// object made from that definition, now or later (a re-created module included).
+const methodDef = (address, kind) => M.HEAPU32[(address >> 2) + (kind === "f" ? 2 : 5)];
+const ffiMethods = new Set();
+if (knobs.interpreter) {
+  for (const [address, kind, name] of hardening.entries) {
+    const def = methodDef(address, kind);
+    if (M.UTF8ToString(M.HEAPU32[def >> 2]) !== name) throw new Error(`the FFI entry ${name} is not where expected`);
+    if (M.HEAPU32[(def >> 2) + 1]) ffiMethods.add(M.HEAPU32[(def >> 2) + 1]);
+    M.HEAPU32[(def >> 2) + 1] = 0;
+  }
+}
+// The audit enumerates the heap: every C function and method the collector reaches (and what
+// those objects refer to, kept alive until now) must run something other than an FFI entry point.
+const { callables } = hardening;
+const live = callables.filter(([address, kind]) => ffiMethods.has(M.HEAPU32[(methodDef(address, kind) >> 2) + 1]));
+if (knobs.interpreter && (!ffiMethods.size || live.length)) {
+  throw new Error(`${live.length} FFI functions are still callable from Python`);
+}
+pyodide.runPython("del _keep, _report, _entries, _refuse, _heap, _c_functions\nimport gc\ngc.collect()\ndel gc");
 
 // --- the runtime ring: nothing is allowed from here on -----------------------------------------
 // Emscripten asks Node's process.getuid() for os.getuid(), which needs Deno's sys permission
@@ -183,6 +242,58 @@ for (const name of ["Deno", "fetch", "WebSocket", "Worker", "EventSource", "XMLH
                     "caches", "navigator", "localStorage", "sessionStorage"]) {
   delete globalThis[name];
 }
+
+// --- the realm: every intrinsic frozen ---------------------------------------------------------
+// Nothing of this realm may be changed once loaded: a getter added to Object.prototype, a toJSON
+// or a replaced Array method would run inside the guest's own code. Freezing alone breaks
+// Pyodide ("the override mistake": `error.name = ...` on an object whose prototype's `name` is
+// frozen throws), so such properties become accessors first: reading gives the value, assigning
+// to an object that inherits it makes an own property, assigning to the prototype throws.
+const OVERRIDABLE = ["constructor", "name", "message", "toString", "valueOf", "toLocaleString", "toJSON", "stack"];
+const NAMESPACES = ["JSON", "Math", "Reflect", "Atomics", "WebAssembly", "Intl", "Temporal"];
+function hardenRealm() {
+  const seen = new Set();
+  // The roots: every global function and constructor, the standard namespaces, and the intrinsics
+  // only instances lead to; from them, everything their properties and prototypes reach.
+  const globals = Object.getOwnPropertyNames(globalThis).map((n) => [n, Object.getOwnPropertyDescriptor(globalThis, n).value]);
+  const pending = [...globals.filter(([n, v]) => typeof v === "function" || NAMESPACES.includes(n)).map(([, v]) => v),
+  Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function () {}),
+  Object.getPrototypeOf(async function* () {}), Object.getPrototypeOf(Int8Array), [][Symbol.iterator](),
+  new Map().entries(), new Set().values(), ""[Symbol.iterator](), "".matchAll(/x/g),
+  (function* () {})(), (async function* () {})()];
+  while (pending.length) {
+    const value = pending.pop();
+    if ((typeof value !== "object" && typeof value !== "function") || value === null || seen.has(value)) continue;
+    seen.add(value);
+    for (const key of Reflect.ownKeys(value)) {
+      const property = Object.getOwnPropertyDescriptor(value, key);
+      const overridable = OVERRIDABLE.includes(key) || value === Object.prototype; // MEMFS keys files by name in a {}
+      if (overridable && "value" in property && property.configurable && property.writable) {
+        const kept = property.value;
+        Object.defineProperty(value, key, {
+          get() { return kept; },
+          set(replacement) {
+            if (this === value) throw new TypeError(`${String(key)} of a frozen intrinsic cannot be replaced`);
+            Object.defineProperty(this, key, { value: replacement, writable: true, enumerable: true, configurable: true });
+          },
+          enumerable: property.enumerable, configurable: false,
+        });
+      }
+      pending.push(property.value, property.get, property.set);
+    }
+    pending.push(Object.getPrototypeOf(value));
+    if (value !== Error) Object.freeze(value);
+  }
+  // Error.stackTraceLimit stays writable (Pyodide sets it while it formats an error): a number,
+  // not a hook. Everything else of Error is fixed as freezing would.
+  for (const key of Reflect.ownKeys(Error)) {
+    const keep = key === "stackTraceLimit";
+    Object.defineProperty(Error, key, { configurable: false, ...(keep || !("value" in Object.getOwnPropertyDescriptor(Error, key)) ? {} : { writable: false }) });
+  }
+  Object.preventExtensions(Error);
+  return seen.size;
+}
+if (knobs.realm) hardenRealm();
 
 // --- the file system: /data read-only, /output writable and returned, /network brokered -------
 function mkfiles(files) {
@@ -218,7 +329,7 @@ function mountNetwork() {
   network.node_ops = { ...ops, lookup(parent, name) {
     // A name the host's validator would refuse is simply not there: innocent code gets ENOENT,
     // not a refused message that ends the unit's process.
-    if (name.length > 255 || /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\\]/u.test(name)) throw new FS.ErrnoError(44);
+    if (encoder.encode(name).length > 255 || /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\\]/u.test(name)) throw new FS.ErrnoError(44);
     send({ type: "read", name });
     let reply;
     do reply = receive(); while (reply.type !== "read-reply");
@@ -259,7 +370,7 @@ function run(code) {
     parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
     return decoder.decode(bytes);
   };
-  return { stdout: text(streams.stdout), stderr: text(streams.stderr), success, output: collect("/output", "", {}) };
+  return { stdout: text(streams.stdout), stderr: text(streams.stderr), success, output: collect("/output", "", Object.create(null)) };
 }
 
 send({ type: "ready" });

@@ -4,10 +4,14 @@ The runtime lives in a cache directory outside any checkout, readable by the unp
 sandbox user: a copy of the pinned Deno binary, Pyodide (npm, fetched once by Deno against the
 lock file beside this module), the guest script, and bwrap. Each unit is one process:
 
-    [as uid 65534 when started as root, with RLIMIT_DATA/NPROC/CPU/CORE set]
-    bwrap (all namespaces unshared, no capabilities, empty environment, read-only runtime,
-           scratch tmpfs, empty working directory, own PID 1)
-      deno run (reads of /runtime/pyodide and writes to /channel/out only; revoked after start)
+    [as a uid of its own when started as root, with RLIMIT_DATA/NPROC/CPU/CORE/FSIZE set]
+    bwrap (all namespaces unshared, no nested user namespaces, no capabilities, a seccomp filter,
+           empty environment, only Deno's files and the runtime bound in, read-only, no /proc,
+           size-limited scratch tmpfs, empty working directory, own PID 1)
+      deno run (reads of /runtime/pyodide and writes to /channel/out only; revoked after start;
+                every file: import refused by an import map)
+
+``Rings`` names each part that a test may switch off (all are on otherwise).
 """
 
 from __future__ import annotations
@@ -16,24 +20,48 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from blogtools.errors import BlogtoolsError
+from blogtools.sandbox import seccomp
 
 PYODIDE_VERSION = "314.0.7"
 DENO_LOCK = Path(__file__).with_name("deno.lock")
 GUEST_JS = Path(__file__).with_name("guest.js")
-SANDBOX_UID = 65534  # nobody: the uid a unit runs as when blogtools runs as root
+SANDBOX_UID = 65534  # nobody: the uid a unit runs as when blogtools runs as root, if Rings.uid_per_unit is off
+UNIT_UIDS = range(720_000, 720_000 + 4096)  # as root, each unit runs as a uid of its own from here
 DATA_OVERHEAD_MB = 896  # Deno, V8 and Pyodide start with ~730 MB of data mappings (measured)
-MAX_TASKS = 4096  # RLIMIT_NPROC: counts the sandbox user's threads; Deno runs a few dozen
-SCRATCH_BYTES = 64 * 1024 * 1024  # the tmpfs at /tmp
+MAX_TASKS = 4096  # RLIMIT_NPROC: counts the unit's uid's threads; Deno runs a few dozen
+SCRATCH_BYTES = 64 * 1024 * 1024  # each tmpfs: /tmp, /dev/shm (and RLIMIT_FSIZE, a file's size)
+
+
+@dataclass(frozen=True)
+class Rings:
+    """The parts of the outer rings and of guest.js that are on (all, unless a test of the
+    self-check switches one off on purpose to see it noticed). Internal: never for users."""
+
+    interpreter_ffi: bool = True  # the FFI's C entry points disabled in place, and the heap audit of them
+    frozen_realm: bool = True  # every intrinsic of the JavaScript realm frozen after loading
+    import_map: bool = True  # every file: import sent to a scheme Deno refuses (the Pyodide folder excepted)
+    seccomp: bool = True  # the system-call filter
+    no_nested_userns: bool = True  # bwrap --disable-userns
+    minimal_files: bool = True  # only Deno and the libraries it links bound in, no /proc (else /usr and /proc)
+    sized_tmpfs: bool = True  # /tmp and /dev/shm sized, /dev read-only
+    uid_per_unit: bool = True  # as root, a uid per unit (else every unit is 65534)
+    memory_watchdog: bool = True  # the host sums the unit's memory and shared memory
+
+    def guest_knobs(self) -> str:
+        """The knobs guest.js reads (its last argument)."""
+        return json.dumps({"interpreter": self.interpreter_ffi, "realm": self.frozen_realm})
 
 
 class SandboxUnavailable(BlogtoolsError):
@@ -91,7 +119,7 @@ def unavailable_reason() -> str | None:
         return reason
     try:
         probe = subprocess.run(
-            [str(_bwrap()), *_namespace_args(), *_system_binds(), "--", "/usr/bin/true"],
+            [str(_bwrap()), *_namespace_args(), "--disable-userns", *_system_binds(), "--", "/usr/bin/true"],
             capture_output=True, text=True, check=False, **_user_kwargs(),
         )
     except OSError as exc:  # e.g. as root, the sandbox user may not reach bwrap in a private folder
@@ -110,6 +138,8 @@ class Runtime:
     deno: Path
     pyodide: Path
     guest: Path
+    libraries: tuple[tuple[str, str], ...]  # (host file, path inside) of what Deno links
+    import_maps: Path  # a folder: scripts.json (no file: import) and guest.json (the Pyodide folder only)
 
 
 def _readable_copy(source: Path, target: Path) -> Path:
@@ -158,6 +188,8 @@ def prepare() -> Runtime:
     if os.geteuid() == 0 and closed:
         raise SandboxUnavailable(f"{closed[-1]} is closed to the sandbox user (uid {SANDBOX_UID}); "
                                  "set BLOGTOOLS_SANDBOX_CACHE to a world-traversable folder")
+    if platform.machine() not in seccomp.TABLES:
+        raise SandboxUnavailable(f"no system-call filter for this machine ({platform.machine()})")
     deno = _deno()
     version = subprocess.run([str(deno), "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
     guest_sha = hashlib.sha256(GUEST_JS.read_bytes()).hexdigest()[:16]
@@ -173,7 +205,45 @@ def prepare() -> Runtime:
         deno=_readable_copy(deno, root / f"deno-{version}"),
         pyodide=_readable_copy(_fetch_pyodide(root, deno), root / f"pyodide-{PYODIDE_VERSION}"),
         guest=_readable_copy(GUEST_JS, root / f"guest-{guest_sha}.js"),
+        libraries=_linked_libraries(deno),
+        import_maps=_import_maps(root),
     )
+
+
+@functools.cache
+def _linked_libraries(binary: Path) -> tuple[tuple[str, str], ...]:
+    """The shared libraries ``binary`` loads (and its loader), as ``ldd`` names them."""
+    try:
+        done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise SandboxUnavailable(f"ldd cannot run ({exc.strerror}): the libraries Deno links are unknown") from None
+    if "not a dynamic executable" in done.stdout + done.stderr:
+        return ()
+    paths = [word for line in done.stdout.splitlines() for word in line.split() if word.startswith("/")]
+    if done.returncode != 0 or not paths:
+        raise SandboxUnavailable(f"ldd cannot list the libraries of {binary}")
+    return tuple((os.path.realpath(path), path) for path in dict.fromkeys(paths))
+
+
+# Deno's --deny-read does not cover imports (a static or literal dynamic import of a file: URL,
+# a relative one, one inside a data: module or a Worker): every file: URL is mapped to a scheme
+# Deno refuses; a Pyodide unit keeps its entry script and its runtime folder.
+IMPORT_MAPS = {
+    "scripts.json": {"imports": {"file:///": "blocked:///"}},
+    "guest.json": {"imports": {"file:///": "blocked:///", "file:///runtime/pyodide/": "file:///runtime/pyodide/",
+                               "file:///runtime/guest.js": "file:///runtime/guest.js"}},
+}
+
+
+def _import_maps(root: Path) -> Path:
+    text = json.dumps(IMPORT_MAPS, sort_keys=True)
+    folder = root / f"import-maps-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    if not folder.exists():
+        with tempfile.TemporaryDirectory(dir=root) as staging:
+            for name, content in IMPORT_MAPS.items():
+                (Path(staging) / name).write_text(json.dumps(content))
+            _readable_copy(Path(staging), folder)
+    return folder
 
 
 def _file_sha(path: Path) -> str:
@@ -182,6 +252,24 @@ def _file_sha(path: Path) -> str:
 
 def _namespace_args() -> list[str]:
     return ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+
+
+def _file_binds(rt: Runtime, rings: Rings, system: bool) -> list[str]:
+    """Deno and the libraries it links, read-only (with ``system``, for tests that inject a
+    shell, or with Rings.minimal_files off: the host's /usr and a /proc)."""
+    if system or not rings.minimal_files:
+        return [*_system_binds(), "--proc", "/proc"]
+    # Deno needs /proc/self/exe only: a real /proc would show the host's paths (mountinfo)
+    proc = ["--tmpfs", "/proc", "--dir", "/proc/self", "--symlink", "/runtime/deno", "/proc/self/exe", "--remount-ro", "/proc"]
+    return [*(arg for host, guest in rt.libraries for arg in ("--ro-bind", host, guest)), *proc]
+
+
+def _scratch_args(rings: Rings) -> list[str]:
+    """/dev (read-only, its shm a sized tmpfs) and /tmp, each tmpfs at most SCRATCH_BYTES."""
+    if not rings.sized_tmpfs:
+        return ["--dev", "/dev", "--tmpfs", "/tmp"]
+    size = ["--size", str(SCRATCH_BYTES)]
+    return ["--dev", "/dev", *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", *size, "--tmpfs", "/tmp"]
 
 
 def _system_binds() -> list[str]:
@@ -195,44 +283,94 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _user_kwargs() -> dict:
-    """Drop to the unprivileged sandbox user when running as root."""
+_UIDS_TAKEN: set[int] = set()
+_UIDS_LOCK = threading.Lock()
+
+
+def take_uid(rings: Rings) -> int | None:
+    """As root, the uid a new unit runs as: one of UNIT_UIDS that no process uses (so that
+    RLIMIT_NPROC counts this unit alone, and no unit can signal another); None when not root."""
     if os.geteuid() != 0:
+        return None
+    if not rings.uid_per_unit:
+        return SANDBOX_UID
+    with _UIDS_LOCK:
+        busy = set(_UIDS_TAKEN)
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    busy.add(entry.stat().st_uid)
+                except OSError:  # the process ended
+                    pass
+        uid = next((uid for uid in UNIT_UIDS if uid not in busy), None)
+        if uid is None:
+            raise SandboxUnavailable(f"all {len(UNIT_UIDS)} sandbox uids are in use")
+        _UIDS_TAKEN.add(uid)
+        return uid
+
+
+def give_uid(uid: int | None) -> None:
+    """The unit of ``uid`` has ended (its process was waited for)."""
+    with _UIDS_LOCK:
+        _UIDS_TAKEN.discard(uid)
+
+
+def _user_kwargs(uid: int | None = SANDBOX_UID) -> dict:
+    """Drop to the unprivileged ``uid`` when running as root."""
+    if os.geteuid() != 0 or uid is None:
         return {}
-    return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+    return {"user": uid, "group": uid, "extra_groups": []}
 
 
-def ring_command(runtime: Runtime, binds: list[tuple[str, str]], info_fd: int, command: list[str]) -> list[str]:
-    """The bwrap command line of the OS ring around ``command``; ``binds`` are (host, guest) read-only."""
+def ring_command(runtime: Runtime, binds: list[tuple[str, str]], info_fd: int, command: list[str],
+                 rings: Rings = Rings(), seccomp_fd: int | None = None, system: bool = False) -> list[str]:
+    """The bwrap command line of the OS ring around ``command``; ``binds`` are (host, guest)
+    read-only; ``seccomp_fd`` holds the filter (seccomp.program()); ``system`` binds the host's
+    /usr and a /proc (tests that inject a shell)."""
     args = [str(runtime.bwrap), *_namespace_args(), "--as-pid-1", "--hostname", "sandbox",
-            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", *_system_binds(),
-            "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
+            "--setenv", "DENO_DIR", "/tmp/.deno", "--setenv", "NO_COLOR", "1", *_file_binds(runtime, rings, system),
+            *_scratch_args(rings)]
+    if rings.no_nested_userns:
+        args.append("--disable-userns")
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     for host, guest in binds:
         args += ["--ro-bind", host, guest]
     return [*args, "--dir", "/cwd", "--chdir", "/cwd", "--remount-ro", "/", "--info-fd", str(info_fd), "--", *command]
 
 
-def deno_command(entry: str, memory_mb: int, args: list[str]) -> list[str]:
+def _import_map(name: str, rings: Rings) -> list[str]:
+    return [f"--import-map=/runtime/imports/{name}"] if rings.import_map else []
+
+
+def deno_command(entry: str, memory_mb: int, args: list[str], rings: Rings = Rings()) -> list[str]:
     """Deno as the runtime ring: reads of the Pyodide files and the channel FIFO, nothing else."""
     return ["/runtime/deno", "run", "--no-prompt", "--no-config", "--cached-only", "--no-remote",
             "--allow-read=/runtime/pyodide", "--allow-write=/channel/out",
-            "--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys",
+            "--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys", *_import_map("guest.json", rings),
             f"--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size={memory_mb}",
             entry, *args]
 
 
-def script_command(extension: str, memory_mb: int) -> list[str]:
+def script_command(extension: str, memory_mb: int, rings: Rings = Rings()) -> list[str]:
     """Deno as the runtime ring of a JavaScript or TypeScript unit (``extension`` js or ts): the
     script comes on stdin as the main module, every permission is denied, nothing is imported
-    from the network, npm or a config; Deno strips TypeScript's types without checking them."""
+    from a file, the network, npm or a config; Deno strips TypeScript's types without checking them."""
     return ["/runtime/deno", "run", "--no-prompt", "--no-config", "--no-lock", "--cached-only", "--no-remote",
             "--no-npm", "--deny-read", "--deny-write", "--deny-net", "--deny-env", "--deny-run", "--deny-ffi",
-            "--deny-sys", "--deny-import", f"--v8-flags=--max-old-space-size={memory_mb}", f"--ext={extension}", "-"]
+            "--deny-sys", "--deny-import", *_import_map("scripts.json", rings),
+            f"--v8-flags=--max-old-space-size={memory_mb}", f"--ext={extension}", "-"]
+
+
+def script_binds(runtime: Runtime) -> list[tuple[str, str]]:
+    """The read-only binds of a script unit: Deno and the import maps."""
+    return [(str(runtime.deno), "/runtime/deno"), (str(runtime.import_maps), "/runtime/imports")]
 
 
 def runtime_binds(runtime: Runtime, fifo: Path, entry: tuple[str, str] | None = None) -> list[tuple[str, str]]:
-    """The read-only binds of a unit: Deno, Pyodide, the guest script (or a test's) and the FIFO."""
-    return [(str(runtime.deno), "/runtime/deno"), (str(runtime.pyodide), "/runtime/pyodide"),
+    """The read-only binds of a unit: Deno, the import maps, Pyodide, the guest script (or a
+    test's) and the FIFO."""
+    return [*script_binds(runtime), (str(runtime.pyodide), "/runtime/pyodide"),
             entry or (str(runtime.guest), "/runtime/guest.js"), (str(fifo), "/channel/out")]
 
 
@@ -241,8 +379,9 @@ def runtime_binds(runtime: Runtime, fifo: Path, entry: tuple[str, str] | None = 
 _LAUNCHER = ThreadPoolExecutor(1, thread_name_prefix="blogtools-sandbox-launcher")
 
 
-def spawn(command: list[str], info_w: int, memory_mb: int, cpu_backstop_s: int) -> subprocess.Popen:
-    """Start ``command`` (a ring_command) with the resource limits, as the sandbox user if root."""
+def spawn(command: list[str], info_w: int, memory_mb: int, cpu_backstop_s: int, uid: int | None = SANDBOX_UID,
+          seccomp_fd: int | None = None) -> subprocess.Popen:
+    """Start ``command`` (a ring_command) with the resource limits, as ``uid`` if root."""
     data = (memory_mb + DATA_OVERHEAD_MB) * 1024 * 1024
 
     def limits() -> None:
@@ -250,38 +389,71 @@ def spawn(command: list[str], info_w: int, memory_mb: int, cpu_backstop_s: int) 
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_backstop_s, cpu_backstop_s))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (SCRATCH_BYTES, SCRATCH_BYTES))
 
+    fds = (info_w,) if seccomp_fd is None else (info_w, seccomp_fd)
     return _LAUNCHER.submit(
         subprocess.Popen, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={}, cwd="/", pass_fds=(info_w,), preexec_fn=limits, start_new_session=True, **_user_kwargs(),
+        env={}, cwd="/", pass_fds=fds, preexec_fn=limits, start_new_session=True, **_user_kwargs(uid),
     ).result()
 
 
-def make_fifo(folder: Path) -> Path:
-    """The channel out: a FIFO in ``folder`` that only the sandbox user may open for writing."""
+def seccomp_fd(rings: Rings) -> int | None:
+    """A readable fd holding the filter for bwrap --seccomp (the caller closes it once the
+    process has started), or None with Rings.seccomp off."""
+    if not rings.seccomp:
+        return None
+    read_end, write_end = os.pipe()
+    os.write(write_end, seccomp.program())  # a few hundred bytes: within the pipe's buffer
+    os.close(write_end)
+    return read_end
+
+
+def make_fifo(folder: Path, uid: int | None = SANDBOX_UID) -> Path:
+    """The channel out: a FIFO in ``folder`` that only the unit's ``uid`` may open for writing."""
     fifo = folder / "out"
     os.mkfifo(fifo, 0o600)
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and uid is not None:
         folder.chmod(0o711)
-        os.chown(fifo, SANDBOX_UID, SANDBOX_UID)
+        os.chown(fifo, uid, uid)
     return fifo
 
 
-def run_in_ring(rt: Runtime, command: list[str], entry: tuple[str, str] | None = None,
-                memory_mb: int = 512, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Test-only entry: ``command`` inside a unit's OS ring, binds and limits (``entry``, a
-    (host, guest) script, replaces guest.js), so a ring's test can inject its precondition."""
-    with tempfile.TemporaryDirectory(prefix="blogtools-ring-") as folder:
-        fifo = make_fifo(Path(folder))
-        info_r, info_w = os.pipe()
-        proc = spawn(ring_command(rt, runtime_binds(rt, fifo, entry), info_w, command), info_w, memory_mb, 600)
+def start_unit(rt: Runtime, binds: list[tuple[str, str]], command: list[str], memory_mb: int, cpu_backstop_s: int,
+               rings: Rings, uid: int | None, system: bool = False) -> tuple[subprocess.Popen, int]:
+    """Start ``command`` in the OS ring: the process and its pid outside the namespace."""
+    info_r, info_w = os.pipe()
+    filter_fd = seccomp_fd(rings)
+    try:
+        proc = spawn(ring_command(rt, binds, info_w, command, rings, filter_fd, system), info_w, memory_mb,
+                     cpu_backstop_s, uid, filter_fd)
+    finally:
         os.close(info_w)
-        read_child_pid(info_r)
-        os.close(info_r)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        finally:
-            proc.kill()
+        if filter_fd is not None:
+            os.close(filter_fd)
+    pid = read_child_pid(info_r) or proc.pid
+    os.close(info_r)
+    return proc, pid
+
+
+def run_in_ring(rt: Runtime, command: list[str], entry: tuple[str, str] | None = None,
+                memory_mb: int = 512, timeout: float = 120, rings: Rings = Rings(),
+                system: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """Test-only entry: ``command`` inside a unit's OS ring, binds and limits (``entry``, a
+    (host, guest) file, replaces guest.js), so a ring's test can inject its precondition;
+    ``system`` also binds the host's /usr and a /proc, for a shell; ``stdin`` is its input."""
+    uid = take_uid(rings)
+    try:
+        with tempfile.TemporaryDirectory(prefix="blogtools-ring-") as folder:
+            fifo = make_fifo(Path(folder), uid)
+            proc, _ = start_unit(rt, runtime_binds(rt, fifo, entry), command, memory_mb, 600, rings, uid, system)
+            try:
+                out, err = proc.communicate(stdin, timeout=timeout)
+            finally:
+                proc.kill()
+                proc.wait()
+    finally:
+        give_uid(uid)
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
@@ -298,6 +470,31 @@ def read_child_pid(info_r: int) -> int | None:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def unit_memory(pid: int) -> int:
+    """Bytes a unit holds: the anonymous and shared memory of its process tree (from ``pid``,
+    outside its namespace) plus what its /tmp and /dev/shm tmpfs hold; 0 once it is gone."""
+    total, pending, seen = 0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in os.scandir(f"/proc/{current}/task"):
+                pending += [int(child) for child in Path(task.path, "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith(("RssAnon:", "RssShmem:")))
+    for folder in ("tmp", "dev/shm"):
+        try:
+            usage = os.statvfs(f"/proc/{pid}/root/{folder}")
+        except OSError:
+            continue
+        total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize  # the unit's own tmpfs
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
