@@ -79,3 +79,14 @@ def parse(path: Path) -> Node:
 def heading_text(node: Node) -> str:
     """A heading's text without Material's permalink sign."""
     return node.text().removesuffix("¶").strip()
+
+
+def badges_of(html: str) -> list[tuple[str, str]]:
+    """Each code block's badge in ``html``, in order: its state (``bt-state-<state>``) and its words."""
+    found = []
+    for node in parse_fragment(html).iter():
+        if "bt-badge" in node.classes():
+            state = next(c for c in node.classes() if c.startswith("bt-state-")).removeprefix("bt-state-")
+            title = node.find("summary") or node.find("p", cls="admonition-title")
+            found.append((state, " ".join(title.text().split())))
+    return found

@@ -13,10 +13,11 @@ import markdown
 import pytest
 import yaml
 
-from blogtools import evidence, manifest, project, site, triage
+from blogtools import badges, evidence, manifest, project, site, triage
 from blogtools.annotate import SourceLinks, annotate
 from blogtools.blocks import block_id, find_blocks, relabel_fence
 from blogtools.extract import extract
+from site_html import badges_of
 
 DATA = Path(__file__).parent / "data"
 POST = "2025-11-03-durable"
@@ -35,7 +36,8 @@ def curated(tmp_path):
     doc = manifest.load(tmp_path / "snippets/manifest.toml")
     doc[f"{POST}/01"].update(
         status="runnable", modules=["durable_task.py"], tests=["tests/test_durable.py::test_durable_main"],
-        notes=["Python instead of TypeScript", "`ctx.step` is the SDK's `ctx.step(name, fn)`"],
+        notes=["Python instead of TypeScript", "`ctx.step` is the SDK's `ctx.step(name, fn)`",
+               "caches each step in agent-cache/task-<id>-step-<n>.json"],
     )
     doc[f"{POST}/02"]["reason"] = "needs a <b>Linear</b> account & `mcporter` config"
     doc[f"{POST}/03"].update(status="runnable", tests=["tests/test_durable.py::test_durable_main"])
@@ -47,7 +49,7 @@ def render(text: str, root: Path) -> str:
     """The page through Python-Markdown with the extensions the site configures for these constructs."""
     return markdown.markdown(
         text,
-        extensions=["pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.details"],
+        extensions=["admonition", "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.details"],
         extension_configs={
             "pymdownx.highlight": {"use_pygments": False},
             "pymdownx.tabbed": {"alternate_style": True},
@@ -72,21 +74,25 @@ def test_status_lines_and_tabs(curated):
     module.write_text(MODULE)
     # the whole module, its own ``` included, inside the Runnable tab
     assert '```\npython durable_task.py\n```\n"""\n\n\ndef main():\n    return "&lt;durable &amp; done&gt;"' in html
-    # nothing was run, so nothing is claimed; the module and test links fold under the line
-    assert '<p><span class="snippet-status snippet-not-verified">◌ Not verified yet</span></p>' in html
-    folded = html[html.index('<details class="info">') : html.index("</details>")]
-    assert "<summary>Runnable form, tests and notes</summary>" in folded
+    # nothing was run, so nothing is claimed; the module and test links open under the badge
+    assert badges_of(html) == [("not-verified", "◌ Not verified yet"),
+                               ("illustrative", "¶ Illustrative: needs a <b>Linear</b> account & mcporter config"),
+                               ("not-verified", "◌ Not verified yet")]
+    folded = html[html.index('<details class="bt-badge bt-grey bt-state-not-verified">') : html.index("</details>")]
+    assert "<summary>◌ Not verified yet</summary>" in folded
     assert (f'Modules: <a href="https://github.com/example/essays/blob/trunk/snippets/{POST}/durable_task.py">'
             "<code>durable_task.py</code></a>") in folded
     assert ('<li><a href="https://github.com/example/essays/blob/trunk/tests/test_durable.py#L8">'
             "<code>test_durable_main</code></a></li>") in folded
     assert "<li>Python instead of TypeScript</li>" in folded
     assert "<li><code>ctx.step</code> is the SDK's <code>ctx.step(name, fn)</code></li>" in html
+    assert "<li>caches each step in agent-cache/task-&lt;id&gt;-step-&lt;n&gt;.json</li>" in html  # not lost as a tag
     assert (
-        '<p><span class="snippet-status snippet-illustrative">Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account '
-        "&amp; <code>mcporter</code> config</span></p>"
+        '<p class="admonition-title">¶ Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account '
+        "&amp; <code>mcporter</code> config</p>"
     ) in html
-    assert html.count('class="snippet-status') == 3
+    # each block has its anchor, the badge's, /examples/' and the CLI's link target
+    assert [m for m in re.findall(r'<div class="bt-anchor" id="(code-\d+)"></div>', html)] == ["code-01", "code-02", "code-03"]
 
 
 def test_a_curated_language_names_the_published_block(curated):
@@ -112,8 +118,8 @@ def test_relabel_fence_names_the_curated_language_in_either_form(opening, relabe
 def test_status_inside_a_details_block_stays_inside(curated):
     root, entries = curated
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets")
-    assert '    <span class="snippet-status snippet-not-verified">◌ Not verified yet</span>\n' in out
-    assert '    ??? info "Runnable form and tests"\n\n        Tests:\n\n        - <code>test_durable_main</code>\n' in out
+    assert ('    ??? bt-badge bt-grey bt-state-not-verified "◌ Not verified yet"\n\n        Tests:\n\n'
+            '        - <code>test_durable_main</code>\n') in out
     html = render(out.split("---\n", 2)[2], root)
     details = html[html.index("<details") : html.rindex("</details>")]
     assert "=== step 1 ===" in details and "Not verified yet" in details and "test_durable_main" in details
@@ -125,7 +131,7 @@ def test_blocks_without_entry_or_with_drift_say_so(curated):
     del entries[f"{POST}/02"]
     out = annotate(page, POST, entries, SourceLinks(root), root / "snippets")
     assert "(the essay changed this block since; the runnable form may lag behind)" in out
-    assert '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>' in out
+    assert '!!! bt-badge bt-grey bt-state-unchecked "◌ Not checked: no manifest entry yet"' in out
 
 
 def test_a_block_not_yet_triaged_says_so_and_claims_nothing(curated):
@@ -135,8 +141,9 @@ def test_a_block_not_yet_triaged_says_so_and_claims_nothing(curated):
     manifest.save(doc, root / "snippets/manifest.toml")
     page = (root / f"content/posts/{POST}.md").read_text()
     out = annotate(page, POST, manifest.read(root / "snippets"), SourceLinks(root), root / "snippets")
-    assert out.count('<span class="snippet-status snippet-not-triaged">◌ Not triaged yet</span>') == 1
-    assert out.count('<span class="snippet-status snippet-not-verified">◌ Not verified yet</span>') == 2
+    assert [state for state, _ in badges_of(render(out.split("---\n", 2)[2], root))] == [
+        "not-verified", "not-triaged", "not-verified"]
+    assert out.count('"◌ Not triaged yet"') == 1 and out.count('"◌ Not verified yet"') == 2
     assert "Illustrative" not in out
 
 
@@ -170,7 +177,8 @@ def test_a_triaged_block_shows_its_verdict_in_plain_words(curated, verdict, labe
     entries = uncurated_block_02(root)
     found = {f"{POST}/02": evidence.triage_state(verdict)}
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
-    assert f'<span class="snippet-status snippet-{evidence.TRIAGED[verdict.verdict]}">{label}</span>' in out
+    icon = badges.badge(evidence.TRIAGED[verdict.verdict]).icon
+    assert badges_of(render(out.split("---\n", 2)[2], root))[1] == (evidence.TRIAGED[verdict.verdict], f"{icon} {label}")
     assert ("Output of the run in the sandbox" in out) == (verdict.verdict == triage.RUNS)
     assert ("How the output differs from the post" in out) == (verdict.verdict == triage.DIFFERS)
 
@@ -183,8 +191,9 @@ def test_a_runs_verdicts_output_is_folded_under_its_block_as_text_only(curated):
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
     assert "    ````````text\n" in out  # a fence longer than the longest backtick run inside
     html = render(out.split("---\n", 2)[2], root)
-    folded = html[html.index('<details class="output">'):]
-    assert "<summary>Output of the run in the sandbox</summary>" in folded
+    folded = html[html.index('<details class="bt-badge bt-neutral bt-state-triaged-runs">'):]
+    assert "<summary>▶ Runs: prints 9 lines</summary>" in folded
+    assert "Output of the run in the sandbox:" in folded
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in folded and "<script>" not in html
     assert "onclick" not in re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.S)  # only as code text
     shown = unescape(re.sub(r"<[^>]+>", "", folded[folded.index("<code"):folded.index("</code>")]))
@@ -199,8 +208,10 @@ def test_words_from_a_triage_run_in_a_status_line_are_text(curated):
         triage.Verdict(triage.NEEDS_CONTEXT, "FileNotFoundError", (triage.Need("file", hostile),)))}
     out = annotate((root / f"content/posts/{POST}.md").read_text(), POST, entries, SourceLinks(root), root / "snippets", found)
     html = render(out.split("---\n", 2)[2], root)
-    line = re.search(r'<span class="snippet-status snippet-triaged-needs-context">(.*?)</span>', html).group(1)
-    assert line == "Needs the file x&#93;(javascript:alert(1)) &#96;y&#96; &#123;: onclick=z &#125; &lt;b&gt;"
+    line = re.search(r'<details class="bt-badge bt-amber bt-state-triaged-needs-context">|'
+                     r'<div class="admonition bt-badge bt-amber bt-state-triaged-needs-context">\s*<p class="admonition-title">(.*?)</p>',
+                     html).group(1)
+    assert line == "⋯ Needs the file x&#93;(javascript:alert(1)) &#96;y&#96; &#123;: onclick=z &#125; &lt;b&gt;"
 
 
 def test_links_come_from_mkdocs_yml(tmp_path):
@@ -251,7 +262,8 @@ def test_standalone_entries_show_at_the_end_of_their_post_with_what_they_measure
     assert '<h2 id="measured-cost">Measured cost' in page
     assert 'src="../../../../figures/2025-11-03-durable/cost.svg"' in page
     assert (root / "site/figures/2025-11-03-durable/cost.svg").read_bytes() == (figures / "cost.svg").read_bytes()
-    assert page.count('class="snippet-status') == 4  # three blocks and the companion
+    assert len(badges_of(page)) == 4  # three blocks and the companion
+    assert 'id="code-cost-figure"' in page
     assert 'href="https://github.com/blogtools/blogtools/blob/main/snippets/2025-11-03-durable/cost_figure.py"' in page
     assert "Measures <code>costs</code> &amp; more." in page
     assert "def main():" in re.sub(r"<[^>]+>", "", page)  # the module itself, included at build time
@@ -273,7 +285,7 @@ def test_zensical_renders_the_statuses_and_tabs_too(curated):
 
 
 def assert_statuses_and_tabs(page: str) -> None:
-    assert page.count('class="snippet-status') == 3
+    assert [state for state, _ in badges_of(page)] == ["not-verified", "illustrative", "not-verified"]
     assert '<label for="__tabbed_1_1">As published (TypeScript)</label>' in page
     assert '<label for="__tabbed_1_2">Runnable (Python)</label>' in page
     assert "&lt;durable &amp; done&gt;" in page  # the module's text, included at build time
@@ -299,11 +311,14 @@ def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
         url_slug = yaml.safe_load(page.read_text().split("---\n", 2)[1])["slug"]
         html = (tmp_path / f"site/{slug[:4]}/{slug[5:7]}/{slug[8:10]}/{url_slug}/index.html").read_text()
         companions = [e for e in entries.values() if e.post == slug and not e.is_block and e.status == "runnable"]
-        assert html.count('class="snippet-status') == len(blocks) + len(companions), slug
-        for block in blocks:
+        shown = badges_of(html)
+        assert len(shown) == len(blocks) + len(companions), slug
+        for block, (state, words) in zip(blocks, shown):
             entry = entries[block_id(slug, block.ordinal)]
-            expected = found[entry.id].label if entry.status == "runnable" else f"Illustrative: {entry.reason.split('`')[0]}"
-            assert expected in html.replace("&amp;", "&"), (slug, block.ordinal)
+            assert state == found[entry.id].state, (slug, block.ordinal)
+            assert words.startswith(badges.headline(state).split(":")[0].split(";")[0]) or state == "verified", words
+            if entry.status != "runnable":
+                assert entry.reason.split("`")[0].strip() in words, (slug, block.ordinal)
         counted += len(blocks)
     assert "Unchecked" not in "".join(p.read_text() for p in (tmp_path / "site").rglob("*.html"))
     assert counted == len([e for e in entries.values() if e.is_block])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from blogtools import evidence, manifest, project
+from blogtools import badges, evidence, manifest, project
 from blogtools.extract import extract
 from browser import CHROMIUM_ARGS, serving
 from clirun import invoke
@@ -157,19 +157,19 @@ def test_a_broken_module_is_recorded_failing_and_the_build_refuses_to_publish_it
     assert done.stdout.splitlines()[0] == f"failed: {ID}: failed"
     assert results(demo)[ID]["tests"]["tests/test_demo.py::test_half"] == {
         "outcome": "failed", "error": "assert 1 == 2"}
-    assert label_of(demo, ID) == f"✗ Failing since {today()}: test_half: assert 1 == 2"
+    assert label_of(demo, ID) == f"⚠ Failing since {today()}: test_half: assert 1 == 2"
 
     refused = invoke("build", "--offline", "--require-verified", cwd=demo)
     assert refused.exit_code == 1
     assert refused.stderr.splitlines()[-1] == (
         f"blogtools: error: --require-verified: 1 runnable block(s) not verified: {ID}: "
-        f"✗ Failing since {today()}: test_half: assert 1 == 2 (run `blogtools test`)")
+        f"⚠ Failing since {today()}: test_half: assert 1 == 2 (run `blogtools test`)")
     assert not (demo / "site").exists()
 
     built = invoke("build", "--offline", cwd=demo)  # without the flag the page says so
     assert built.exit_code == 0, built.stderr
     page = (demo / "site/2025/01/02/demo/index.html").read_text()
-    assert f"✗ Failing since {today()}: test_half: assert 1 == 2" in page
+    assert f"⚠ Failing since {today()}: test_half: assert 1 == 2" in page
     assert '<p class="blogtools-block-counts">1 code block · 1 failing</p>' in page
 
 
@@ -178,12 +178,12 @@ def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo
     set_entry(demo, expect_error="ZeroDivisionError")
     assert invoke("test", cwd=demo).exit_code == 0
     assert results(demo)[ID]["outcome"] == "expected-failure"
-    assert label_of(demo, ID) == "✓ Fails as published, as expected: ZeroDivisionError: division by zero"
+    assert label_of(demo, ID) == "✗ Fails as published, as expected: ZeroDivisionError: division by zero"
     assert invoke("build", "--offline", "--require-verified", cwd=demo).exit_code == 0
 
     (demo / f"snippets/{POST}/demo.py").write_text(MODULE)
     assert invoke("test", cwd=demo).exit_code == 1
-    assert label_of(demo, ID) == f"✗ Passes unexpectedly since {today()}: expected an error matching 'ZeroDivisionError'"
+    assert label_of(demo, ID) == f"⚠ Passes unexpectedly since {today()}: expected an error matching 'ZeroDivisionError'"
 
 
 def test_plain_pytest_counts_a_foreseen_failure_as_xfailed_and_any_other_as_failed(demo):
@@ -261,19 +261,20 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
 
         page.goto(url + "examples/", wait_until="networkidle")
         assert page.locator("article .blogtools-block-counts").inner_text() == "1 example · 1 verified"
-        rows = page.locator("article table tbody tr")
+        rows = page.locator("article .bt-rows > li")
         assert rows.count() == 1
-        cells = rows.first.locator("td").all_inner_texts()
-        assert cells[:6] == ["Demo", "01", "Python", f"✓ Verified since {today()} · 2 tests · Python 3.{sys.version_info.minor}",
-                             today(), "2 passed"]
-        assert cells[6].endswith(" s") and float(cells[6][:-2]) >= 0
+        row = rows.first
+        assert [row.locator(f".bt-{part}").inner_text() for part in ("block", "language", "label")] == [
+            "Block 01", "Python", "✓ Verified · 2 tests"]
+        more = row.locator(".bt-more").inner_text().split(" · ")
+        assert more[0] == "2 passed" and more[2] == f"since {today()}"
+        assert more[1].endswith(" s") and float(more[1][:-2]) >= 0
 
-        rows.first.get_by_role("link", name="Demo").click()
+        row.locator(".bt-block").click()
         page.wait_for_load_state("networkidle")
-        assert page.url == url + "2025/01/02/demo/"
-        status = page.locator(".md-content .snippet-status")
-        assert status.inner_text().startswith(f"✓ Verified since {today()}")
-        folded = page.locator(".md-content details.info")
+        assert page.url == url + "2025/01/02/demo/#code-01"
+        folded = page.locator(".md-content details.bt-badge")
+        assert folded.locator("summary").inner_text() == "✓ Verified · 2 tests"
         assert not folded.locator("li").first.is_visible()
         folded.locator("summary").click()
         assert folded.locator("li").all_inner_texts() == ["✓ test_half", "✓ test_half_of_the_data"]
@@ -308,7 +309,31 @@ def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_
     assert invoke("test", spawn, cwd=root).exit_code == 1
     assert results(root)[spawn]["outcome"] == "failed"
     assert invoke("build", "--offline", cwd=root).exit_code == 0
-    assert f"✗ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in page.read_text()
+    assert f"⚠ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in page.read_text()
     refused = invoke("build", "--offline", "--require-verified", cwd=root)
     assert refused.exit_code == 1
-    assert f"; {spawn}: ✗ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in refused.stderr
+    assert f"; {spawn}: ⚠ Failing since {today()}: test_spawn_records_the_task_with_three_attempts: " in refused.stderr
+
+
+def test_every_evidence_state_has_one_row_of_words_icon_and_tone():
+    """The one table: every state reads by its own icon and words (colour is never the only signal);
+    an expected failure reads differently from an unexpected one, and nothing that failed or whose
+    output differs is green. The states other helpers add (COORD names) have their rows too."""
+    coming = ("triaged-defines", "triaged-matches", "triaged-differs", "not-triaged-budget", "not-triaged-self-check")
+    for state in (*evidence.STATES, *coming):
+        assert state in badges.BADGES, state
+    rows = list(badges.BADGES.values())
+    assert all(row.tone in badges.TONES and row.icon and row.words and row.counted for row in rows)
+    assert len({(row.icon, row.words) for row in rows}) == len(rows)
+    assert len({row.counted for row in rows}) == len(rows)
+    assert badges.headline(evidence.EXPECTED_FAILURE) != badges.headline(evidence.FAILING)
+    for state in (evidence.EXPECTED_FAILURE, evidence.FAILING, evidence.UNEXPECTED_PASS, "triaged-differs"):
+        assert badges.badge(state).tone != "green", state
+    assert badges.badge(evidence.VERIFIED).tone == "green" and badges.badge(evidence.FAILING).tone == "red"
+    assert badges.badge("no-such-state").tone == "grey"  # an unknown state never reads as a success
+    assert set(evidence.COUNT_WORDS) == set(badges.BADGES)
+
+
+def test_the_docs_show_the_table_as_it_is():
+    docs = (REPO / "docs/content/guides/badges.md").read_text(encoding="utf-8")
+    assert badges.markdown_table() in docs

@@ -13,6 +13,7 @@ from blogtools import content
 from blogtools.annotate import SourceLinks
 from blogtools.errors import BlogtoolsError
 from clirun import invoke
+from site_html import badges_of
 
 CONFIG = """\
 site_name: Handbook
@@ -21,6 +22,11 @@ docs_dir: build/docs
 theme:
   name: material
   custom_dir: build/overrides
+markdown_extensions:
+  - admonition
+  - pymdownx.details
+  - pymdownx.superfences
+  - pymdownx.tabbed
 nav:
   - index.md
   - guides/install.md
@@ -66,6 +72,16 @@ def test_pages_are_named_by_their_path_and_a_post_s_name_is_refused(site):
         content.content_pages(site / "content" / "posts")
 
 
+def test_a_site_without_the_badges_extensions_is_one_error_line(site):
+    config = site / "mkdocs.yml"
+    config.write_text(config.read_text().replace("  - admonition\n", "").replace("  - pymdownx.details\n", ""))
+    ran = invoke("build", cwd=site)
+    assert ran.exit_code == 1 and not (site / "site").exists()
+    assert ran.stderr.strip().splitlines()[-1] == ("blogtools: error: mkdocs.yml: markdown_extensions lacks admonition, "
+                                                  "pymdownx.details: each code block's badge needs them (add them, "
+                                                  "as `blogtools new` writes them)")
+
+
 def test_a_site_of_pages_builds_with_its_blocks_extracted_and_shown(site):
     ran = invoke("build", cwd=site)  # no feeds/feeds.toml: nothing to ingest, not an error
     assert ran.exit_code == 0, ran.output
@@ -74,12 +90,12 @@ def test_a_site_of_pages_builds_with_its_blocks_extracted_and_shown(site):
     listed = invoke("snippets", cwd=site).stdout
     assert re.search(r"^guides-install/01 +python ", listed, re.M) and re.search(r"^guides-install/02 +console ", listed, re.M)
     html = (site / "site/guides/install/index.html").read_text()
-    assert html.count('class="snippet-status') == 2  # one per block
+    assert len(badges_of(html)) == 2  # one per block
     assert "<h1" in html and "Installing" in html
     home = (site / "site/index.html").read_text()
     assert "The handbook" in home and "Latest essays" not in home  # the site's own index.md wins
     examples = (site / "build/docs/examples.md").read_text()
-    assert "[Installing](guides/install.md)" in examples
+    assert '<h2><a href="../guides/install/">Installing</a></h2>' in examples  # its address on the site
     assert invoke("check", cwd=site).exit_code == 0
 
 

@@ -196,19 +196,21 @@ def test_the_page_folds_the_harness_shows_the_working_diff_and_the_python_port_t
         if outcomes is not None:
             tests = {test: evidence.TestResult(outcome) for test, outcome in outcomes.items()}
             record = evidence.Record("f", evidence.EXPECTED_FAILURE, "2025-11-03", {}, tests)
-            found[f"{ABSURD}/04"] = evidence.Evidence(evidence.EXPECTED_FAILURE, "✓ Fails as published", record)
+            found[f"{ABSURD}/04"] = evidence.Evidence(evidence.EXPECTED_FAILURE, "✗ Fails as published", record)
         out = annotate(page, ABSURD, entries, SourceLinks(REPO), site.snippets_dir, found)
         block = out[out.index("await ctx.sleep(60 * 60 * 24 * 7)"):]
-        return block[: block.index("??? info")]
+        return block[: block.index("Tests:")]
 
     sleep = sleep_block({"typecheck": evidence.FAILED, "working": evidence.PASSED})
-    assert '??? note "The harness it runs in: 9 lines before, 9 lines after"' in sleep
-    assert "    Before the block (<code>in-a-task.prelude.ts</code>):" in sleep
-    assert '???+ success "Its nearest working form, as a diff of the block (runs)"' in sleep
-    assert '    +await ctx.sleepFor("sleep", 60 * 60 * 24 * 7); // sleep for 7 days' in sleep
+    assert '??? bt-badge bt-red bt-state-expected-failure "✗ Fails as published' in sleep  # one badge, red
+    assert "The harness it runs in (9 lines before, 9 lines after):" in sleep
+    assert "Before the block (<code>in-a-task.prelude.ts</code>):" in sleep
+    # the working form comes first in the badge's disclosure: one click away
+    assert sleep.index("Its nearest working form, as a diff of the block (its tests pass):") < sleep.index("The harness")
+    assert '+await ctx.sleepFor("sleep", 60 * 60 * 24 * 7); // sleep for 7 days' in sleep
     # That it runs is said only from evidence: none, or a test of it skipped, and the page does not claim it.
     for outcomes in (None, {"typecheck": evidence.FAILED, "working": evidence.SKIPPED}):
-        assert '???+ note "Its nearest working form, as a diff of the block"' in sleep_block(outcomes)
+        assert "Its nearest working form, as a diff of the block:" in sleep_block(outcomes)
     out = annotate(page, ABSURD, entries, SourceLinks(REPO), site.snippets_dir)
     assert '=== "Python port"' in out and "Runnable (Python)" not in out.split("absurd-sql")[0]
     assert "    -      getWeather: { /* tool definition here */ }" in out  # block 03's patch, folded with its harness

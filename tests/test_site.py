@@ -23,10 +23,10 @@ import feedparser
 import pytest
 import yaml
 
-from blogtools import sitecheck
+from blogtools import manifest, sitecheck, triage
 from blogtools.sandbox import unavailable_reason as sandbox_unavailable
 from browser import CHROMIUM_ARGS, serving
-from site_html import heading_text, parse, parse_fragment
+from site_html import badges_of, heading_text, parse, parse_fragment
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -60,9 +60,9 @@ def page_path(site: Path, entry) -> Path:
 
 
 def pre_texts(root) -> list[str]:
-    """The text of every <pre> under a parsed node, as a reader would copy it, but the outputs of
-    triage's runs (folded under their blocks)."""
-    outputs = {id(pre) for fold in root.find_all("details", cls="output") for pre in fold.find_all("pre")}
+    """The text of every <pre> under a parsed node, as a reader would copy it, but what the badges'
+    disclosures hold (the outputs of triage's runs)."""
+    outputs = {id(pre) for fold in root.find_all("details", cls="bt-badge") for pre in fold.find_all("pre")}
     return [pre.text().rstrip("\n") for pre in root.find_all("pre") if id(pre) not in outputs]
 
 
@@ -141,7 +141,9 @@ def test_index_lists_the_posts_newest_first_with_archive_and_tags(site, feed):
     newest_first = sorted(feed.entries, key=lambda e: e.published_parsed, reverse=True)
     assert links == [str(page_path(Path("."), e).parent) + "/" for e in newest_first]
     assert (site / "archive" / "2025" / "index.html").is_file()
-    assert (site / "tags" / "index.html").is_file()
+    tagged = any(e.get("tags") for e in feed.entries)  # an empty Tags page is left out, and its link
+    assert (site / "tags" / "index.html").is_file() == tagged
+    assert ("Tags" in [a.text().strip() for a in index.find_all("a", cls="md-nav__link")]) == tagged
     assert len(index.find_all("input", name="__palette")) == 2  # light and dark
     search = json.loads((site / "search" / "search_index.json").read_text())
     searchable = {html.unescape(doc["title"]) for doc in search["docs"]}
@@ -226,7 +228,7 @@ def test_hostile_output_builds_into_a_site_with_nothing_executable(tmp_path, the
     for output in (built.stdout + built.stderr, again.stdout + again.stderr):
         assert not CONTROL.search(output.replace("\n", "")), output
     markup = parse(site / "2025/12/01/markup/index.html")
-    folds = markup.find_all("details", cls="output")
+    folds = markup.find_all("details", cls="bt-badge")
     assert len(markup.find_all("pre")) == 4 and len(folds) == 2  # two blocks, each with its output, nothing split
     printed = [fold.find("pre").text().rstrip("\n") for fold in folds]
     assert printed[0].splitlines() == [
@@ -234,13 +236,14 @@ def test_hostile_output_builds_into_a_site_with_nothing_executable(tmp_path, the
         "</details></div><script>alert('closed')</script>", "<!-- --> --> <iframe src=javascript:alert('frame')></iframe>"]
     assert printed[1].splitlines()[:4] == ["```", "<script>alert('after a fence')</script>", "`" * 12, "~~~~"]
     assert '{: onclick="alert(1)" }' in printed[1] and '--8<-- "manifest.toml"' in printed[1]
-    escapes = parse(site / "2025/12/02/escapes/index.html")
-    shown = [fold.find("pre").text() for fold in escapes.find_all("details", cls="output")]
+    escapes_html = (site / "2025/12/02/escapes/index.html").read_text()
+    escapes = parse_fragment(escapes_html)
+    shown = [fold.find("pre").text() for fold in escapes.find_all("details", cls="bt-badge")]
     assert shown[0].splitlines() == ["red  cleared", " a link", "nul bell backspace delete c1", "evil reversed  overwritten"]
     assert shown[1].rstrip("\n").endswith("… truncated") and len(shown[1]) < 4_200
-    statuses = [span.text() for span in escapes.find_all("span", cls="snippet-status")]
-    assert all(status.startswith("Runs: prints") for status in statuses[:2]), statuses
-    assert statuses[2].startswith("Needs the file"), statuses
+    statuses = [words for _, words in badges_of(escapes_html)]
+    assert all(status.startswith("▶ Runs: prints") for status in statuses[:2]), statuses
+    assert statuses[2].startswith("⋯ Needs the file"), statuses
 
 
 INCLUDE_FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -437,6 +440,24 @@ def test_serve_serves_the_site_and_sigterm_leaves_no_server_behind(built, tmp_pa
         children = _children(server.pid)
         assert children, "mkdocs serve runs as a child of blogtools serve"
 
+        # an edited manifest.toml reason shows on the served page without a restart
+        doc = manifest.load(root / "snippets/manifest.toml")
+        ident = next(key for key in doc if manifest.is_block_id(key))
+        doc[ident]["reason"] = "edited while serving: needs <your> token"
+        manifest.save(doc, root / "snippets/manifest.toml")
+        post = doc[ident]["post"]
+        slug = yaml.safe_load((root / f"content/posts/{post}.md").read_text().split("---\n", 2)[1])["slug"]
+        url = f"http://127.0.0.1:{port}{SITE_PATH}{post[:4]}/{post[5:7]}/{post[8:10]}/{slug}/"
+        deadline, shown = time.monotonic() + 180, ""
+        while "edited while serving" not in shown and time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    shown = r.read().decode()
+            except OSError:
+                pass
+        assert "¶ Illustrative: edited while serving: needs &lt;your&gt; token" in shown
+
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         deadline = time.monotonic() + 10
@@ -537,11 +558,46 @@ def test_a_new_site_for_a_real_feed_builds_triaged_and_checks_green(tmp_path, fe
         assert "not triaged: sandbox not available" in checked.stderr
         return
     assert re.search(rf": 0 curated \(0 runnable, 0 illustrative\), {blocks} triaged \([^)]*\), 0 problems$", summary), summary
-    assert all(item["status"] == "" and item["triage"]["verdict"] in ("runs", "needs-context", "illustrative")
-               for item in listed)
+    assert all(item["status"] == "" and item["triage"]["verdict"] in triage.VERDICTS for item in listed)
     pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
-    shown = sum(len(re.findall(r'class="snippet-status snippet-triaged-', page.read_text())) for page in pages)
+    shown = sum(state.startswith("triaged-") for page in pages for state, _ in badges_of(page.read_text()))
     assert shown == blocks  # every block, on its post's page
+
+
+def test_a_new_sites_texts_escape_its_name_once_and_claim_only_what_the_evidence_shows(tmp_path):
+    """A feed titled "Armin Ronacher's …": the meta description and the site's feed read the
+    apostrophe, not `&#x27;`; no page claims code is tested."""
+    root = tmp_path / "site"
+    blogtools("new", str(root), "--feed", str(DATA / "lucumr-2025-12-13.rss"), cwd=tmp_path)
+    blogtools("build", "--offline", cwd=root)
+    name = "Armin Ronacher's Thoughts and Writings"
+    index = parse(root / "site/index.html")
+    description = index.find("meta", name="description").attrs["content"]
+    assert description == f"{name}: No post has a code block yet."
+    assert feedparser.parse((root / "site/feed.xml").read_bytes()).feed.title == name
+    assert index.find("link", rel="alternate").attrs["title"] == name
+    pages = [page.read_text() for page in (root / "site").rglob("*.html")]
+    assert not any("tested" in page for page in pages)
+    assert "No post has a code block yet." in index.text()
+    assert not (root / "site/tags").exists()  # no post has tags: no empty Tags page in the navigation
+
+
+def test_the_home_page_and_feed_say_what_the_evidence_counts(site):
+    """The seed site: "N of M code blocks run; K have tests" from the evidence, the same in the home
+    page, the meta description and the feed's subtitle."""
+    index = parse(site / "index.html")
+    said = re.search(r"\d+ of \d+ code blocks run; \d+ ha(?:s|ve) tests[^.]*\.", index.text()).group(0)
+    assert said in index.find("meta", name="description").attrs["content"]
+    assert feedparser.parse((site / "feed.xml").read_bytes()).feed.subtitle == said
+
+
+def test_links_with_no_text_are_dropped_outside_code():
+    """A feed's heading permalinks (``[](url#id)``) give a link with no name; code keeps its text."""
+    from blogtools.site import Post, drop_empty_links
+
+    body = "## [](https://e.org/a.html#x)Heading\n\nSee [](https://e.org/(b)) and [this](https://e.org/c).\n\n```md\n[](kept)\n```\n"
+    out = drop_empty_links(Post("2025-01-01-a", None, body), None).body
+    assert out == "## Heading\n\nSee  and [this](https://e.org/c).\n\n```md\n[](kept)\n```\n"
 
 
 def _post(root: Path, slug: str, title: str, day: str, site: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 from blogtools import evidence, triage
 from blogtools.project import load as load_project
 from blogtools.sandbox import unavailable_reason
+from site_html import badges_of
 
 REPO = Path(__file__).resolve().parent.parent
 POST = "2025-01-01-numbers"
@@ -142,17 +143,16 @@ def test_build_check_and_require_verified_on_a_triaged_site(site):
     built = blogtools("build", "--offline", "--require-verified", cwd=root)
     assert "triage: 0 triaged, 5 current, 1 skipped (curated)" in built.stderr
     page = (root / "site/2025/01/01/numbers/index.html").read_text()
-    statuses = re.findall(r'<span class="snippet-status snippet-([\w-]+)">(.*?)</span>', page)
     since = f" · since {stored_since(root)}"
-    assert statuses == [
-        ("triaged-runs", "Runs: prints 1 line" + since),
-        ("triaged-runs", "Runs after block 1: prints 1 line" + since),
-        ("triaged-needs-context", "Needs numpy" + since),
-        ("triaged-needs-context", "Needs a Go toolchain" + since),
-        ("triaged-illustrative", "Illustrative (by triage): console session" + since),
-        ("illustrative", "Illustrative: a note to readers"),
+    assert badges_of(page) == [
+        ("triaged-runs", "▶ Runs: prints 1 line" + since),
+        ("triaged-runs", "▶ Runs after block 1: prints 1 line" + since),
+        ("triaged-needs-context", "⋯ Needs numpy" + since),
+        ("triaged-needs-context", "⋯ Needs a Go toolchain" + since),
+        ("triaged-illustrative", "¶ Illustrative (by triage): console session" + since),
+        ("illustrative", "¶ Illustrative: a note to readers"),
     ]
-    outputs = re.findall(r'<details class="output">\s*<summary>Output of the run in the sandbox</summary>(.*?)</details>',
+    outputs = re.findall(r'<details class="bt-badge [^"]*">\s*<summary>[^<]*</summary>\s*<p>Output of the run in the sandbox:</p>(.*?)</details>',
                          page, re.S)
     assert [re.sub(r"<[^>]+>", "", output).strip() for output in outputs] == ["total 45", "twice 90"]
     checked = blogtools("check", cwd=root)
@@ -250,8 +250,7 @@ def test_without_the_sandbox_blocks_say_why_check_warns_once_and_the_build_succe
     assert f"blogtools: warning: 5 blocks not triaged: {reason}" in built.stderr.splitlines()
     assert "triage: 0 triaged, 0 current, 1 skipped (curated), 5 not triaged in" in built.stderr
     page = (root / "site/2025/01/01/numbers/index.html").read_text()
-    assert page.count(f'<span class="snippet-status snippet-not-triaged">◌ Not triaged: {reason}</span>'.replace(
-        "'", "&#x27;")) == 5
+    assert badges_of(page).count(("not-triaged", f"◌ Not triaged: {reason}")) == 5
     assert "Ran without error" not in page and "Needs" not in page
     checked = blogtools("check", cwd=root, env=env)
     assert [line for line in checked.stderr.splitlines() if "warning" in line] == [

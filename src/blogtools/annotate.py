@@ -26,13 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from blogtools import languages, mdwrite, published
+from blogtools import badges, languages, mdwrite, published
 from blogtools.blocks import CodeBlock, block_id, find_blocks, relabel_fence
 from blogtools.errors import BlogtoolsError
 from blogtools.evidence import (
     EXPECTED_FAILURE,
+    ILLUSTRATIVE,
+    PASSED,
     SKIPPED,
     UNRECORDED,
+    VERIFIED,
     Evidence,
     triage_state,
 )
@@ -40,6 +43,7 @@ from blogtools.manifest import RUNNABLE, Entry
 
 _EDIT_URI_BRANCH = re.compile(r"^(?:edit|blob|tree)/([^/]+)/")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
+UNCHECKED = "unchecked"  # a block with no manifest entry (``blogtools.badges`` has its row)
 
 
 @dataclass(frozen=True)
@@ -87,46 +91,105 @@ def _test_line(root: Path, test_id: str) -> int | None:
     return next((n for n, line in enumerate(lines, start=1) if name and pattern.match(line)), None)
 
 
-def status_html(entry: Entry | None, block: CodeBlock, links: SourceLinks, found: Evidence | None = None) -> str:
-    """The status line for one block: one inline HTML element (a paragraph of its own in the page,
-    valid at top level and inside details or tabs), label and reason escaped. A runnable entry's
-    line is its evidence (``blogtools.evidence.state``): only what a recorded run measured."""
+def anchor(name: str | int) -> str:
+    """The id a block's anchor has on its page, "code-01" (a companion: "code-" and its name), that
+    its badge, /examples/ and the CLI link to."""
+    text = f"{name:02}" if isinstance(name, int) else re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+    return f"code-{text}"
+
+
+def link(post_url: str, name: str | int) -> str:
+    """The address of a block on its post page: ``post_url#code-NN``."""
+    return f"{post_url}#{anchor(name)}"
+
+
+def _anchor_html(ident: str) -> str:
+    return f'<div class="bt-anchor" id="{ident}"></div>'
+
+
+def _author_text(text: str) -> str:
+    """Text an author wrote in the manifest (a reason, a note) as Markdown: angle brackets and
+    ampersands escaped, `code spans` kept as code."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", html.escape(text.strip(), quote=False))
+
+
+def state_of(entry: Entry | None, found: Evidence | None) -> str:
+    """The evidence state a block's badge shows (``unchecked``: the block has no manifest entry)."""
     if entry is None:
-        return '<span class="snippet-status snippet-unchecked">Unchecked: this block has no manifest entry yet.</span>'
-    if entry.untriaged:
-        return evidence_html(found or triage_state(None))  # what triage measured, or why nothing did
-    if entry.status != RUNNABLE:
-        reason = _CODE_SPAN.sub(r"<code>\1</code>", html.escape(entry.reason.strip() or "no reason given"))
-        return f'<span class="snippet-status snippet-illustrative">Illustrative: {reason}</span>'
-    stale = "" if entry.sha256 == block.sha256 else " (the essay changed this block since; the runnable form may lag behind)"
-    return evidence_html(found, stale)
+        return UNCHECKED
+    if not entry.untriaged and entry.status != RUNNABLE:
+        return ILLUSTRATIVE
+    return (found or (triage_state(None) if entry.untriaged else UNRECORDED)).state
 
 
-def evidence_html(found: Evidence | None, suffix: str = "") -> str:
-    """The evidence's label as one inline HTML element; a label with words from a triage run (the
-    sandbox's, so the attacker's) has every character Markdown could act on referenced."""
-    found = found or UNRECORDED
-    label = mdwrite.escape_text(found.label) if found.verdict else html.escape(found.label)
-    return f'<span class="snippet-status snippet-{found.state}">{label}{html.escape(suffix)}</span>'
+def headline(entry: Entry | None, block: CodeBlock | None, found: Evidence | None) -> str:
+    """The badge's words as Markdown: the table's icon and words (``blogtools.badges``) and what
+    this block's evidence adds, naming what was verified when it is not the block itself."""
+    state = state_of(entry, found)
+    row = badges.badge(state)
+    if entry is None:
+        return f"{row.icon} {row.words}"
+    if not entry.untriaged and entry.status != RUNNABLE:
+        return f"{row.icon} {row.words}: {_author_text(entry.reason or 'no reason given')}"
+    found = found or (triage_state(None) if entry.untriaged else UNRECORDED)
+    if state == VERIFIED and found.record:
+        tests = sum(result.outcome == PASSED for result in found.record.tests.values())
+        if found.label.startswith(f"{row.icon} Runs as published"):
+            words = "Runs as published"
+        elif entry.is_block and entry.notes and entry.modules:  # the module ran, not the block as shown
+            shown = languages.label(block.language if block is not None else entry.language)
+            words = "Runnable form verified" if shown == "Python" else "Python port verified"
+        else:
+            words = row.words
+        return f"{row.icon} {words} · {tests} test{'s' * (tests != 1)}{_stale(entry, block)}"
+    label = found.label.lstrip(_ICONS).strip()
+    return f"{row.icon} {mdwrite.escape_text(label) if found.verdict else html.escape(label, quote=False)}{_stale(entry, block)}"
 
 
-def output_fold(found: Evidence | None) -> list[str]:
-    """A triage run's output, folded under its block's status line (nothing when it printed
-    nothing), or for output that differs from the post's, how it differs: only ever through a
-    fence longer than any backtick run inside it."""
+def _stale(entry: Entry, block: CodeBlock | None) -> str:
+    if entry.untriaged or block is None or entry.sha256 == block.sha256:
+        return ""
+    return " (the essay changed this block since; the runnable form may lag behind)"
+
+
+_ICONS = "".join({row.icon for row in badges.BADGES.values()}) + " "
+
+
+def badge(state: str, words: str, body: list[str]) -> list[str]:
+    """The badge under a block: one line, "icon words", styled by its state's tone, and when there
+    is more to show (``body``, Markdown) the one disclosure that opens under it."""
+    row = badges.badge(state)
+    title = f"{words}".replace("\n", " ")
+    classes = f"bt-badge bt-{row.tone} bt-state-{state}"
+    if not body:
+        return [f'!!! {classes} "{title}"']
+    return [f'??? {classes} "{title}"', "", *mdwrite.indent(body)]
+
+
+def label_html(state: str, words: str) -> str:
+    """A state's words (``headline``) as one inline HTML element in its tone (the /examples/ rows)."""
+    row = badges.badge(state)
+    return f'<span class="bt-label bt-{row.tone} bt-state-{state}">{words}</span>'
+
+
+def output_part(found: Evidence | None) -> list[str]:
+    """A triage run's output, for the disclosure (nothing when it printed nothing), or for output
+    that differs from the post's, how it differs: only ever through a fence longer than any
+    backtick run inside it."""
     verdict = found.verdict if found else None
     if verdict is not None and verdict.diff:
-        title, text, language = "How the output differs from the post", verdict.diff, "diff"
+        title, text, language = "How the output differs from the post:", verdict.diff, "diff"
     else:
-        title, text, language = "Output of the run in the sandbox", verdict.output if verdict else "", "text"
+        title, text, language = "Output of the run in the sandbox:", verdict.output if verdict else "", "text"
     if not text:
         return []
-    return [f'??? output "{title}"', ""] + mdwrite.indent(mdwrite.fence(text, language).splitlines(), blank_lines=True)
+    return [title, "", *mdwrite.fence(text, language).splitlines()]
 
 
 def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[str]:
-    """The collapsible block under a runnable entry's status line: its modules, its tests (linked,
-    with each one's recorded result), the notes on how it differs, and what the run had."""
+    """What a runnable entry's disclosure holds: its modules, its tests (linked, with each one's
+    recorded result), the notes on how it differs, and what the last run had (the versions of the
+    packages its runnable form imports, not the tool's)."""
     record = found.record if found else None
     parts = [_link(module, links.url(f"{links.snippets}/{entry.post}/{module}")) for module in entry.modules]
     out = [f"Modules: {' · '.join(parts)}", ""] if parts else []
@@ -138,35 +201,33 @@ def details(entry: Entry, links: SourceLinks, found: Evidence | None) -> list[st
         error = f": {html.escape(result.error)}" if result and result.error else ""
         out.append(f"- {mark}{link}{error}")
     if entry.notes:
-        out += ["", "Differences from the published code:", ""] + [f"- {note}" for note in entry.notes]
-    if record and record.env:
-        out += ["", f"Last run ({html.escape(record.outcome)}, recorded {html.escape(record.since)}) with "
-                    f"{html.escape(_environment(record.env))}."]
-    title = "Runnable form, tests and notes" if entry.notes else "Runnable form and tests"
-    return [f'??? info "{title}"', ""] + mdwrite.indent(out)
+        out += ["", "Differences from the published code:", ""] + [f"- {_author_text(note)}" for note in entry.notes]
+    if found is not None and found.record is not None:
+        out += ["", f"Evidence: {html.escape(found.label)} (recorded {html.escape(found.record.since)})."]
+    return out
 
 
 def harness(entry: Entry, snippets_dir: Path, found: Evidence | None = None) -> list[str]:
-    """A published form's harness, folded: the prelude and epilogue as code, the patch as a diff of
-    the block, read from ``snippets/`` at each render; then, for a block that fails as published,
-    its nearest working form as a diff of the block, shown open; said to run only when its evidence
+    """A published form's harness, for the disclosure: for a block that fails as published, first
+    its nearest working form as a diff of the block; then the prelude and epilogue as code, the
+    patch as a diff of the block, read from ``snippets/`` at each render. The working form is said
+    to run only when its evidence
     (``found``) is a failure as expected with no test skipped, so the working form's own tests passed."""
     parts = (("prelude", "Before the block", entry.language), ("patch", "The patch that fills what the block elides", "diff"),
              ("epilogue", "After the block", entry.language))
-    out: list[str] = []
+    out = []
+    if entry.working_patch:  # first: what a reader of a block that fails wants
+        runs = found is not None and found.state == EXPECTED_FAILURE and found.record is not None \
+            and all(result.outcome != SKIPPED for result in found.record.tests.values())
+        out += [f"Its nearest working form, as a diff of the block{' (its tests pass)' if runs else ''}:", "",
+                *mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines(), ""]
+    out += [f"The harness it runs in ({_around(entry, snippets_dir)}):", ""]
     for field, title, language in parts:
         name = getattr(entry, field)
         if name:
             text = published.harness_text(snippets_dir, entry, field)
             out += [f"{title} (<code>{html.escape(name)}</code>):", "", *mdwrite.fence(text, language).splitlines(), ""]
-    lines = [f'??? note "The harness it runs in: {_around(entry, snippets_dir)}"', "", *mdwrite.indent(out[:-1])]
-    if entry.working_patch:
-        runs = found is not None and found.state == EXPECTED_FAILURE and found.record is not None \
-            and all(result.outcome != SKIPPED for result in found.record.tests.values())
-        kind, ran = ("success", " (runs)") if runs else ("note", "")
-        lines += ["", f'???+ {kind} "Its nearest working form, as a diff of the block{ran}"', "",
-                  *mdwrite.indent(mdwrite.fence(published.harness_text(snippets_dir, entry, "working_patch"), "diff").splitlines())]
-    return lines
+    return out[:-1]
 
 
 def _around(entry: Entry, snippets_dir: Path) -> str:
@@ -174,13 +235,6 @@ def _around(entry: Entry, snippets_dir: Path) -> str:
               for field in ("prelude", "epilogue") if getattr(entry, field)}
     return ", ".join(f"{count} lines {'before' if field == 'prelude' else 'after'}" for field, count in counts.items()) \
         + (", and a patch" if entry.patch else "")
-
-
-def _environment(env: dict) -> str:
-    parts = [f"Python {env['python']}"] if env.get("python") else []
-    parts += [f"Node {env['node']}"] if env.get("node") else []
-    parts += [f"{name} {version}" for name, version in (env.get("packages") or {}).items()]
-    return ", ".join(parts) + ("; a GPU" if env.get("gpu") else "; no GPU")
 
 
 def _prefix(line: str) -> str:
@@ -242,17 +296,19 @@ def annotate(
         entry = entries.get(ident)
         language, fence = _as_curated(entry, block, [line.rstrip("\n") for line in lines[block.start - 1 : block.end]])
         prefix = _prefix(fence[0])
-        added = ["", status_html(entry, block, links, found.get(ident))]
-        if entry is not None and entry.untriaged and (output := output_fold(found.get(ident))):
-            added += [""] + output
+        evidence = found.get(ident)
+        body: list[str] = []
+        if entry is not None and entry.untriaged:
+            body = output_part(evidence)
         if entry is not None and entry.status == RUNNABLE:
             if entry.modules and (entry.notes or published.has_form(entry)):
                 fence = _under(prefix, _tabs(entry, language, fence, prefix, snippets_dir))
             if published.has_form(entry):
-                added += [""] + harness(entry, snippets_dir, found.get(ident))
-            added += [""] + details(entry, links, found.get(ident))
-        added = _under(prefix, added + [""])
-        lines[block.start - 1 : block.end] = [line + "\n" for line in fence + added]
+                body += harness(entry, snippets_dir, evidence) + [""]
+            body += details(entry, links, evidence)
+        added = ["", *badge(state_of(entry, evidence), headline(entry, block, evidence), body), ""]
+        before = [_anchor_html(anchor(block.ordinal)), ""]
+        lines[block.start - 1 : block.end] = [line + "\n" for line in _under(prefix, before) + fence + _under(prefix, added)]
     return "".join(lines)
 
 
@@ -280,7 +336,9 @@ def companions(
             out = [text.strip(), ""]
         else:
             out = [f"## Runnable companion: {name}", ""]
-        out += [evidence_html(found.get(entry.id)), ""] + details(entry, links, found.get(entry.id)) + [""]
+        evidence = found.get(entry.id)
+        out = [_anchor_html(anchor(name)), "", *out]
+        out += [*badge(state_of(entry, evidence), headline(entry, None, evidence), details(entry, links, evidence)), ""]
         for module in entry.modules:
             out += [f'??? example "Runnable (Python): {module}"', ""] + mdwrite.indent(module_fence(snippets_dir, entry, module))
             out += [""]

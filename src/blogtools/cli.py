@@ -86,7 +86,7 @@ _pass_site = click.make_pass_decorator(_Site)
                    "paths and settings come from it.")
 @click.pass_context
 def main(ctx, config_file):
-    """Essays from RSS/Atom feeds into a static site whose code examples are extracted and tested."""
+    """Essays from RSS/Atom feeds into a static site that shows the evidence behind each code example."""
     ctx.obj = _Site(config_file)
 
 
@@ -284,14 +284,36 @@ def worker(queue_dsn, concurrency, claim_timeout):
 def serve(site, dev_addr):
     """Render build/docs/ from content/ and serve the site with live reload (mkdocs serve).
 
+    An edit in content/, snippets/ (manifest, modules, results.json) or the feeds folder renders the
+    pages again, and the browser reloads them.
+
     SIGINT, SIGTERM and SIGHUP stop the server with it: no mkdocs process outlives this one.
     """
     project = site.project.require_site()
     _echo_migrated(content.migrate(project.content_dir))
     count = site_stage.render(project)
     click.echo(f"rendered {count} posts into {project.docs_dir}; starting mkdocs serve", err=True)
-    status = site_stage.serve(project, dev_addr)
+    status = site_stage.serve(project, dev_addr, lambda changed: _rebuild(project, changed))
     sys.exit(128 - status if status < 0 else status)
+
+
+def _rebuild(project, changed: set[Path]) -> None:
+    """What `serve` does when sources change: a feed ingested again, posts extracted again (their
+    manifest entries follow), then the pages rendered; an error is one warning line, and the
+    server goes on with the pages it has."""
+    def under(folder: Path) -> bool:
+        return any(path.is_relative_to(folder) for path in changed)
+
+    try:
+        if under(project.feeds_toml.parent):
+            sources = feeds.load_sources(project.feeds_toml, project.root)
+            click.echo(f"serve: ingest: {ingest_stage.ingest(sources, project.content_dir, warn=_warn).line()}", err=True)
+        if under(project.content_dir) or under(project.feeds_toml.parent):
+            click.echo(f"serve: extract: {extract_stage.extract(project.posts_dir, project.snippets_dir).line()}", err=True)
+        count = site_stage.render(project)
+        click.echo(f"serve: rendered {count} posts again ({len(changed)} changed files)", err=True)
+    except BlogtoolsError as exc:
+        _warn(f"serve: not rendered again: {exc}")
 
 
 @main.command()
@@ -372,12 +394,15 @@ def review_command(site, snippet_id, content_dir, snippets_dir):
 def snippets_command(site, snippets_dir, as_json):
     """List the manifest: each block's id, language, its curated status (runnable: its modules or
     tests; illustrative: the reason) or else its triage verdict."""
+    from blogtools import annotate, badges
+
     project = site.with_overrides(snippets_dir=snippets_dir)
     entries = manifest.read(project.snippets_dir)
     verdicts = evidence.current_verdicts(evidence.load(project), entries)
-    if as_json:
+    if as_json:  # "anchor": the block's id on its post page (…/#code-01), as /examples/ links it
         click.echo(json.dumps([{**entry.as_json(), "status": entry.status if entry.curated else "",
-                                "triage": _triage_json(verdicts[entry.id]) if entry.id in verdicts else None}
+                                "triage": _triage_json(verdicts[entry.id]) if entry.id in verdicts else None,
+                                "anchor": annotate.anchor(entry.ordinal if entry.is_block else entry.id.rpartition("/")[2])}
                                for entry in entries.values()], indent=2, ensure_ascii=False))
         return
     for entry in entries.values():
@@ -387,9 +412,10 @@ def snippets_command(site, snippets_dir, as_json):
             status, detail = entry.status, entry.reason
         elif entry.id in verdicts:
             stored = verdicts[entry.id]
-            status, detail = "triaged", evidence.triage_state(stored.verdict, since=stored.since).label
+            found = evidence.triage_state(stored.verdict, since=stored.since)
+            status, detail = "triaged", f"{badges.badge(found.state).icon} {found.label}"
         else:
-            status, detail = "-", "not triaged yet"
+            status, detail = "-", badges.headline(evidence.NOT_TRIAGED)
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
     runnable = sum(entry.status == manifest.RUNNABLE for entry in entries.values())
     curated = sum(entry.curated for entry in entries.values())

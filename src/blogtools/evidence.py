@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from blogtools import manifest, triage
+from blogtools.badges import BADGES
 from blogtools.errors import BlogtoolsError
 from blogtools.files import write_if_changed
 from blogtools.manifest import Entry
@@ -302,15 +303,16 @@ STATES = (VERIFIED, EXPECTED_FAILURE, FAILING, UNEXPECTED_PASS, OUT_OF_DATE, NOT
 #: judges what authors claim, runnable blocks: an uncurated block claims nothing, whatever triage said.
 ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE, NOT_TRIAGED, *TRIAGED.values()})
 ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
+#: States that show a block (or its runnable form) ran without error: what "N of M code blocks run" counts.
+RAN = frozenset({VERIFIED, TRIAGED_RUNS, TRIAGED_DEFINES, TRIAGED_MATCHES, TRIAGED_DIFFERS})
 
 
 #: How a count of blocks in each state reads ("3 verified"), in the order counts are listed.
-COUNT_WORDS = {VERIFIED: "verified", EXPECTED_FAILURE: "failing as expected", FAILING: "failing",
-               UNEXPECTED_PASS: "passing unexpectedly", OUT_OF_DATE: "out of date",
-               NOT_VERIFIED: "not verified yet", NOT_RUN: "not run here", ILLUSTRATIVE: "illustrative",
-               TRIAGED_MATCHES: "matching the post", TRIAGED_DIFFERS: "differing from the post",
-               TRIAGED_RUNS: "ran in the sandbox", TRIAGED_DEFINES: "only defining names", TRIAGED_NEEDS: "needing context",
-               TRIAGED_ILLUSTRATIVE: "illustrative by triage", NOT_TRIAGED: "not triaged"}
+COUNT_WORDS = {state: row.counted for state, row in BADGES.items()}
+
+
+def _icon(state: str) -> str:
+    return BADGES[state].icon
 
 
 def counts_phrase(found: Iterable[Evidence], noun: str = "code block") -> str:
@@ -347,20 +349,20 @@ def state(project: Project, entry: Entry, record: Record | None) -> Evidence:
     if record.outcome == PASSED:
         published = _published(project, entry, record)
         if published is None:
-            parts = [f"✓ Verified since {record.since}", _tests_phrase(record), *versions(entry, record, project)]
+            parts = [f"{_icon(VERIFIED)} Verified since {record.since}", _tests_phrase(record), *versions(entry, record, project)]
         else:  # the block itself ran, inside its harness; the Python port's versions after it
             around, npm = published
             port = versions(entry, record, project)
-            parts = [f"✓ Runs as published, with {around} line{'s' * (around != 1)} around it", f"since {record.since}",
+            parts = [f"{_icon(VERIFIED)} Runs as published, with {around} line{'s' * (around != 1)} around it", f"since {record.since}",
                      _tests_phrase(record), *npm, *([f"Python port: {', '.join(port)}"] if entry.modules and port else [])]
         return Evidence(VERIFIED, " · ".join(parts), record)
     if record.outcome == EXPECTED_FAILURE:
-        return Evidence(EXPECTED_FAILURE, f"✓ Fails as published, as expected: {record.reason}", record)
+        return Evidence(EXPECTED_FAILURE, f"{_icon(EXPECTED_FAILURE)} Fails as published, as expected: {record.reason}", record)
     if record.outcome == UNEXPECTED_PASS:
-        return Evidence(UNEXPECTED_PASS, f"✗ Passes unexpectedly since {record.since}: {record.reason}", record)
+        return Evidence(UNEXPECTED_PASS, f"{_icon(UNEXPECTED_PASS)} Passes unexpectedly since {record.since}: {record.reason}", record)
     if record.outcome == SKIPPED:
         return Evidence(NOT_RUN, f"◌ Not run here: {record.reason}", record)
-    return Evidence(FAILING, f"✗ Failing since {record.since}: {record.reason}", record)
+    return Evidence(FAILING, f"{_icon(FAILING)} Failing since {record.since}: {record.reason}", record)
 
 
 def _published(project: Project, entry: Entry, record: Record) -> tuple[int, list[str]] | None:

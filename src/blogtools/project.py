@@ -32,6 +32,9 @@ CONFIG_NAME = "mkdocs.yml"
 # and content/ is the durable record, so its layout is the same on every site.
 POSTS = "posts"
 EXCERPT_MARK = "<!-- more -->"  # Material's blog plugin default for post_excerpt_separator
+#: The Markdown extensions the pages blogtools writes rely on: a block's badge is an admonition
+#: (``!!!``) or a collapsible one (``???``) holding fences, a runnable form a tab beside its block.
+NEEDED_EXTENSIONS = ("admonition", "pymdownx.details", "pymdownx.superfences", "pymdownx.tabbed")
 FIGURES_VARIABLE = "BLOGTOOLS_FIGURES_DIR"  # set by `blogtools run` for the script it starts
 # The site engines that read the same mkdocs.yml and finished Markdown; the first is the default.
 # MkDocs 1.6 + Material; ProperDocs (MkDocs 1.x continued, Material unchanged); Zensical (runs no
@@ -91,6 +94,7 @@ class Project:
     edit_uri: str | None = None
     excerpt_mark: str = EXCERPT_MARK
     engine: str = ENGINES[0]
+    markdown_extensions: tuple[str, ...] | None = None  # None: not known here (INHERIT)
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None) -> Project:
         """The project with its content or snippets folder replaced (``--content-dir``, ``--snippets-dir``)."""
@@ -108,6 +112,10 @@ class Project:
                                  "with `blogtools new`")
         if not self.site_url:
             raise BlogtoolsError(f"{self.config_file}: needs a site_url (the site's feed links use it)")
+        missing = [name for name in NEEDED_EXTENSIONS if name not in (self.markdown_extensions or NEEDED_EXTENSIONS)]
+        if missing:
+            raise BlogtoolsError(f"{self.config_file}: markdown_extensions lacks {', '.join(missing)}: each code "
+                                 "block's badge needs them (add them, as `blogtools new` writes them)")
         return self
 
     def figures_for(self, post: str) -> Path:
@@ -172,7 +180,15 @@ def _project(root: Path, config_file: Path | None, data: dict) -> Project:
         edit_uri=data.get("edit_uri"),
         excerpt_mark=str(_blog_plugin(data).get("post_excerpt_separator") or EXCERPT_MARK),
         engine=settings.engine,
+        markdown_extensions=None if "INHERIT" in data else _extension_names(data),
     )
+
+
+def _extension_names(data: dict) -> tuple[str, ...]:
+    """The names in mkdocs.yml's ``markdown_extensions`` (a list of names or of one-key mappings)."""
+    listed = data.get("markdown_extensions") or []
+    items = listed if isinstance(listed, list) else [listed]
+    return tuple(name for item in items for name in (item if isinstance(item, dict) else {item: None}) if isinstance(name, str))
 
 
 def _blog_plugin(data: dict) -> dict:

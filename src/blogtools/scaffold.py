@@ -83,7 +83,7 @@ def new_site(folder: Path, feeds: str | list[str], *, site_url: str, timeout: fl
     # Material prints these unescaped, so they are HTML-escaped here.
     identity = {
         "site_name": html.escape(title),
-        "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),
+        "site_description": html.escape(f"Essays from {title}, each code block shown with the evidence behind it."),
         "site_url": site_url,
         "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under "
                                  "each post with a link to the original."),

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -35,8 +36,17 @@ from xml.sax.saxutils import escape as xml_escape
 
 import yaml
 
-from blogtools import evidence, languages, manifest
-from blogtools.annotate import SourceLinks, annotate, companions, evidence_html
+from blogtools import badges, evidence, languages, manifest
+from blogtools.annotate import (
+    UNCHECKED,
+    SourceLinks,
+    annotate,
+    companions,
+    headline,
+    label_html,
+    link,
+    state_of,
+)
 from blogtools.blocks import block_id, find_blocks
 from blogtools.content import (
     FrontMatter,
@@ -57,11 +67,15 @@ FEED_FILE = "feed.xml"
 EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
 BLOGS_DIR = "blogs"  # under docs_dir: a planet's index page per blog, blogs/<name>.md
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
-INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
-    "# Latest essays\n\n"
-    "Each post links to its original and credits its author; the code in it is extracted and "
-    f'tested. The site has an <a href="{FEED_FILE}">Atom feed</a>.\n'
-)
+DESCRIPTION_PARTIAL = "partials/blogtools-description.html"  # under overrides: the meta description
+
+
+def index_page(summary: str) -> str:
+    """The home page's text (the blog plugin lists the posts under it, newest first): what the
+    evidence shows of the code (``summary``), never a fixed claim."""
+    return ("# Latest essays\n\n"
+            f"Each post links to its original and credits its author. {html.escape(summary)} "
+            f'[Every code block and its evidence](examples.md). The site has an <a href="{FEED_FILE}">Atom feed</a>.\n')
 
 
 @dataclass
@@ -78,7 +92,7 @@ class SiteInfo:
     """What the transforms and the site-level files need to know about the site."""
 
     site_url: str
-    site_name: str
+    site_name: str  # plain text (mkdocs.yml holds it as HTML: Material prints it as it is)
     snippets: dict[str, Entry] = field(default_factory=dict)  # snippets/manifest.toml, by id
     evidence: dict[str, Evidence] = field(default_factory=dict)  # each entry's recorded evidence, by id
     snippets_dir: Path = Path("snippets")  # where the entries' modules are read from
@@ -151,6 +165,18 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     return post
 
 
+_EMPTY_LINK = re.compile(r"\[\]\((?:[^()\s]|\([^()\s]*\))+\)")
+
+
+def drop_empty_links(post: Post, site: SiteInfo) -> Post:
+    """Remove links with no text outside code (a feed's heading permalinks, ``[](url#id)``): a
+    reader sees nothing to follow, and a screen reader announces a link with no name."""
+    lines = post.body.splitlines(keepends=True)
+    code = {n for block in find_blocks(post.body) for n in range(block.start - 1, block.end)}
+    post.body = "".join(line if n in code else _EMPTY_LINK.sub("", line) for n, line in enumerate(lines))
+    return post
+
+
 def add_block_counts(post: Post, site: SiteInfo) -> Post:
     """Under the title, how many code blocks the post has and what their evidence is, e.g.
     "3 code blocks · 3 verified" (part of the excerpt, so the index shows it too)."""
@@ -185,7 +211,7 @@ OTHER_PAGE_TRANSFORMS: list[PageTransform] = [add_block_counts, add_snippet_stat
 
 #: The render pipeline, in order: every post goes through each transform.
 PAGE_TRANSFORMS: list[PageTransform] = [
-    add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
+    drop_empty_links, add_title, add_block_counts, add_attribution, add_excerpt_mark, add_snippet_status, add_companions,
 ]
 
 
@@ -202,7 +228,7 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
     evidence; ``not_triaged`` says why an uncurated block has no verdict (by id), when it is known.
     """
     docs_dir = project.docs_dir
-    site = SiteInfo(site_url=_with_slash(project.site_url), site_name=project.site_name,
+    site = SiteInfo(site_url=_with_slash(project.site_url), site_name=html.unescape(project.site_name),
                     source_links=source_links(project), excerpt_mark=project.excerpt_mark)
     if (project.snippets_dir / manifest.NAME).exists():
         site.snippets = manifest.read(project.snippets_dir)
@@ -219,20 +245,24 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
             post = transform(post, site)
         _write(docs_dir / POSTS_DIR / f"{post.name}.md", _page_text(post))
     wanted = {docs_dir / POSTS_DIR / f"{p.name}.md" for p in posts}
-    listed = [(literal_text(p.meta.title), f"{POSTS_DIR}/{p.name}.md", p.name) for p in posts]
+    listed = [(p.meta.title, f"../{p.meta.date:%Y/%m/%d}/{_url_slug(p)}/", p.name) for p in posts]
     for name, path in other_pages(project.content_dir).items():
         front, body = split_front_matter(read_text(path))
         blocks[name] = find_blocks(body)
         heading = re.search(r"^# (.+)$", body, re.M)
-        listed.append((heading.group(1).strip() if heading else name, path.relative_to(project.content_dir).as_posix(), name))
+        listed.append((heading.group(1).strip() if heading else name, _page_url(path.relative_to(project.content_dir)), name))
         page = Post(name=name, meta=None, body=body)
         for transform in OTHER_PAGE_TRANSFORMS:
             page = transform(page, site)
         target = docs_dir / path.relative_to(project.content_dir)
         _write(target, f"---\n{front}---\n\n{page.body}" if front is not None else page.body)
         wanted.add(target)
-    generated = {docs_dir / "index.md": INDEX_PAGE, docs_dir / "tags.md": "# Tags\n\n<!-- material/tags -->\n",
+    found = [site.evidence.get(block_id(name, b.ordinal), evidence.UNRECORDED) for _, _, name in listed for b in blocks[name]]
+    summary = evidence_summary(found)
+    generated = {docs_dir / "index.md": index_page(summary),
                  docs_dir / EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project))}
+    if any(post.meta.tags for post in posts):  # an empty Tags page stays out of the navigation
+        generated[docs_dir / "tags.md"] = "# Tags\n\n<!-- material/tags -->\n"
     generated |= {docs_dir / BLOGS_DIR / f"{name}.md": text for name, text in blog_pages(posts).items()}
     for target, text in generated.items():
         if target not in wanted:  # a page of the site's own takes the generated one's place
@@ -240,39 +270,105 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
             wanted.add(target)
     for stale in [path for path in docs_dir.rglob("*.md") if path not in wanted and not path.is_relative_to(docs_dir / FIGURES_DIR)]:
         stale.unlink()
-    _write(docs_dir / FEED_FILE, atom_feed(posts, site))
+    _write(docs_dir / FEED_FILE, atom_feed(posts, site, summary))
     _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
+    description = f"{site.site_name}: {summary}" if site.site_name else summary
+    _write(project.overrides_dir / DESCRIPTION_PARTIAL, html.escape(description))
     return len(posts)
+
+
+def _page_url(page: Path) -> str:
+    """A page's address seen from /examples/ (directory URLs): "guides/x.md" is "../guides/x/"."""
+    parts = page.with_suffix("").parts
+    parts = parts[:-1] if parts[-1] == "index" else parts
+    return "../" + "".join(f"{part}/" for part in parts)
+
+
+def evidence_summary(found: list[Evidence]) -> str:
+    """What the evidence shows of a site's code blocks, for the texts that speak of it (home page,
+    meta description, feed): "37 of 143 code blocks run; 0 have tests"."""
+    ran = sum(item.state in evidence.RAN for item in found)
+    tested = sum(item.record is not None for item in found)
+    passing = sum(item.state == evidence.VERIFIED for item in found)
+    if not found:
+        return "No post has a code block yet."
+    noun = "code block" if len(found) == 1 else "code blocks"
+    verb = "runs" if ran == 1 and len(found) == 1 else "run"
+    tests = f"{tested} {'has' if tested == 1 else 'have'} tests" + (f", {passing} of them passing" if tested else "")
+    return f"{ran} of {len(found)} {noun} {verb}; {tests}."
+
 
 
 def examples_page(listed: list[tuple[str, str, str]], blocks: dict[str, list], site: SiteInfo,
                   times: dict[str, dict]) -> str:
-    """The "Code examples" page: every block of the site (and runnable companion) in one table with
-    its evidence, since when, its tests and the time its last run here took; counts on top.
-    ``listed`` are the pages as (title, link, name), posts first; ``blocks`` each page's code
+    """The /examples/ health page: counts by state on top (a bar, a legend, filters by state and
+    language that the site's own script turns on), then every block of the site (and runnable
+    companion) grouped by post, one row each linking to its block, with its evidence and, only
+    where there are some, its tests, the time its last run took and since when.
+    ``listed`` are the pages as (title, address from /examples/, name), posts first; ``blocks`` each page's code
     blocks by name, as content has them (before render adds tabs)."""
-    rows, found = [], []
-    for title, link, name in listed:
-        shown = [(block_id(name, b.ordinal), f"{b.ordinal:02}", b.language) for b in blocks[name]]
+    sections, found, languages_seen = [], [], set()
+    for title, url, name in listed:
+        shown = [(block_id(name, b.ordinal), b.ordinal, b.language) for b in blocks[name]]
         shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
                   if e.post == name and not e.is_block and e.status == manifest.RUNNABLE]
-        for ident, label, language in shown:
-            item = site.evidence.get(ident, evidence.UNRECORDED)
-            found.append(item)
+        rows, blocks_by_ordinal = [], {b.ordinal: b for b in blocks[name]}
+        for ident, block_name, language in shown:
             entry = site.snippets.get(ident)
-            record = item.record
-            tests = _outcome_counts(record) if record else str(len(entry.tests)) if entry and entry.tests else "—"
-            seconds = times.get(ident, {}).get("seconds") if record else None
-            cells = [f"[{title}]({link})", label, languages.label(language) or "—",
-                     evidence_html(item),
-                     record.since if record else "—", tests, f"{seconds:.1f} s" if seconds is not None else "—"]
-            rows.append("| " + " | ".join(cell.replace("|", "&#124;") for cell in cells) + " |")
-    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>', "",
+            item = site.evidence.get(ident, evidence.UNRECORDED) if entry else evidence.Evidence(UNCHECKED, "Not checked")
+            found.append(item)
+            if entry is not None and entry.curated and entry.language:
+                language = entry.language  # what the author said, as the post's tab says
+            label = languages.label(language) or "Unknown language"
+            languages_seen.add(label)
+            block = blocks_by_ordinal.get(block_name)
+            words = label_html(state_of(entry, item), headline(entry, block, item))
+            rows.append(_example_row(url, block_name, label, item, words, times.get(ident, {}).get("seconds")))
+        if rows:
+            sections.append(f'<section class="bt-post"><h2><a href="{_attr(url)}">{_html_text(title)}</a></h2>'
+                            f'<ul class="bt-rows">{"".join(rows)}</ul></section>')
+    out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>',
+           "", _health(found, sorted(languages_seen)), "",
            "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
            "tests (`blogtools test`), or, for a block nobody has curated, the verdict of running it as published "
-           "in the sandbox (`blogtools triage`); not a claim.", "",
-           "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
+           "in the sandbox (`blogtools triage`); not a claim. Each block links to its place in its post.", "",
+           *sections]
     return "\n".join(out) + "\n"
+
+
+def _example_row(url: str, name: str | int, language: str, item: Evidence, words: str, seconds: float | None) -> str:
+    """One /examples/ row: the block (linked), its language and evidence, and only the facts it has."""
+    record = item.record
+    more = [_outcome_counts(record)] if record else []
+    more += [f"{seconds:.1f} s"] if record and seconds is not None else []
+    more += [f"since {record.since}"] if record else []
+    block = f"Block {name:02}" if isinstance(name, int) else name
+    tone = badges.badge(item.state).tone
+    return (f'<li class="bt-{tone}" data-state="{item.state}" data-language="{_attr(language)}">'
+            f'<a class="bt-block" href="{_attr(link(url, name))}">{_html_text(block)}</a>'
+            f'<span class="bt-language">{_html_text(language)}</span>{words}'
+            + (f'<span class="bt-more">{html.escape(" · ".join(more))}</span>' if more else "") + "</li>")
+
+
+def _health(found: list[Evidence], languages_seen: list[str]) -> str:
+    """The counts by state as a bar (segments sized by count), a legend, and the filters (hidden
+    until the site's script shows them: with JavaScript off every row is there to read)."""
+    counts = Counter(item.state for item in found)
+    states = [state for state in [*badges.BADGES, *sorted(set(counts) - set(badges.BADGES))] if counts[state]]
+    words = [f"{counts[state]} {badges.badge(state).counted}" for state in states]
+    bar = "".join(f'<span class="bt-{badges.badge(state).tone}" style="flex-grow: {counts[state]}" title="{_attr(word)}"></span>'
+                  for state, word in zip(states, words))
+    legend = "".join(f'<li><span class="bt-chip bt-{badges.badge(state).tone}"><span aria-hidden="true">'
+                     f'{badges.badge(state).icon}</span> {html.escape(word)}</span></li>' for state, word in zip(states, words))
+    buttons = "".join(f'<button type="button" class="bt-chip bt-{badges.badge(state).tone}" data-state="{state}" '
+                      f'aria-pressed="true"><span aria-hidden="true">{badges.badge(state).icon}</span> {html.escape(word)}</button>'
+                      for state, word in zip(states, words))
+    options = "".join(f'<option value="{_attr(name)}">{html.escape(name)}</option>' for name in languages_seen)
+    return (f'<div class="bt-health"><div class="bt-bar" role="img" aria-label="{_attr(", ".join(words))}">{bar}</div>'
+            f'<ul class="bt-legend">{legend}</ul>'
+            f'<div class="bt-filters" hidden><span>Show:</span>{buttons}'
+            f'<label>Language <select><option value="">all</option>{options}</select></label>'
+            f'<span class="bt-shown" aria-live="polite"></span></div></div>')
 
 
 def blog_of(post: Post) -> str:
@@ -320,8 +416,9 @@ def post_url(post: Post, site: SiteInfo) -> str:
     return f"{site.site_url}{post.meta.date:%Y/%m/%d}/{_url_slug(post)}/"
 
 
-def atom_feed(posts: list[Post], site: SiteInfo) -> str:
-    """The site's own Atom feed: one entry per post, newest first, linking page and original."""
+def atom_feed(posts: list[Post], site: SiteInfo, summary: str = "") -> str:
+    """The site's own Atom feed: one entry per post, newest first, linking page and original; its
+    subtitle is what the evidence shows of the code (``summary``)."""
     now = max((p.meta.updated or p.meta.date for p in posts),
               default=datetime(1970, 1, 1, tzinfo=timezone.utc))
     out = [
@@ -329,6 +426,7 @@ def atom_feed(posts: list[Post], site: SiteInfo) -> str:
         '<feed xmlns="http://www.w3.org/2005/Atom">',
         f"  <id>{xml_escape(site.site_url)}</id>",
         f"  <title>{xml_escape(site.site_name)}</title>",
+        *([f"  <subtitle>{xml_escape(summary)}</subtitle>"] if summary else []),
         f'  <link href="{_xml_attr(site.site_url)}"/>',
         f'  <link rel="self" href="{_xml_attr(site.site_url + FEED_FILE)}"/>',
         f"  <updated>{now.isoformat()}</updated>",
@@ -412,9 +510,13 @@ def _sort_warnings(stderr: str) -> tuple[dict[str, list[str]], list[str]]:
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def serve(project: Project, dev_addr: str) -> int:
+def serve(project: Project, dev_addr: str, rebuild: Callable[[set[Path]], None] | None = None,
+          interval: float = 0.5) -> int:
     """Run the engine's `serve` (live reload of docs_dir) until it stops; return its exit status.
 
+    While it runs, the project's sources (content/, snippets/ with its manifest, modules and
+    results.json, and the feeds folder) are watched: when a file there changes, ``rebuild`` gets
+    the changed paths and renders docs_dir again, which mkdocs serve then reloads.
     The server runs in its own process group, so SIGINT, SIGTERM and SIGHUP reach it once, passed
     on by this process; whatever ends this function (a signal, an exception) ends the server too.
     """
@@ -423,7 +525,15 @@ def serve(project: Project, dev_addr: str) -> int:
                              env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), process_group=0)
     previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
     try:
-        return child.wait()
+        seen = sources_snapshot(project)
+        while (status := child.poll()) is None:
+            time.sleep(interval)
+            now = sources_snapshot(project)
+            if now != seen and rebuild is not None:
+                rebuild({path for path in now.keys() | seen.keys() if now.get(path) != seen.get(path)})
+                now = sources_snapshot(project)  # what the rebuild itself wrote (the manifest) is not a change
+            seen = now
+        return status
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -434,6 +544,25 @@ def serve(project: Project, dev_addr: str) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def sources_snapshot(project: Project) -> dict[Path, tuple[int, int]]:
+    """Every file a page is rendered from (content/, snippets/, the feeds folder), with its
+    modification time and size: two snapshots differ when a source changed."""
+    found = {}
+    for folder in {project.content_dir, project.snippets_dir, project.feeds_toml.parent}:
+        for path in folder.rglob("*") if folder.is_dir() else ():
+            if "__pycache__" in path.parts:
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed while we looked: the next snapshot sees it gone
+            if not path.is_dir():
+                found[path] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
 
 
 def _engine(project: Project, command: str, config: Path, *args: str) -> list[str]:
@@ -497,11 +626,11 @@ def _page_text(post: Post) -> str:
 
 
 def _write_theme(source, target: Path) -> None:
-    """Copy the theme overrides shipped in the package (templates only) to `target`."""
+    """Copy the theme overrides shipped in the package (templates, the stylesheet and script) to `target`."""
     for item in source.iterdir():
         if item.is_dir():
             _write_theme(item, target / item.name)
-        elif item.name.endswith(".html"):
+        elif item.name.endswith((".html", ".css", ".js")):
             _write(target / item.name, item.read_text("utf-8"))
 
 
