@@ -79,14 +79,15 @@ class Validators:
 
 @dataclass
 class FeedEntry:
-    """One entry of a feed: its key (id, else link, else title), front matter, HTML body and the
-    base URL its relative links resolve against."""
+    """One entry of a feed: its key (id, else link, else title), front matter, HTML body, the
+    base URL its relative links resolve against and the languages its feed's markup names."""
 
     key: str
     source: Source
     front: FrontMatter
     body: str
     base: str
+    languages: tuple[str, ...] = ()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -185,6 +186,9 @@ def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dic
             warn(f"{source.label}: entry {n} has no id, link or title to tell it apart; skipped")
         else:
             entries.append(entry)
+    named = htmlmd.feed_languages(entry.body for entry in entries)
+    for entry in entries:
+        entry.languages = named
     return meta, entries
 
 

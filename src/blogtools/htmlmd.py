@@ -28,11 +28,12 @@ pattern and regular expressions sound.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import html
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 import html_to_markdown
@@ -450,10 +451,11 @@ _NOTES_HEADING = re.compile(r"^\s*(?:foot|end)notes?\s*:?\s*$", re.I)
 class _Converter:
     """One entry's conversion state: the placeholders lifted out and what replaces them."""
 
-    def __init__(self, slug: str, base: str, internal: Mapping[str, str]):
+    def __init__(self, slug: str, base: str, internal: Mapping[str, str], feed: Sequence[str] = ()):
         self.slug = slug
         self.base = base
         self.internal = internal
+        self.feed = feed  # the languages the feed's markup names elsewhere, most used first
         self.replacements: dict[str, str] = {}
         self.definitions: list[tuple[int, _Element]] = []
         self.plain: dict[str, str] = {}  # inline code placeholder → its text (for summaries)
@@ -554,9 +556,9 @@ class _Converter:
 
     def fenced(self, code: str, nodes: list[_Element]) -> str:
         """A placeholder for ``code`` as a fenced block, in the language ``nodes``' markup names
-        (else a guess)."""
+        (else a guess, helped by the languages the feed names elsewhere)."""
         named = markup_language(nodes)
-        language = (named and languages.fence_name(named)) or language_guess.guess_language(code)
+        language = (named and languages.fence_name(named)) or language_guess.guess_language(code, feed=self.feed)
         return self.token("C", fence(code, language))
 
     def _lift_details(self, details: _Element) -> None:
@@ -725,17 +727,27 @@ def normalise_link(url: str) -> str:
     return f"{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
-def to_markdown(body_html: str, *, slug: str, base: str, internal: Mapping[str, str]) -> str:
+def to_markdown(body_html: str, *, slug: str, base: str, internal: Mapping[str, str],
+                feed_languages: Sequence[str] = ()) -> str:
     """Markdown for one entry's HTML body.
 
     ``slug`` prefixes footnote ids (``[^<slug>-N]``); ``base`` is the URL relative links resolve
     against (the entry's link); ``internal`` maps ``normalise_link(post URL)`` to the slug of a
-    post in the site, so links to it become ``<slug>.md``.
+    post in the site, so links to it become ``<slug>.md``; ``feed_languages`` are the languages
+    the feed's markup names (``feed_languages``), candidates for blocks whose markup names none.
     """
     reset = _BASE.set(base)
     try:
         markup = sanitize(body_html)
     finally:
         _BASE.reset(reset)
-    return _Converter(slug, base, internal).convert(markup)
+    return _Converter(slug, base, internal, feed_languages).convert(markup)
+
+
+def feed_languages(bodies: Iterable[str]) -> tuple[str, ...]:
+    """The languages the markup of a feed's ``bodies`` names (registry names), most used first."""
+    counts = collections.Counter(
+        language.name for body in bodies for _, named in named_blocks(body)
+        if named and (language := languages.lookup(named)) and not language.transcript)
+    return tuple(name for name, _ in counts.most_common())
 

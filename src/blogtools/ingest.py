@@ -206,11 +206,13 @@ def convert(todo: Plan, content_dir: Path, summary: Summary,
 def _convert(entry: FeedEntry, todo: Plan, content_dir: Path) -> PageWrite | None:
     """The entry's page, or None when the page on disk already is what it would be."""
     record = todo.state.entries[entry.key]
-    digest = _sha(json.dumps([content.page_text(entry.front, entry.body), entry.base, todo.links, RENDERER]).encode())
+    digest = _sha(json.dumps([content.page_text(entry.front, entry.body), entry.base, entry.languages, todo.links,
+                              RENDERER]).encode())
     if record.input == digest and _page_intact(content_dir, record):
         return None
     slug = Path(record.page).stem
-    body = htmlmd.to_markdown(entry.body, slug=slug, base=entry.base, internal=todo.internal)
+    body = htmlmd.to_markdown(entry.body, slug=slug, base=entry.base, internal=todo.internal,
+                              feed_languages=entry.languages)
     data = content.page_text(entry.front, body).encode("utf-8")
     path = content_dir / record.page
     existing = path.read_bytes() if path.exists() else None
