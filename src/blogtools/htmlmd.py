@@ -363,6 +363,35 @@ class _CodeBlocks:
         return path[-1]
 
 
+def _layout_table(blocks: _CodeBlocks) -> _Element | None:
+    """The innermost table one of whose cells holds a code block beside other content (a layout
+    table, as Blogger posts put two versions side by side), or None. A table that holds nothing
+    but one block, its gutters and caption is the block's own wrapper, not a layout."""
+    for pre in blocks.pres:
+        container = blocks.container(pre)
+        cell = next((a for a in (container, *container.ancestors()) if a.tag in ("td", "th")), None)
+        if cell is not None:
+            return next(a for a in cell.ancestors() if a.tag == "table")
+    return None
+
+
+def _unroll(table: _Element) -> None:
+    """Put the contents of ``table``'s own cells (not those of tables inside them) in its place,
+    in reading order, each cell a block of its own; empty cells go."""
+    cells = [el for el in table.iter() if el.tag in ("td", "th")
+             and next(a for a in el.ancestors() if a.tag == "table") is table]
+    blocks = []
+    for cell in cells:
+        if any(_meaningful(c) for c in cell.children):
+            block = _Element("div", {})
+            block.children = cell.children
+            for child in cell.children:
+                if isinstance(child, _Element):
+                    child.parent = block
+            blocks.append(block)
+    table.replace(*blocks)
+
+
 def _is_caption(node: _Element) -> bool:
     """A code block's title: ``<figcaption>``, or Hexo's ``div.caption`` inside the ``<pre>``."""
     return node.tag == "figcaption" or (node.tag == "div" and "caption" in node.classes())
@@ -523,6 +552,9 @@ class _Converter:
     def lift_blocks(self, root: _Element) -> None:
         """Replace code blocks, inline code and ``<details>`` with placeholders."""
         blocks = _CodeBlocks(root)
+        while layout := _layout_table(blocks):
+            _unroll(layout)  # a Markdown table cell cannot hold a fenced block: the cells become blocks
+            blocks = _CodeBlocks(root)
         for pre in blocks.pres:
             container = blocks.container(pre)
             captions = [c for c in container.iter() if _is_caption(c) and _meaningful(c)]

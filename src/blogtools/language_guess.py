@@ -276,10 +276,10 @@ def _certain(stripped: str) -> str | None:
     if _LABEL_LINE.match(lines[0]) or _DIAGNOSTIC.match(lines[0]):  # a transcript or a tool's output
         return _TEXT_NAME
     commands = _command_lines(stripped)
-    if any(_SHELL_SIGNAL.search(line) for line in commands) or (
-        len(commands) > 1 and all(" " in line for line in commands)
-    ):  # a shell's flags, operators, variables or paths, or several commands with arguments
+    if any(_SHELL_SIGNAL.search(line) for line in commands):  # a shell's flags, operators, variables or paths
         return _SHELL_NAME
+    if len(commands) > 1 and all(" " in line for line in commands) and not parses(stripped, _PYTHON_NAME):
+        return _SHELL_NAME  # several commands with arguments ("total = 0" lines are Python's)
     return None
 
 
