@@ -29,6 +29,7 @@ from blogtools import (
     languages,
     mdwrite,
 )
+from blogtools.errors import BlogtoolsError
 from blogtools.feeds import DEFAULT_TIMEOUT, FeedEntry, Source, Validators
 from blogtools.files import write_atomic, write_if_changed
 from blogtools.ingest_state import EntryState, IngestState, SourceState
@@ -124,6 +125,7 @@ def plan(sources: list[Source], state: IngestState, content_dir: Path, timeout: 
             entries += _parse(read, timeout, warn)
             state.sources[read.source.label] = read.record
     entries = list({entry.key: entry for entry in entries}.values())
+    _keep_first_dates(entries, state, content_dir)
     _assign_pages(entries, state, content_dir)
     internal = {htmlmd.normalise_link(record.canonical): Path(record.page).stem
                 for record in state.entries.values() if record.canonical}
@@ -168,6 +170,22 @@ def _parse(read: _Read, timeout: float, warn: Callable[[str], None]) -> list[Fee
     read.record.entries = list(dict.fromkeys(entry.key for entry in entries))
     read.record.renderer = RENDERER
     return entries
+
+
+def _keep_first_dates(entries: list[FeedEntry], state: IngestState, content_dir: Path) -> None:
+    """An entry with no date of its own keeps the date its page already has: the day it was
+    first seen (or the feed's date then) stays, however the feed's date moves."""
+    for entry in entries:
+        record = state.entries.get(entry.key)
+        if not entry.undated or record is None or not (content_dir / record.page).is_file():
+            continue
+        try:
+            front, _ = content.read_page(content_dir / record.page)
+        except BlogtoolsError:
+            continue  # an unreadable page is written again, with today's answer
+        if front is not None:
+            entry.front.date = front.date
+            entry.front.updated = front.updated or front.date
 
 
 def _assign_pages(entries: list[FeedEntry], state: IngestState, content_dir: Path) -> None:
