@@ -92,6 +92,9 @@ _STRUCTURE = {"html": frozenset({"element", "script_element", "style_element"}),
               "yaml": frozenset({"block_mapping_pair", "block_sequence_item", "flow_mapping"})}
 # Parts left out on purpose: a body "{ ... }", or a line that is only "...".
 _ELISION = re.compile(r"\{\s*(?:\.\.\.|…)\s*\}|^[ \t]*(?:\.\.\.|…)[ \t]*,?[ \t]*$", re.M)
+# What a method or a field shown alone sits in, per language.
+_MEMBERS = {"javascript": "class _", "typescript": "class _", "java": "class _", "csharp": "class _",
+            "kotlin": "class _", "swift": "class _", "rust": "impl _", "php": "<?php class _"}
 # A compiler's or tool's message: output, not code.
 _DIAGNOSTIC = re.compile(r"^(?:(?:error|warning|note)(?:\[\w+\])?: |[\w./-]+:\d+:\d+: (?:error|warning|note): )", re.I)
 
@@ -204,16 +207,20 @@ def parses(code: str, language: str) -> bool | None:
     error: Python's ``ast`` for Python, its tree-sitter grammar for others (an error or missing
     node fails; HTML, XML and YAML must also hold one element or mapping, as their grammars
     accept prose). Code that fails is read again with its elisions (``{ ... }``, a line of
-    ``...``) taken out. None when no parser for it is at hand (no grammar, or the ``guess`` extra is
+    ``...``) taken out, and, where the language has classes or impls, as the members of one (a
+    method shown alone). None when no parser for it is at hand (no grammar, or the ``guess`` extra is
     not installed)."""
     known = languages.lookup(language)
     if known is None or known.grammar is None:
         return None
     code = textwrap.dedent(code)
-    first = _parses(code, known.grammar)
-    if first is False and _ELISION.search(code):  # "{ ... }" and "..." lines stand for code left out
-        return _parses(_ELISION.sub(lambda m: "{}" if m.group(0).startswith("{") else "", code), known.grammar)
-    return first
+    readings = [code]
+    if _ELISION.search(code):  # "{ ... }" and "..." lines stand for code left out
+        readings.append(_ELISION.sub(lambda m: "{}" if m.group(0).startswith("{") else "", code))
+    if known.name in _MEMBERS:  # a method or field shown alone, as in a class or impl
+        readings += [f"{_MEMBERS[known.name]} {{\n{reading}\n}}\n" for reading in list(readings)]
+    answers = [_parses(reading, known.grammar) for reading in readings]
+    return None if answers[0] is None else any(answers)
 
 
 @functools.lru_cache(maxsize=8192)
