@@ -164,3 +164,13 @@ def test_at_most_one_wrong_name_in_twenty_on_the_shared_corpus():
     assert n >= 250, out
     assert wrong <= 0.05 * n, out
     assert right >= 0.75 * n, out
+
+
+@PARSERS
+def test_a_block_no_sandbox_runs_says_whether_it_parses():
+    from blogtools.triage import Block, static_verdict
+
+    parsed = static_verdict(Block(1, "rust", "fn main() {\n    let x = 1;\n}\n"))
+    assert parsed.reason == "no sandbox runs Rust; it parses as Rust" and parsed.needs[0].what == "Rust"
+    assert static_verdict(Block(1, "go", "func main( {\n")).reason == "no sandbox runs Go; it does not parse as Go"
+    assert static_verdict(Block(1, "nim", "echo 1\n")).reason == "no sandbox runs nim"  # no parser for it here

@@ -223,6 +223,15 @@ def parses(code: str, language: str) -> bool | None:
     return None if answers[0] is None else any(answers)
 
 
+def parse_note(code: str, language: str) -> str:
+    """What the parser says of ``code`` as ``language``, for a verdict's reason:
+    ``"; it parses as Rust"``, ``"; it does not parse as Rust"``, or "" where no parser reads it."""
+    answer = parses(code, language)
+    if answer is None:
+        return ""
+    return f"; it {'parses' if answer else 'does not parse'} as {languages.label(language)}"
+
+
 @functools.lru_cache(maxsize=8192)
 def _parses(code: str, grammar: str) -> bool | None:
     if grammar == "python":
