@@ -92,6 +92,8 @@ _STRUCTURE = {"html": frozenset({"element", "script_element", "style_element"}),
               "yaml": frozenset({"block_mapping_pair", "block_sequence_item", "flow_mapping"})}
 # Parts left out on purpose: a body "{ ... }", or a line that is only "...".
 _ELISION = re.compile(r"\{\s*(?:\.\.\.|…)\s*\}|^[ \t]*(?:\.\.\.|…)[ \t]*,?[ \t]*$", re.M)
+# Where one fragment ends and another starts: a blank line, then a line at the margin.
+_SECTION = re.compile(r"\n[ \t]*\n(?=\S)")
 # What a method or a field shown alone sits in, per language.
 _MEMBERS = {"javascript": "class _", "typescript": "class _", "java": "class _", "csharp": "class _",
             "kotlin": "class _", "swift": "class _", "rust": "impl _", "php": "<?php class _"}
@@ -208,12 +210,22 @@ def parses(code: str, language: str) -> bool | None:
     node fails; HTML, XML and YAML must also hold one element or mapping, as their grammars
     accept prose). Code that fails is read again with its elisions (``{ ... }``, a line of
     ``...``) taken out, and, where the language has classes or impls, as the members of one (a
-    method shown alone). None when no parser for it is at hand (no grammar, or the ``guess`` extra is
+    method shown alone); code of several fragments (apart at a blank line and the margin)
+    parses when each of them does. None when no parser for it is at hand (no grammar, or the ``guess`` extra is
     not installed)."""
     known = languages.lookup(language)
     if known is None or known.grammar is None:
         return None
     code = textwrap.dedent(code)
+    answer = _reads(code, known)
+    sections = _SECTION.split(code)
+    if answer is False and len(sections) > 1:  # fragments side by side: each must parse
+        return all(_reads(section, known) for section in sections)
+    return answer
+
+
+def _reads(code: str, known: languages.Language) -> bool | None:
+    """Whether ``code`` parses as ``known`` as it is, without its elisions, or as class members."""
     readings = [code]
     if _ELISION.search(code):  # "{ ... }" and "..." lines stand for code left out
         readings.append(_ELISION.sub(lambda m: "{}" if m.group(0).startswith("{") else "", code))
