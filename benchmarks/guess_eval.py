@@ -1,6 +1,6 @@
 """How well ``guess_language`` names blocks whose markup named a language, with the names stripped.
 
-    .venv/bin/python benchmarks/guess_eval.py [FEED ...] [--sweep] [--rules-only]
+    .venv/bin/python benchmarks/guess_eval.py [FEED ...] [--sweep] [--rules-only] [--feed-languages]
 
 Without FEED it reads the real feeds of ../shared/corpus (other/*.xml and the lucumr feed whose
 blocks carry ``language-x``) and the markup-family feeds of tests/data/families/. Each code block
@@ -43,6 +43,7 @@ class Case:
     feed: str
     truth: str
     code: str
+    feed_languages: tuple[str, ...] = ()
 
 
 def cases(paths: list[str]) -> list[Case]:
@@ -60,15 +61,23 @@ def cases(paths: list[str]) -> list[Case]:
                     continue
                 seen.add(code)
                 found.append(Case(Path(path).name, language.name, code))
-    return found
+    return [Case(c.feed, c.truth, c.code, _others(found, c)) for c in found]
+
+
+def _others(found: list[Case], case: Case) -> tuple[str, ...]:
+    """The languages named by the other blocks of ``case``'s feed, most used first (as
+    ``htmlmd.feed_languages`` orders them, transcripts left out)."""
+    counts = collections.Counter(c.truth for c in found if c.feed == case.feed and c is not case
+                                 and not languages.named(c.truth).transcript)
+    return tuple(name for name, _ in counts.most_common())
 
 
 def score(found: list[Case], guess) -> tuple[collections.Counter, collections.Counter]:
-    """(right/text/wrong counts, (truth, guess) counts) of ``guess`` over ``found``."""
+    """(right/text/wrong counts, (truth, guess) counts) of ``guess(case)`` over ``found``."""
     totals: collections.Counter = collections.Counter()
     table: collections.Counter = collections.Counter()
     for case in found:
-        guessed = guess(case.code)
+        guessed = guess(case)
         table[case.truth, guessed] += 1
         totals[verdict(case, guessed)] += 1
     return totals, table
@@ -92,17 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("feeds", nargs="*", default=DEFAULT_FEEDS)
     parser.add_argument("--sweep", action="store_true", help="totals per Magika threshold")
     parser.add_argument("--rules-only", action="store_true", help="the guess without Magika")
+    parser.add_argument("--feed-languages", action="store_true", help="with the languages the feed names elsewhere")
     args = parser.parse_args(argv)
     found = cases(args.feeds)
     n = len(found)
     print(f"{n} blocks with a named language from {len({c.feed for c in found})} feeds "
-          f"(guesser: {language_guess.guesser(use_model=not args.rules_only)})")
+          f"(guesser: {language_guess.guesser(use_model=not args.rules_only)}"
+          f"{'; with the languages each feed names elsewhere' if args.feed_languages else ''})")
     if args.sweep:
         for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
-            totals, _ = score(found, lambda code: language_guess.guess_language(code, threshold=threshold))
+            totals, _ = score(found, lambda case: language_guess.guess_language(case.code, threshold=threshold))
             print(f"threshold {threshold:.2f}: {_line(totals, n)}")
         return 0
-    totals, table = score(found, lambda code: language_guess.guess_language(code, use_model=not args.rules_only))
+    totals, table = score(found, lambda case: language_guess.guess_language(
+        case.code, use_model=not args.rules_only, feed=case.feed_languages if args.feed_languages else ()))
     print(_line(totals, n))
     truths = sorted({t for t, _ in table}, key=lambda t: -sum(v for (x, _), v in table.items() if x == t))
     guesses = sorted({g for _, g in table}, key=lambda g: -sum(v for (_, x), v in table.items() if x == g))

@@ -73,6 +73,13 @@ CODE = {
             (None, "for x in xs:\n\xa0\xa0\xa0 print(x)"),  # <code> lines alone in a paragraph
             (None, "SELECT 1;\n"),
         ],
+        # Code in the cells of layout tables (side by side; a captioned image-style table): each
+        # block survives as a block, the data table stays a table.
+        "blogger-layout-table": [
+            (None, "total = 0\nfor x in xs:\n    total += x\n"),
+            (None, "total = sum(xs)\n"),
+            (None, "$ python loop.py\n6\n"),
+        ],
     },
     "wordpress": {
         "code-post": [(None, '<?php\n    echo "Hello";\n?>'), ("php", "$a = array(1, 2);\nforeach ($a as $x) {\n    echo $x;\n}\n"),
@@ -257,3 +264,14 @@ def test_random_markup_never_yields_raw_html_but_the_details_blogtools_writes():
         for token in MarkdownIt("commonmark").parse(body):
             assert token.type != "html_block" or allowed.fullmatch(token.content), (markup, body)
             assert not any(c.type == "html_inline" for c in token.children or []), (markup, body)
+
+
+def test_code_in_a_layout_table_survives_and_a_data_table_stays_a_table(tmp_path):
+    """Blogger's layout tables: a Markdown table cell cannot hold a fenced block, so a table whose
+    cells hold code gives up its cells as blocks, in reading order; a table of data stays."""
+    body = _pages(FAMILIES / "blogger.xml", tmp_path)["blogger-layout-table"]
+    assert [code for _, code in _fences(body)][:2] == ["total = 0\nfor x in xs:\n    total += x\n", "total = sum(xs)\n"]
+    order = [body.index(text) for text in ("**Before**", "**After**", "total = 0", "total = sum(xs)",
+                                           "One line instead of three.", "$ python loop.py", "Running it")]
+    assert order == sorted(order)
+    assert re.search(r"^\| Version \| Lines \|$", body, re.M) and re.search(r"^\| After +\| 1 +\|$", body, re.M)

@@ -511,6 +511,53 @@ def test_entries_with_no_id_link_or_title_are_skipped_with_a_warning(tmp_path):
     assert meta["entry_id"] == "tag:x.example,2025:3" and "third" in body
 
 
+def _rss(channel_date: str, items: str) -> str:
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>Undated</title>'
+            f"<link>https://u.example/</link>{channel_date}{items}</channel></rss>")
+
+
+def test_an_item_with_no_date_is_kept_dated_by_the_feed_and_keeps_that_date(tmp_path):
+    item = ("<item><title>No date</title><link>https://u.example/no-date</link>"
+            "<description>&lt;pre&gt;x = 1&lt;/pre&gt;</description></item>"
+            "<item><title>Dated</title><link>https://u.example/dated</link>"
+            "<pubDate>Tue, 03 Jun 2025 00:00:00 GMT</pubDate><description>b</description></item>")
+    feed = tmp_path / "undated.rss"
+    feed.write_text(_rss("<lastBuildDate>Mon, 02 Jun 2025 12:00:00 GMT</lastBuildDate>", item))
+    result = run("ingest", str(feed), "--content-dir", str(tmp_path / "content"))
+    assert result.exit_code == 0 and result.stdout == "2 added, 0 updated, 0 unchanged\n"
+    assert result.stderr.splitlines() == [
+        f"blogtools: warning: {feed}: entry 1 (No date) has no date; dated 2025-06-02, the feed's date"]
+    ((meta, body),) = [page for slug, page in pages(tmp_path / "content").items() if "no-date" in slug]
+    assert str(meta["date"]).startswith("2025-06-02") and "x = 1" in body
+    # The feed is built again later: its date moves, the page's date stays.
+    feed.write_text(_rss("<lastBuildDate>Fri, 01 Aug 2025 12:00:00 GMT</lastBuildDate>", item + " "))
+    again = run("ingest", str(feed), "--content-dir", str(tmp_path / "content"))
+    assert again.exit_code == 0 and again.stdout == "0 added, 0 updated, 2 unchanged\n", again.stdout
+    ((meta, _),) = [page for slug, page in pages(tmp_path / "content").items() if "no-date" in slug]
+    assert str(meta["date"]).startswith("2025-06-02")
+
+
+def test_an_item_with_no_date_in_a_feed_with_none_is_dated_the_day_it_was_first_seen(tmp_path):
+    from datetime import datetime, timezone
+
+    from blogtools import feeds
+
+    data = _rss("", "<item><title>T</title><link>https://u.example/t</link><description>b</description></item>")
+    warnings: list[str] = []
+    day = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    _, (entry,) = feeds.parse(Source("f.rss", "f.rss"), data.encode(), warnings.append, today=day)
+    assert entry.front.date == day
+    assert warnings == ["f.rss: entry 1 (T) has no date; dated 2026-01-02, the day it was first seen"]
+
+
+def test_a_feed_with_no_entries_is_one_warning_line(tmp_path):
+    feed = tmp_path / "empty.rss"
+    feed.write_text(_rss("", ""))
+    result = run("ingest", str(feed), "--content-dir", str(tmp_path / "content"))
+    assert result.exit_code == 0 and result.stdout == "0 added, 0 updated, 0 unchanged\n"
+    assert result.stderr.splitlines() == [f"blogtools: warning: {feed}: the feed has no entries"]
+
+
 def test_a_page_without_a_closing_front_matter_line_has_no_front_matter(tmp_path):
     content = tmp_path / "content"
     ingest([Source(str(ATOM), "feed")], content)

@@ -152,9 +152,14 @@ def _yaml_scalar(value) -> str:
     return str(value) if isinstance(value, int) else _yaml_string(value)
 
 
+_NOT_YAML = re.compile("[\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _yaml_string(value: str) -> str:
-    """A JSON string, which is a valid YAML double-quoted scalar, with no ``<`` or ``>`` in it."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    """A JSON string, which is a valid YAML double-quoted scalar, with no ``<`` or ``>`` in it and
+    the characters YAML refuses (C1 controls, surrogates, U+FFFE/FFFF) escaped."""
+    text = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def post_pages(posts_dir: Path) -> list[Path]:

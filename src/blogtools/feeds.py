@@ -79,14 +79,17 @@ class Validators:
 
 @dataclass
 class FeedEntry:
-    """One entry of a feed: its key (id, else link, else title), front matter, HTML body and the
-    base URL its relative links resolve against."""
+    """One entry of a feed: its key (id, else link, else title), front matter, HTML body, the
+    base URL its relative links resolve against, the languages its feed's markup names, and
+    where the entry has no date of its own, what its date is instead (else "")."""
 
     key: str
     source: Source
     front: FrontMatter
     body: str
     base: str
+    languages: tuple[str, ...] = ()
+    undated: str = ""
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -164,8 +167,12 @@ def fetch(source: Source, known: Validators = Validators(), timeout: float = DEF
     return response.content, Validators(response.headers.get("etag"), response.headers.get("last-modified"))
 
 
-def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dict, list[FeedEntry]]:
-    """The feed's own metadata and its entries; BlogtoolsError when ``data`` is not a feed."""
+def parse(source: Source, data: bytes, warn: Callable[[str], None], today: datetime | None = None
+          ) -> tuple[dict, list[FeedEntry]]:
+    """The feed's own metadata and its entries; BlogtoolsError when ``data`` is not a feed.
+
+    An entry with no date of its own is kept, dated by the feed's date, else ``today`` (default:
+    now, UTC midnight), with a warning; a feed with no entries is a warning."""
     feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
     if not feed.get("version") and not feed.entries:
@@ -173,18 +180,25 @@ def parse(source: Source, data: bytes, warn: Callable[[str], None]) -> tuple[dic
         raise BlogtoolsError(f"{source.label}: not an RSS or Atom feed{detail}")
     if problem is not None:
         warn(f"{source.label}: {problem} (recovered {len(feed.entries)} entries)")
+    if not feed.entries:
+        warn(f"{source.label}: the feed has no entries")
     meta = feed.get("feed", {})
     site = htmlmd.safe_url(source.site or meta.get("link") or "")
+    feed_date = _when(meta, "updated") or _when(meta, "published")
+    fallback = (feed_date, "the feed's date") if feed_date else (today or _today(), "the day it was first seen")
     entries = []
     for n, raw in enumerate(feed.entries, 1):
-        entry = _entry(source, meta, raw, site)
-        if entry is None:
-            warn(f"{source.label}: entry {n} ({plain_text(raw.get('title_detail')) or 'untitled'}) "
-                 "has no date; skipped")
-        elif not entry.key:  # such entries would all share the key "" and collapse into one page
+        entry = _entry(source, meta, raw, site, fallback)
+        if entry.undated:
+            warn(f"{source.label}: entry {n} ({entry.front.title}) has no date; dated "
+                 f"{entry.front.date.date().isoformat()}, {entry.undated}")
+        if not entry.key:  # such entries would all share the key "" and collapse into one page
             warn(f"{source.label}: entry {n} has no id, link or title to tell it apart; skipped")
         else:
             entries.append(entry)
+    named = htmlmd.feed_languages(entry.body for entry in entries)
+    for entry in entries:
+        entry.languages = named
     return meta, entries
 
 
@@ -225,11 +239,16 @@ def _body(raw) -> tuple[str, str]:
     return value, detail.get("base") or ""
 
 
-def _entry(source: Source, meta, raw, site: str | None) -> FeedEntry | None:
-    """The entry as a record, or None when it has no date."""
+def _today() -> datetime:
+    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _entry(source: Source, meta, raw, site: str | None, fallback: tuple[datetime, str]) -> FeedEntry:
+    """The entry as a record; with no date of its own it takes ``fallback`` (a date, and what
+    that date is, which ``FeedEntry.undated`` keeps)."""
     published = _when(raw, "published") or _when(raw, "updated")
-    if published is None:
-        return None
+    undated = "" if published is not None else fallback[1]
+    published = published or fallback[0]
     updated = _when(raw, "updated") or published
     link = htmlmd.safe_url(raw.get("link") or "", meta.get("link") or "")
     authors = [a.get("name") for a in raw.get("authors", []) if a.get("name")]
@@ -254,7 +273,7 @@ def _entry(source: Source, meta, raw, site: str | None) -> FeedEntry | None:
         slug=_segment(link or (entry_id if "://" in entry_id else ""), entry_id),
     )
     base = urljoin(link, xml_base) if link and xml_base else (link or htmlmd.safe_url(xml_base) or "")
-    return FeedEntry(entry_id, source, front, body, base)
+    return FeedEntry(entry_id, source, front, body, base, undated=undated)
 
 
 def _segment(url: str, fallback: str) -> str:

@@ -28,11 +28,12 @@ pattern and regular expressions sound.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import html
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 import html_to_markdown
@@ -362,6 +363,35 @@ class _CodeBlocks:
         return path[-1]
 
 
+def _layout_table(blocks: _CodeBlocks) -> _Element | None:
+    """The innermost table one of whose cells holds a code block beside other content (a layout
+    table, as Blogger posts put two versions side by side), or None. A table that holds nothing
+    but one block, its gutters and caption is the block's own wrapper, not a layout."""
+    for pre in blocks.pres:
+        container = blocks.container(pre)
+        cell = next((a for a in (container, *container.ancestors()) if a.tag in ("td", "th")), None)
+        if cell is not None:
+            return next(a for a in cell.ancestors() if a.tag == "table")
+    return None
+
+
+def _unroll(table: _Element) -> None:
+    """Put the contents of ``table``'s own cells (not those of tables inside them) in its place,
+    in reading order, each cell a block of its own; empty cells go."""
+    cells = [el for el in table.iter() if el.tag in ("td", "th")
+             and next(a for a in el.ancestors() if a.tag == "table") is table]
+    blocks = []
+    for cell in cells:
+        if any(_meaningful(c) for c in cell.children):
+            block = _Element("div", {})
+            block.children = cell.children
+            for child in cell.children:
+                if isinstance(child, _Element):
+                    child.parent = block
+            blocks.append(block)
+    table.replace(*blocks)
+
+
 def _is_caption(node: _Element) -> bool:
     """A code block's title: ``<figcaption>``, or Hexo's ``div.caption`` inside the ``<pre>``."""
     return node.tag == "figcaption" or (node.tag == "div" and "caption" in node.classes())
@@ -450,10 +480,11 @@ _NOTES_HEADING = re.compile(r"^\s*(?:foot|end)notes?\s*:?\s*$", re.I)
 class _Converter:
     """One entry's conversion state: the placeholders lifted out and what replaces them."""
 
-    def __init__(self, slug: str, base: str, internal: Mapping[str, str]):
+    def __init__(self, slug: str, base: str, internal: Mapping[str, str], feed: Sequence[str] = ()):
         self.slug = slug
         self.base = base
         self.internal = internal
+        self.feed = feed  # the languages the feed's markup names elsewhere, most used first
         self.replacements: dict[str, str] = {}
         self.definitions: list[tuple[int, _Element]] = []
         self.plain: dict[str, str] = {}  # inline code placeholder → its text (for summaries)
@@ -521,6 +552,9 @@ class _Converter:
     def lift_blocks(self, root: _Element) -> None:
         """Replace code blocks, inline code and ``<details>`` with placeholders."""
         blocks = _CodeBlocks(root)
+        while layout := _layout_table(blocks):
+            _unroll(layout)  # a Markdown table cell cannot hold a fenced block: the cells become blocks
+            blocks = _CodeBlocks(root)
         for pre in blocks.pres:
             container = blocks.container(pre)
             captions = [c for c in container.iter() if _is_caption(c) and _meaningful(c)]
@@ -554,9 +588,9 @@ class _Converter:
 
     def fenced(self, code: str, nodes: list[_Element]) -> str:
         """A placeholder for ``code`` as a fenced block, in the language ``nodes``' markup names
-        (else a guess)."""
+        (else a guess, helped by the languages the feed names elsewhere)."""
         named = markup_language(nodes)
-        language = (named and languages.fence_name(named)) or language_guess.guess_language(code)
+        language = (named and languages.fence_name(named)) or language_guess.guess_language(code, feed=self.feed)
         return self.token("C", fence(code, language))
 
     def _lift_details(self, details: _Element) -> None:
@@ -725,17 +759,27 @@ def normalise_link(url: str) -> str:
     return f"{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
-def to_markdown(body_html: str, *, slug: str, base: str, internal: Mapping[str, str]) -> str:
+def to_markdown(body_html: str, *, slug: str, base: str, internal: Mapping[str, str],
+                feed_languages: Sequence[str] = ()) -> str:
     """Markdown for one entry's HTML body.
 
     ``slug`` prefixes footnote ids (``[^<slug>-N]``); ``base`` is the URL relative links resolve
     against (the entry's link); ``internal`` maps ``normalise_link(post URL)`` to the slug of a
-    post in the site, so links to it become ``<slug>.md``.
+    post in the site, so links to it become ``<slug>.md``; ``feed_languages`` are the languages
+    the feed's markup names (``feed_languages``), candidates for blocks whose markup names none.
     """
     reset = _BASE.set(base)
     try:
         markup = sanitize(body_html)
     finally:
         _BASE.reset(reset)
-    return _Converter(slug, base, internal).convert(markup)
+    return _Converter(slug, base, internal, feed_languages).convert(markup)
+
+
+def feed_languages(bodies: Iterable[str]) -> tuple[str, ...]:
+    """The languages the markup of a feed's ``bodies`` names (registry names), most used first."""
+    counts = collections.Counter(
+        language.name for body in bodies for _, named in named_blocks(body)
+        if named and (language := languages.lookup(named)) and not language.transcript)
+    return tuple(name for name, _ in counts.most_common())
 

@@ -29,6 +29,7 @@ from blogtools import (
     languages,
     mdwrite,
 )
+from blogtools.errors import BlogtoolsError
 from blogtools.feeds import DEFAULT_TIMEOUT, FeedEntry, Source, Validators
 from blogtools.files import write_atomic, write_if_changed
 from blogtools.ingest_state import EntryState, IngestState, SourceState
@@ -124,6 +125,7 @@ def plan(sources: list[Source], state: IngestState, content_dir: Path, timeout: 
             entries += _parse(read, timeout, warn)
             state.sources[read.source.label] = read.record
     entries = list({entry.key: entry for entry in entries}.values())
+    _keep_first_dates(entries, state, content_dir)
     _assign_pages(entries, state, content_dir)
     internal = {htmlmd.normalise_link(record.canonical): Path(record.page).stem
                 for record in state.entries.values() if record.canonical}
@@ -170,6 +172,22 @@ def _parse(read: _Read, timeout: float, warn: Callable[[str], None]) -> list[Fee
     return entries
 
 
+def _keep_first_dates(entries: list[FeedEntry], state: IngestState, content_dir: Path) -> None:
+    """An entry with no date of its own keeps the date its page already has: the day it was
+    first seen (or the feed's date then) stays, however the feed's date moves."""
+    for entry in entries:
+        record = state.entries.get(entry.key)
+        if not entry.undated or record is None or not (content_dir / record.page).is_file():
+            continue
+        try:
+            front, _ = content.read_page(content_dir / record.page)
+        except BlogtoolsError:
+            continue  # an unreadable page is written again, with today's answer
+        if front is not None:
+            entry.front.date = front.date
+            entry.front.updated = front.updated or front.date
+
+
 def _assign_pages(entries: list[FeedEntry], state: IngestState, content_dir: Path) -> None:
     """A known entry keeps its page; a new one gets ``posts/YYYY-MM-DD-<slug>[-N].md``."""
     taken = {record.page for record in state.entries.values()}
@@ -206,11 +224,13 @@ def convert(todo: Plan, content_dir: Path, summary: Summary,
 def _convert(entry: FeedEntry, todo: Plan, content_dir: Path) -> PageWrite | None:
     """The entry's page, or None when the page on disk already is what it would be."""
     record = todo.state.entries[entry.key]
-    digest = _sha(json.dumps([content.page_text(entry.front, entry.body), entry.base, todo.links, RENDERER]).encode())
+    digest = _sha(json.dumps([content.page_text(entry.front, entry.body), entry.base, entry.languages, todo.links,
+                              RENDERER]).encode())
     if record.input == digest and _page_intact(content_dir, record):
         return None
     slug = Path(record.page).stem
-    body = htmlmd.to_markdown(entry.body, slug=slug, base=entry.base, internal=todo.internal)
+    body = htmlmd.to_markdown(entry.body, slug=slug, base=entry.base, internal=todo.internal,
+                              feed_languages=entry.languages)
     data = content.page_text(entry.front, body).encode("utf-8")
     path = content_dir / record.page
     existing = path.read_bytes() if path.exists() else None

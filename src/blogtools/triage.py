@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 
-from blogtools import languages, sessions, untrusted
+from blogtools import language_guess, languages, sessions, untrusted
 from blogtools.sandbox import (
     SCRIPT_EXTENSIONS,
     Limits,
@@ -246,7 +246,7 @@ def static_verdict(block: Block) -> Verdict | None:
     if _ELIDED.search(text):
         return Verdict(ILLUSTRATIVE, "fragment with elided parts")
     label = language.label if language else block.language.strip()
-    return Verdict(NEEDS_CONTEXT, f"no sandbox runs {label}", (Need("language", label),))
+    return Verdict(NEEDS_CONTEXT, f"no sandbox runs {label}{language_guess.parse_note(text, name)}", (Need("language", label),))
 
 
 # --- reading a failed run: what did the block lack? ----------------------------------------------
