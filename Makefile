@@ -39,10 +39,13 @@ figures: $(LOCAL)
 serve: $(SETUP)
 	$(BIN)/blogtools serve
 
+# The suite runs on pytest-xdist workers, one a core; a test file stays on one worker, so its
+# module-scoped fixtures (a built site, a warm sandbox) are made once. `PYTEST_WORKERS=0` runs it serially.
+PYTEST_WORKERS ?= auto
 test: figures
 	$(BIN)/ruff check
 	$(BIN)/blogtools check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(SETUP)
 	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done
