@@ -46,10 +46,14 @@ figures: $(LOCAL)
 serve: $(SETUP)
 	$(BIN)/blogtools serve
 
+# The suite runs on pytest-xdist workers, one a core; a test file with module-scoped fixtures stays
+# on one worker, so they (a built site, a warm sandbox) are made once (tests/conftest.py).
+# `PYTEST_WORKERS=0` runs it serially.
+PYTEST_WORKERS ?= auto
 test: figures
 	$(BIN)/ruff check
 	$(BIN)/blogtools check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: $(SETUP)
 	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done

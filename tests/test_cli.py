@@ -30,6 +30,24 @@ def test_help_lists_the_program():
     assert [line.split()[0] for line in added.splitlines() if line.strip()] == ["db", "llm"]
 
 
+# What the CLI's start imports: `--version` and `--help` must not pay for any stage (lazy imports,
+# cli.py's docstring). Checked by module, not by the clock, so a loaded machine cannot fail it.
+HEAVY = ("pytest", "feedparser", "mkdocs", "markdown_it", "httpx", "yaml", "tomlkit", "nh3", "psycopg",
+         "pygments", "blogtools.evidence", "blogtools.sandbox", "blogtools.triage", "blogtools.content",
+         "blogtools.harness.llm.server")
+
+
+@pytest.mark.parametrize("argument", ["--version", "--help"])
+def test_start_imports_nothing_heavy(argument):
+    probe = ("import sys\nfrom blogtools.cli import main\n"
+             f"try:\n    main([{argument!r}])\nexcept SystemExit:\n    pass\n"
+             "print('\\n'.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split("\n"))
+    assert "blogtools.cli" in loaded and ("Commands:" in done.stdout or "version" in done.stdout)
+    assert [name for name in HEAVY if name in loaded] == []
+
+
 def tree(folder: Path) -> dict:
     """Every file under ``folder``: its bytes and mtime."""
     return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns)

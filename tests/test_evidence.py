@@ -8,6 +8,7 @@ the page, the examples page and `build --require-verified` say what was recorded
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -126,8 +127,24 @@ def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
     assert pytest_in(demo).returncode == 0
     serial = (demo / "snippets/results.json").read_bytes()
     (demo / "snippets/results.json").unlink()
-    assert pytest_in(demo, "-n", "2").returncode == 0
+    assert pytest_in(demo, "-n", "2").returncode == 0  # the two tests on two workers, recorded once by the controller
     assert (demo / "snippets/results.json").read_bytes() == serial
+    assert pytest_in(demo, "-n", "2").returncode == 0
+    assert (demo / "snippets/results.json").read_bytes() == serial  # nothing changed: the same bytes
+
+
+def test_under_xdist_the_controller_alone_logs_each_test_once(demo, tmp_path):
+    log = tmp_path / "log.jsonl"
+    env = dict(os.environ, BLOGTOOLS_EVIDENCE_LOG=str(log))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"],
+                          cwd=demo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    tests = {"tests/test_demo.py::test_half", "tests/test_demo.py::test_half_of_the_data"}
+    finished = [line["nodeid"] for line in lines if "nodeid" in line]
+    assert sorted(finished) == sorted(tests)  # once each, though two workers ran them
+    assert sorted(line["start"] for line in lines if "start" in line) == sorted(tests)
+    assert set().union(*(line["collected"] for line in lines if "collected" in line)) == tests
 
 
 def test_a_run_of_only_some_of_an_entrys_tests_records_nothing(demo):
@@ -224,6 +241,24 @@ def test_a_hanging_test_is_failed_at_the_time_limit_and_earlier_records_stay(dem
         "outcome": "failed", "error": "did not finish within the time limit of 8 s"}
     assert record["tests"]["tests/test_demo.py::test_half"]["outcome"] == "passed"
     assert record["fingerprint"] != kept["fingerprint"]
+
+
+def test_entries_share_one_session_and_one_past_its_limit_leaves_the_others_recorded(demo):
+    """Two entries, one pytest session: the first hangs past the limit, is cut off and recorded as
+    failed; the second, not reached when the session was killed, runs in the next and passes."""
+    (demo / "tests/test_demo.py").write_text(TESTS + "\n\ndef test_hangs():\n    import time\n    time.sleep(600)\n")
+    set_entry(demo, tests=["tests/test_demo.py::test_hangs"])
+    doc = manifest.load(demo / "snippets/manifest.toml")
+    doc[f"{POST}/halves"] = {"post": POST, "status": "runnable", "modules": ["demo.py"], "reason": "", "notes": [],
+                             "tests": ["tests/test_demo.py::test_half", "tests/test_demo.py::test_half_of_the_data"]}
+    manifest.save(doc, demo / "snippets/manifest.toml")
+    done = invoke("test", "--time-limit", "8", cwd=demo)
+    assert done.exit_code == 1
+    assert "running the tests of 2 entries in one pytest session" in done.stderr
+    stored = results(demo)
+    assert stored[ID]["tests"]["tests/test_demo.py::test_hangs"] == {
+        "outcome": "failed", "error": "did not finish within the time limit of 8 s"}
+    assert stored[f"{POST}/halves"]["outcome"] == "passed"
 
 
 def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuilds_it(demo):

@@ -6,6 +6,7 @@ agree on what a block is, on its ordinal and on its text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ from blogtools.content import content_pages, read_text, split_front_matter
 _CONTAINER_OPENER = re.compile(r"^\s*(\?\?\?\+?|!!!|===)\s")
 _FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 _BRACE_CLASS = re.compile(r"\.([\w+#-]+)")
-_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # fences are block-level
+# Fences are block-level: no inline parsing. A setext heading ("lheading") ends where a paragraph
+# would, so without it the same lines go to a paragraph and every fence keeps its place; it is left
+# out because it scans each paragraph a second time.
+_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join", "lheading"])
 
 
 @dataclass(frozen=True)
@@ -96,23 +100,26 @@ def _open_containers(lines: list[str]) -> list[str]:
     return out
 
 
-def _fences(lines: list[str], offset: int) -> list[tuple[str, str, int, int]]:
-    """(info, text, first line, last line) of every fence in ``lines``; lines are 0-based in the file."""
-    return [
-        (token.info, token.content, offset + token.map[0], offset + token.map[1] - 1)
-        for token in _PARSER.parse("".join(_open_containers(lines)))
+@functools.lru_cache(maxsize=4096)  # a site's pages, a few times over
+def _fences(body: str) -> tuple[tuple[str, str, int, int], ...]:
+    """(info, text, first line, last line) of every fence in ``body``, lines 0-based. Cached: a
+    build reads each page's blocks in several stages (extract, triage, render)."""
+    if "```" not in body and "~~~" not in body:
+        return ()  # no fence can open: prose alone needs no parse
+    return tuple(
+        (token.info, token.content, token.map[0], token.map[1] - 1)
+        for token in _PARSER.parse("".join(_open_containers(body.splitlines(keepends=True))))
         if token.type == "fence" and token.map is not None
-    ]
+    )
 
 
 def find_blocks(text: str) -> list[CodeBlock]:
     """Every fenced code block of a Markdown page (front matter skipped), in document order."""
-    body = split_front_matter(text)[1]
+    body = split_front_matter(text)[1].lstrip("\n")  # blank lines first: the same blocks, lower down
     offset = text[: len(text) - len(body)].count("\n")
-    lines = text.splitlines(keepends=True)
     return [
-        CodeBlock(n, fence_language(info), content, first + 1, last + 1)
-        for n, (info, content, first, last) in enumerate(_fences(lines[offset:], offset), start=1)
+        CodeBlock(n, fence_language(info), content, offset + first + 1, offset + last + 1)
+        for n, (info, content, first, last) in enumerate(_fences(body), start=1)
     ]
 
 

@@ -1,34 +1,25 @@
-"""The ``blogtools`` command line: one subcommand per stage, feeds → content → snippets → site."""
+"""The ``blogtools`` command line: one subcommand per stage, feeds → content → snippets → site.
+
+Starting it imports nothing heavy: ``--help`` and ``--version`` load only click. Each command
+imports the stages it uses INSIDE its function (``from blogtools import feeds`` as its first
+lines), never at the top of this module; an option whose default is a stage's constant names it
+with ``cls=_StageDefault`` (read when that command runs or shows its help). Commands of installed
+packages (the ``blogtools.commands`` entry point) are loaded when the group first lists or looks
+up a command, and follow the same rule. ``tests/test_cli.py`` checks what start-up imports.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
+import importlib
 import sys
 import time
 from contextlib import nullcontext
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
 
-from blogtools import (
-    __version__,
-    content,
-    evidence,
-    feeds,
-    manifest,
-    review,
-    scaffold,
-    testrun,
-    untrusted,
-    verdicts,
-)
-from blogtools import check as check_stage
-from blogtools import extract as extract_stage
-from blogtools import ingest as ingest_stage
-from blogtools import project as project_module
-from blogtools import site as site_stage
+from blogtools import __version__
 from blogtools.errors import BlogtoolsError
 
 COMMANDS_ENTRY_POINT = "blogtools.commands"
@@ -41,7 +32,16 @@ class _Group(click.Group):
     own commands first, then those that installed packages add (see :func:`register_plugin_commands`).
     """
 
-    plugin_commands: frozenset[str] = frozenset()
+    plugin_commands: frozenset[str] | None = None  # None: the entry points are not loaded yet
+
+    def list_commands(self, ctx):
+        register_plugin_commands(self)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            register_plugin_commands(self)
+        return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx, formatter):
         own = [name for name in self.list_commands(ctx) if name not in self.plugin_commands]
@@ -59,6 +59,19 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+class _StageDefault(click.Option):
+    """An option whose default is a stage module's constant (``stage_default="blogtools.feeds.DEFAULT_TIMEOUT"``),
+    imported only when its command runs or shows its help, so the CLI's start imports no stage."""
+
+    def __init__(self, *args, stage_default: str, **kwargs):
+        self.stage_default = stage_default
+        super().__init__(*args, show_default=True, **kwargs)
+
+    def get_default(self, ctx, call=True):
+        module, _, name = self.stage_default.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
 class _Site:
     """The invocation's project, read from mkdocs.yml when a command first asks for it (so `new`
     and `--help` read nothing)."""
@@ -67,9 +80,11 @@ class _Site:
         self.config_file = config_file
 
     @functools.cached_property
-    def project(self) -> project_module.Project:
+    def project(self):
         """The site's Project, loaded from mkdocs.yml once, on first use."""
-        return project_module.load(self.config_file)
+        from blogtools import project
+
+        return project.load(self.config_file)
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None):
         """The project with ``--content-dir`` / ``--snippets-dir`` applied."""
@@ -116,7 +131,7 @@ _content_dir = click.option(
 @_content_dir
 @click.option("--feeds", "feeds_toml", type=click.Path(dir_okay=False, path_type=Path),
               help="The list of sources and their attribution (default: the site's, feeds/feeds.toml).")
-@click.option("--timeout", type=float, default=feeds.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=float, cls=_StageDefault, stage_default="blogtools.feeds.DEFAULT_TIMEOUT",
               help="Seconds to wait for a feed URL.")
 @_pass_site
 def ingest(site, sources, content_dir, feeds_toml, timeout):
@@ -125,6 +140,9 @@ def ingest(site, sources, content_dir, feeds_toml, timeout):
     SOURCE is a feed file or an http(s) URL; without one, every source in feeds.toml is read.
     Pages of entries that left a feed stay; an unchanged feed writes nothing.
     """
+    from blogtools import feeds
+    from blogtools import ingest as ingest_stage
+
     content_dir = site.with_overrides(content_dir).content_dir
     root = None if feeds_toml else site.project.root  # a --feeds file's labels are relative to its site
     feeds_toml = feeds_toml or site.project.feeds_toml
@@ -144,10 +162,14 @@ def ingest(site, sources, content_dir, feeds_toml, timeout):
 @_pass_site
 def migrate(site, content_dir):
     """Rewrite pages of an older format in the current one (in place, atomically)."""
+    from blogtools import content
+
     click.echo(_migrated_line(content.migrate(site.with_overrides(content_dir).content_dir)))
 
 
 def _migrated_line(pages: list[Path]) -> str:
+    from blogtools import content
+
     return f"migrate: {len(pages)} pages rewritten as format {content.FORMAT}"
 
 
@@ -178,6 +200,11 @@ def build(site, offline, require, queue_dsn):
     Strict: any MkDocs warning fails the build, except those about a post's own content (it comes
     from a feed), which are one warning line per post.
     """
+    from blogtools import content, evidence, feeds
+    from blogtools import extract as extract_stage
+    from blogtools import ingest as ingest_stage
+    from blogtools import site as site_stage
+
     project = site.project.require_site()
     started = time.monotonic()
     _echo_migrated(content.migrate(project.content_dir))
@@ -210,12 +237,16 @@ def build(site, offline, require, queue_dsn):
 
 
 def _echo(line: str) -> None:
+    from blogtools import untrusted
+
     click.echo(untrusted.line(line, limit=1000), err=True)
 
 
-def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collect=False) -> verdicts.TriageSummary:
+def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collect=False):
     """Triage (the blocks whose verdict is not current), here or on a queue's workers, with its
     progress and summary on stderr and one warning line for the blocks it could not triage."""
+    from blogtools import untrusted, verdicts
+
     if queue_dsn:
         from blogtools import queue
 
@@ -289,6 +320,9 @@ def serve(site, dev_addr):
 
     SIGINT, SIGTERM and SIGHUP stop the server with it: no mkdocs process outlives this one.
     """
+    from blogtools import content
+    from blogtools import site as site_stage
+
     project = site.project.require_site()
     _echo_migrated(content.migrate(project.content_dir))
     count = site_stage.render(project)
@@ -301,6 +335,11 @@ def _rebuild(project, changed: set[Path]) -> None:
     """What `serve` does when sources change: a feed ingested again, posts extracted again (their
     manifest entries follow), then the pages rendered; an error is one warning line, and the
     server goes on with the pages it has."""
+    from blogtools import extract as extract_stage
+    from blogtools import feeds
+    from blogtools import ingest as ingest_stage
+    from blogtools import site as site_stage
+
     def under(folder: Path) -> bool:
         return any(path.is_relative_to(folder) for path in changed)
 
@@ -329,6 +368,8 @@ def new(folder, feeds, site_url):
 
     Then run `blogtools build` in FOLDER.
     """
+    from blogtools import scaffold
+
     name = scaffold.new_site(folder, list(feeds), site_url=site_url)
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
@@ -352,6 +393,8 @@ def extract_command(site, content_dir, snippets_dir, accept):
     A curated block the essay changed keeps its reviewed file; the new text goes beside it as
     NN-name.ext.new until `--accept ID`. An uncurated block is simply rewritten.
     """
+    from blogtools import extract as extract_stage
+
     project = site.with_overrides(content_dir, snippets_dir)
     summary = extract_stage.extract(project.posts_dir, project.snippets_dir, accept, progress=_progress("Reading posts"))
     for ident in summary.drifted:
@@ -372,6 +415,8 @@ def review_command(site, snippet_id, content_dir, snippets_dir):
 
     Without ID, every drifted block. Accept a change with `blogtools extract --accept ID`.
     """
+    from blogtools import manifest, review
+
     project = site.with_overrides(content_dir, snippets_dir)
     entries = manifest.read(project.snippets_dir)
     if snippet_id is not None and snippet_id not in entries:
@@ -394,7 +439,9 @@ def review_command(site, snippet_id, content_dir, snippets_dir):
 def snippets_command(site, snippets_dir, as_json):
     """List the manifest: each block's id, language, its curated status (runnable: its modules or
     tests; illustrative: the reason) or else its triage verdict."""
-    from blogtools import annotate, badges
+    import json
+
+    from blogtools import annotate, badges, evidence, manifest, untrusted
 
     project = site.with_overrides(snippets_dir=snippets_dir)
     entries = manifest.read(project.snippets_dir)
@@ -426,6 +473,8 @@ def snippets_command(site, snippets_dir, as_json):
 
 def _triage_json(stored) -> dict:
     """A triage record for `snippets --json`: the verdict, its evidence state and page label, since when."""
+    from blogtools import evidence
+
     found = evidence.triage_state(stored.verdict, since=stored.since)
     return {**stored.verdict.as_json(), "state": found.state, "label": found.label, "since": stored.since}
 
@@ -438,6 +487,11 @@ def _triage_json(stored) -> dict:
 @_pass_site
 def check_command(site, content_dir, snippets_dir, as_json):
     """Fail (exit 1) naming each block without an entry, drifted text, missing module or test, missing reason."""
+    import json
+
+    from blogtools import check as check_stage
+    from blogtools import evidence
+
     project = site.with_overrides(content_dir, snippets_dir)
     try:  # evidence is reported, never a problem: tests run after check refresh it
         states, unreadable = evidence.states(project), None
@@ -488,7 +542,7 @@ def curate_command(ctx, snippet_id, reason, modules, tests, notes, language):
     module, test or language is one error line and the manifest stays as it was. Only this entry's
     lines change; comments and every other entry keep their bytes.
     """
-    from blogtools import curate  # lazily: only this command needs it
+    from blogtools import curate, manifest, untrusted
 
     entry = curate.curate(ctx.find_object(_Site).project, snippet_id, reason=reason, modules=modules,
                           tests=tests, notes=notes, language=language)
@@ -500,7 +554,7 @@ def curate_command(ctx, snippet_id, reason, modules, tests, notes, language):
 @main.command("test")
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "run_all", is_flag=True, help="Run every chosen entry, current or not.")
-@click.option("--time-limit", type=float, default=testrun.DEFAULT_TIME_LIMIT, show_default=True,
+@click.option("--time-limit", type=float, cls=_StageDefault, stage_default="blogtools.testrun.DEFAULT_TIME_LIMIT",
               help="Seconds an entry's tests may take; past it they are recorded as failed.")
 @_pass_site
 def test_command(site, ids, run_all, time_limit):
@@ -509,6 +563,8 @@ def test_command(site, ids, run_all, time_limit):
     Without ID, every runnable entry. Only entries with no record, a failure, or a changed
     fingerprint (their block, inputs or lock files) run; --all runs them all. Exit 1 when any failed.
     """
+    from blogtools import testrun
+
     summary = testrun.run_tests(site.project, ids, run_all, time_limit, echo=lambda line: click.echo(line, err=True))
     for ident in summary.failed:
         click.echo(f"failed: {ident}: {summary.ran[ident]}")
@@ -530,6 +586,9 @@ def run_command(site, snippets_dir, snippet_id, args):
     change is reviewed. The module gets the folder for its figures in BLOGTOOLS_FIGURES_DIR
     (<figures>/<post>, under build/ by default).
     """
+    from blogtools import check as check_stage
+    from blogtools import evidence, manifest, untrusted
+
     project = site.with_overrides(snippets_dir=snippets_dir)
     entry = manifest.read(project.snippets_dir).get(snippet_id)
     if entry is not None and entry.untriaged:  # nothing curated to run: say what the page says
@@ -543,10 +602,12 @@ def run_command(site, snippets_dir, snippet_id, args):
 def register_plugin_commands(group: _Group) -> None:
     """Let each installed ``blogtools.commands`` entry point add commands: its object is called
     with the ``blogtools`` group (as sqlite-utils' ``register_commands`` hook is)."""
+    if group.plugin_commands is not None:
+        return
+    from importlib.metadata import entry_points
+
     own = set(group.commands)
+    group.plugin_commands = frozenset()
     for entry_point in entry_points(group=COMMANDS_ENTRY_POINT):
         entry_point.load()(group)
     group.plugin_commands = frozenset(group.commands) - own
-
-
-register_plugin_commands(main)

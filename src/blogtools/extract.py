@@ -10,6 +10,7 @@ Files whose content is already right are not touched, so an unchanged run writes
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -139,9 +140,23 @@ def extract(
     with (progress or nullcontext)(list(pages.items())) as reading:
         posts = {name: find_blocks(read_text(page)) for name, page in reading}
     path = snippets_dir / manifest.NAME
-    doc = manifest.load(path)
+    # First on the manifest as plain data (tomllib: several times faster than tomlkit); only when
+    # that changed an entry is the same done again on tomlkit's document, which keeps the file's
+    # formatting, and the file written.
+    plain = manifest.load_plain(path)
+    trial = copy.deepcopy(plain)
+    summary = _apply(trial, path, posts_dir, posts, set(accept), snippets_dir)
+    if trial != plain or not path.exists():
+        doc = manifest.load(path)
+        _apply(doc, path, posts_dir, posts, set(accept), snippets_dir)
+        summary.written += manifest.save(doc, path)
+    return summary
+
+
+def _apply(doc, path: Path, posts_dir: Path, posts: dict[str, list[CodeBlock]], accept: set[str],
+           snippets_dir: Path) -> ExtractSummary:
+    """Bring the manifest ``doc`` (changed in place) and the block files in line with ``posts``."""
     entries = manifest.parse_entries(doc, path)  # a malformed entry, or a file name outside snippets/, stops it here
-    accept = set(accept)
     present = {block_id(slug, block.ordinal) for slug, blocks in posts.items() for block in blocks}
     unknown = sorted(accept - present - {key for key in doc.keys() if manifest.is_block_id(key)})
     if unknown:
@@ -172,5 +187,4 @@ def extract(
             summary.accepted.append(ident)
         else:
             summary.orphaned.append(ident)
-    summary.written += manifest.save(doc, path)
     return summary

@@ -147,6 +147,15 @@ def load(path: Path) -> tomlkit.TOMLDocument:
         raise BlogtoolsError(f"{path}: not a readable TOML manifest: {exc}") from exc
 
 
+def load_plain(path: Path) -> dict:
+    """The manifest as plain data, parsed by the faster tomllib ({} when the file does not exist)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BlogtoolsError(f"{path}: not a readable TOML manifest: {exc}") from exc
+
+
 def save(doc: tomlkit.TOMLDocument, path: Path) -> bool:
     """Write the manifest atomically unless the file already holds exactly this text; True if written."""
     return write_if_changed(Path(path), tomlkit.dumps(doc).encode("utf-8"))

@@ -172,6 +172,10 @@ class Recorder:
         return any(matches(test_id, nodeid) and evidence.matches_expected(entry, error)
                    for entry in self._expecting for test_id in entry.tests)
 
+    def pytest_runtest_logstart(self, nodeid, location):
+        """Log the test's start, so `blogtools test` can time each entry while its tests run."""
+        self._log_line({"start": nodeid})
+
     def pytest_collection_finish(self, session):
         self.collected.update(item.nodeid for item in session.items)
         self._log_line({"collected": sorted(self.collected)})
@@ -220,6 +224,7 @@ class Recorder:
     def pytest_testnodedown(self, node, error):
         output = getattr(node, "workeroutput", {}) or {}
         self.collected.update(output.get("blogtools_collected", ()))
+        self._log_line({"collected": sorted(output.get("blogtools_collected", ()))})
         self.deselected.update(output.get("blogtools_deselected", ()))
 
     def _log(self, nodeid: str, state: TestState) -> None:
@@ -229,7 +234,7 @@ class Recorder:
     def _log_line(self, item: dict) -> None:
         """One JSON line to the file ``BLOGTOOLS_EVIDENCE_LOG`` names, for `blogtools test` (when it is set)."""
         log = os.environ.get(LOG_VARIABLE)
-        if log:
+        if log and not hasattr(self.config, "workerinput"):  # under xdist the controller logs, once
             with Reads.paused(), open(log, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(item) + "\n")
 

@@ -99,6 +99,7 @@ class SiteInfo:
     source_links: SourceLinks = field(default_factory=lambda: SourceLinks(Path(".")))
     figures: Path | None = None  # <post>/<name>.md and files, written by snippet scripts (`blogtools run`)
     excerpt_mark: str = EXCERPT_MARK
+    blocks: dict[str, list] = field(default_factory=dict)  # each post's code blocks as content has them, by name
 
 
 # --- page transforms: each takes a Post and returns the Post to write -------------------------
@@ -180,7 +181,8 @@ def drop_empty_links(post: Post, site: SiteInfo) -> Post:
 def add_block_counts(post: Post, site: SiteInfo) -> Post:
     """Under the title, how many code blocks the post has and what their evidence is, e.g.
     "3 code blocks · 3 verified" (part of the excerpt, so the index shows it too)."""
-    found = [site.evidence.get(block_id(post.name, block.ordinal), evidence.UNRECORDED) for block in find_blocks(post.body)]
+    blocks = site.blocks[post.name] if post.name in site.blocks else find_blocks(post.body)
+    found = [site.evidence.get(block_id(post.name, block.ordinal), evidence.UNRECORDED) for block in blocks]
     if found:
         head, sep, rest = post.body.partition("\n\n")
         line = f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found))}</p>'
@@ -239,7 +241,7 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
     _copy_figures(project.figures_dir, docs_dir / FIGURES_DIR)
     posts = [_read_post(path) for path in sorted(project.posts_dir.glob("*.md"))]
     posts.sort(key=lambda p: (p.meta.date, p.name), reverse=True)
-    blocks = {post.name: find_blocks(post.body) for post in posts}
+    site.blocks = blocks = {post.name: find_blocks(post.body) for post in posts}
     for post in posts:
         for transform in PAGE_TRANSFORMS:
             post = transform(post, site)

@@ -2,9 +2,11 @@
 
 Cached by fingerprint (the model is Go's test cache: keyed on inputs, not on time): an entry runs
 when it has no record, its record failed, or its fingerprint is no longer current; ``--all`` runs
-every one. Each entry's tests run in a pytest child process of their own, where the blogtools
-plugin records the evidence as under ``make test``; a child that passes the per-entry time limit
-is killed and its unfinished tests are recorded as failed with that reason.
+every one. The chosen entries' tests run in ONE pytest child process (one start of pytest, its
+plugins and the harness's services for all of them), where the blogtools plugin records the
+evidence as under ``make test``. The child logs each test's start and end; an entry whose tests
+pass the per-entry time limit gets the child killed, its unfinished tests recorded as failed with
+that reason, and the entries not finished yet run on in a new child.
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ def chosen(project: Project, ids: Sequence[str]) -> list[Entry]:
 
 def run_tests(project: Project, ids: Sequence[str] = (), run_all: bool = False,
               time_limit: float = DEFAULT_TIME_LIMIT, echo: Callable[[str], None] = print) -> TestSummary:
-    """Run the chosen entries whose evidence is not current (all of them with ``run_all``), one
-    pytest child each, and return what happened; the children record results.json."""
+    """Run the chosen entries whose evidence is not current (all of them with ``run_all``) in one
+    pytest child, and return what happened; the child records results.json."""
     started = time.monotonic()
     entries = chosen(project, ids)
     try:
@@ -77,58 +79,126 @@ def run_tests(project: Project, ids: Sequence[str] = (), run_all: bool = False,
         echo(f"blogtools: warning: {exc}")
         records = {}
     summary = TestSummary()
+    due = []
     for entry in entries:
-        if not run_all and not needs_run(project, entry, records.get(entry.id)):
+        if run_all or needs_run(project, entry, records.get(entry.id)):
+            due.append(entry)
+        else:
             summary.current.append(entry.id)
-            continue
-        echo(f"test: {entry.id}: running {len(entry.tests)} test id(s) ...")
-        summary.ran[entry.id] = run_entry(project, entry, time_limit)
-        echo(f"test: {entry.id}: {summary.ran[entry.id]}")
+    if due:
+        echo(f"test: running the tests of {len(due)} entr{'y' if len(due) == 1 else 'ies'} in one pytest session ...")
+        summary.ran = run_entries(project, due, time_limit)
+        for entry in due:
+            echo(f"test: {entry.id}: {summary.ran[entry.id]}")
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def run_entry(project: Project, entry: Entry, time_limit: float) -> str:
-    """Run one entry's tests in a pytest child; return the outcome recorded for it."""
-    root = project.root.resolve()
-    with tempfile.TemporaryDirectory(prefix="blogtools-test-") as scratch:
-        log = Path(scratch) / "log.jsonl"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", *entry.tests]
-        child = subprocess.Popen(command, cwd=root, env=dict(os.environ, **{LOG_VARIABLE: str(log)}),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        try:
-            output, _ = child.communicate(timeout=time_limit)
-            reason = f"did not run: pytest exited with status {child.returncode}: {_last_line(output)}"
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            reason = f"did not finish within the time limit of {time_limit:g} s"
-        except BaseException:  # Ctrl-C: the child (in a session of its own) goes with us
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            raise
-        collected, states = _logged(log)
-    if child.returncode >= 0 and entry_run(project, entry, states, collected) is not None:
-        record = evidence.load(project).records.get(entry.id)  # every test ran: the child recorded the entry
-        return record.outcome if record else "not recorded"
-    # Killed, or stopped before every test ran: what did not finish fails with the reason.
-    for node in [node for node in collected if node not in states] + [
-            test_id for test_id in entry.tests if not any(matches(test_id, node) for node in collected | set(states))]:
+def run_entries(project: Project, entries: Sequence[Entry], time_limit: float) -> dict[str, str]:
+    """Run the entries' tests in one pytest child (another for those left when one overruns its
+    ``time_limit``); return the outcome recorded for each, by id."""
+    outcomes: dict[str, str] = {}
+    pending = list(entries)
+    while pending:
+        session = _Session(project, pending, time_limit)
+        status = session.run()
+        records = evidence.load(project).records
+        left = []
+        for entry in pending:
+            run = entry_run(project, entry, session.states, session.collected)
+            if run is not None and session.overran is None and status >= 0:
+                record = records.get(entry.id)  # every test ran and the child ended: it recorded the entry
+                outcomes[entry.id] = record.outcome if record else "not recorded"
+            elif run is not None:  # every test ran, but the child was killed before it recorded anything
+                outcomes[entry.id] = evidence.record(project, {entry.id: run})[entry.id].outcome
+            elif session.overran in (None, entry.id):
+                reason = (f"did not finish within the time limit of {time_limit:g} s" if session.overran
+                          else f"did not run: pytest exited with status {status}: {session.last_line}")
+                outcomes[entry.id] = _record_unfinished(project, entry, session, reason)
+            else:
+                left.append(entry)  # not reached before the child was killed: it runs in the next one
+        pending = left
+    return outcomes
+
+
+def _record_unfinished(project: Project, entry: Entry, session: _Session, reason: str) -> str:
+    """Record the entry with every test of it that did not finish failed with ``reason``; its outcome."""
+    states = dict(session.states)
+    for node in [node for node in session.collected if node not in states] + [
+            test_id for test_id in entry.tests
+            if not any(matches(test_id, node) for node in session.collected | set(states))]:
         states[node] = TestState(evidence.FAILED, reason, finished=True)
-    run = entry_run(project, entry, states)
-    return evidence.record(project, {entry.id: run})[entry.id].outcome
+    return evidence.record(project, {entry.id: entry_run(project, entry, states)})[entry.id].outcome
 
 
-def _logged(log: Path) -> tuple[set[str], dict[str, TestState]]:
-    """The node ids the child collected and the states of those that finished, from its log."""
-    collected, states = set(), {}
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    for item in map(json.loads, lines):
-        if "collected" in item:
-            collected.update(item["collected"])
-        else:
-            states[item["nodeid"]] = TestState(item["outcome"], item["error"], item["seconds"], set(item["reads"]), True)
-    return collected, states
+class _Session:
+    """One pytest child running the given entries' tests, watched through its log: the tests it
+    collected, the states of those that finished, and the entry that overran its time limit."""
+
+    POLL = 0.2  # seconds between looks at the log
+
+    def __init__(self, project: Project, entries: Sequence[Entry], time_limit: float):
+        self.project, self.entries, self.time_limit = project, list(entries), time_limit
+        self.collected: set[str] = set()
+        self.states: dict[str, TestState] = {}
+        self.overran: str | None = None
+        self.last_line = ""
+        self._started: dict[str, float] = {}  # node -> when its start was seen
+        self._elapsed: dict[str, float] = {}  # node -> seconds it took (finished ones)
+
+    def run(self) -> int:
+        """Run the child to its end (or kill it when an entry overruns); its exit status."""
+        root = self.project.root.resolve()
+        tests = list(dict.fromkeys(test for entry in self.entries for test in entry.tests))
+        with tempfile.TemporaryDirectory(prefix="blogtools-test-") as scratch:
+            log, output = Path(scratch) / "log.jsonl", Path(scratch) / "output.txt"
+            log.touch()
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", *tests]
+            with open(output, "wb") as out:
+                child = subprocess.Popen(command, cwd=root, env=dict(os.environ, **{LOG_VARIABLE: str(log)}),
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                try:
+                    with open(log, "rb") as reading:
+                        while child.poll() is None:
+                            time.sleep(self.POLL)
+                            self._read(reading)
+                            if self._overrunning():
+                                os.killpg(child.pid, signal.SIGKILL)
+                                child.wait()
+                        self._read(reading)
+                except BaseException:  # Ctrl-C: the child (in a session of its own) goes with us
+                    if child.poll() is None:
+                        os.killpg(child.pid, signal.SIGKILL)
+                        child.wait()
+                    raise
+            self.last_line = _last_line(output.read_text(encoding="utf-8", errors="replace"))
+        return child.returncode
+
+    def _read(self, reading) -> None:
+        """Take in the log lines written since the last look (a partial last line waits for the next)."""
+        now = time.monotonic()
+        while (line := reading.readline()).endswith(b"\n"):
+            item = json.loads(line)
+            if "collected" in item:
+                self.collected.update(item["collected"])
+            elif "start" in item:
+                self._started[item["start"]] = now
+            else:
+                node = item["nodeid"]
+                self.states[node] = TestState(item["outcome"], item["error"], item["seconds"], set(item["reads"]), True)
+                self._elapsed[node] = item["seconds"]
+        reading.seek(-len(line), os.SEEK_CUR)  # an unfinished line is read again next time
+
+    def _overrunning(self) -> bool:
+        """Whether an entry's tests have taken longer than the limit (setting ``overran``)."""
+        now = time.monotonic()
+        for entry in self.entries:
+            nodes = [node for node in self._started if any(matches(test, node) for test in entry.tests)]
+            spent = sum(self._elapsed.get(node, now - self._started[node]) for node in nodes)
+            if spent > self.time_limit:
+                self.overran = entry.id
+                return True
+        return False
 
 
 def _last_line(output: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from blogtools.errors import BlogtoolsError
-from blogtools.harness.llm.backends import LLM_HELP, LLM_KINDS, MODEL_HELP
+from blogtools.harness.options import LLM_HELP, LLM_KINDS, MODEL_HELP
 
 
 def register_commands(cli: click.Group) -> None:

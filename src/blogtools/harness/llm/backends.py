@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 from blogtools.errors import BlogtoolsError
 from blogtools.harness.llm.expectations import Turn, as_blocks
-
-LLM_KINDS = ("scripted", "anthropic", "local")
+from blogtools.harness.options import LLM_HELP, LLM_KINDS, MODEL_HELP
 
 
 class Backend(Protocol):
@@ -185,10 +184,6 @@ def make_backend(kind: str, *, script: list[Turn] | None = None, model: str | No
 
         return LocalBackend(model)
     raise BlogtoolsError(f"--llm {kind}: unknown backend (choose from {', '.join(LLM_KINDS)})")
-
-
-LLM_HELP = "where model requests go: a scripted conversation, the live Anthropic API, or a local model"
-MODEL_HELP = "directory of a local transformers model (with --llm local)"
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
