@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,7 @@ STARTUP_SECONDS = 120.0  # loading Pyodide takes ~3 s; this only catches a guest
 IDLE_CPU_SECONDS = 1.0  # CPU a unit may use while no run is going on (none is expected),
 IDLE_CPU_SHARE = 0.01  # plus 1% of the idle time, for the runtime's own housekeeping
 WATCH_INTERVAL = 0.05
+DEADLINE_PASSED = "TimeoutError: the run was stopped at the sandbox's deadline"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,10 @@ class RunResult:
     output_files: dict[str, bytes] = field(default_factory=dict)
 
 
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -102,8 +108,9 @@ class _GuestDied(Exception):
 class _Guest:
     """One process: bubblewrap around Deno around Pyodide, read through the validated channel."""
 
-    def __init__(self, rt: runtime.Runtime, limits: Limits):
+    def __init__(self, rt: runtime.Runtime, limits: Limits, deadline: Callable[[], float | None] = lambda: None):
         self.limits = limits
+        self._deadline = deadline  # the sandbox's deadline, read as each run goes on
         self._folder = tempfile.TemporaryDirectory(prefix="blogtools-sandbox-")
         fifo = runtime.make_fifo(Path(self._folder.name))
         self._channel = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
@@ -147,6 +154,8 @@ class _Guest:
                     self._kill(f"TimeoutError: the run used more than {self.limits.cpu_seconds:g} s of CPU")
                 elif self._phase == "running" and waited > self.limits.wall_seconds:
                     self._kill(f"TimeoutError: the run took more than {self.limits.wall_seconds:g} s")
+                elif self._phase == "running" and _past(self._deadline()):
+                    self._kill(DEADLINE_PASSED)
                 elif self._phase == "starting" and waited > STARTUP_SECONDS:
                     self._kill(f"the interpreter did not start within {STARTUP_SECONDS:g} s")
                 elif self._phase == "idle" and used > IDLE_CPU_SECONDS + IDLE_CPU_SHARE * waited:
@@ -328,12 +337,13 @@ class Sandbox:
         self._runtime = runtime.prepare()
         self._spare: Future | None = None
         self._closed = False
+        self.deadline: float | None = None  # time.monotonic() past which any run is stopped (a caller's budget)
         if language == "python":
             self._refill()
 
     def _start_guest(self, future: Future) -> None:
         try:
-            guest = _Guest(self._runtime, self.limits)
+            guest = _Guest(self._runtime, self.limits, lambda: self.deadline)
             try:
                 guest.wait_ready()
             except _GuestDied as exc:
@@ -350,10 +360,15 @@ class Sandbox:
     def _take_spare(self) -> _Guest:
         if self._closed:
             raise RuntimeError("the sandbox is closed")
+        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
         try:
-            spare = self._spare.result()
-        finally:  # the next spare starts once this one is taken, not competing with its start
+            spare = self._spare.result(wait)
+        except FutureTimeout:  # the caller's deadline came first: the spare stays for the next unit
+            raise _GuestDied(DEADLINE_PASSED) from None
+        except BaseException:
             self._refill()
+            raise
+        self._refill()  # the next spare starts once this one is taken, not competing with its start
         if spare.proc.poll() is None:
             return spare
         spare.close()  # stopped while it waited (the watchdog): take the next one
@@ -434,6 +449,8 @@ def _run_script(sandbox: Sandbox, code: str) -> RunResult:
                 killed = f"TimeoutError: the run used more than {limits.cpu_seconds:g} s of CPU"
             elif time.monotonic() - started > limits.wall_seconds:
                 killed = f"TimeoutError: the run took more than {limits.wall_seconds:g} s"
+            elif _past(sandbox.deadline):
+                killed = DEADLINE_PASSED
     proc.kill()
     proc.wait()
     for reader in readers:
