@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -173,7 +172,7 @@ def check_unit(unit: Unit) -> None:
 
 def advice(reason: str) -> str:
     """What to do instead where the sandbox cannot run (``reason``: ``unavailable_reason()``)."""
-    if not sys.platform.startswith("linux"):
+    if "needs Linux namespaces" in reason:  # runtime.missing_parts' words on macOS, Windows...
         return ("the sandbox needs Linux namespaces: run blogtools in a Linux container or virtual machine (Docker "
                 "Desktop, WSL 2, a Linux CI runner such as GitHub Actions' ubuntu-latest); elsewhere, blocks stay "
                 "'not triaged' and the build still succeeds")
