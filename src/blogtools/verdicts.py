@@ -130,9 +130,8 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
     with triage.Sandboxes(python_spares=spares, check=selfcheck.check_unit) as sandboxes:
         for post in sorted(due, key=lambda post: (any(ident in results.verdicts for ident in due[post]), post)):
             wanted = due[post]
-            if refused or time.monotonic() >= deadline:
-                why = evidence.self_check_failed(refused.ring) if refused else evidence.BUDGET_SPENT
-                summary.not_triaged.update(dict.fromkeys(wanted, why))
+            if refused:
+                summary.not_triaged.update(dict.fromkeys(wanted, evidence.self_check_failed(refused.ring)))
                 continue
             post_deadline = min(deadline, time.monotonic() + settings.triage_post_seconds)
             sandboxes.deadline = post_deadline
@@ -180,8 +179,6 @@ def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, st
     known = {block.ordinal: results.verdicts[entry.id].verdict for entry, block in ordered
              if wanted and entry.id not in wanted and _is_current(results, entry.id, now)}
     given = [block for _, block in ordered]
-    if any(triage.static_verdict(block) is None for block in given if block.ordinal not in known):
-        echo(f"triage: {untrusted.line(post)}: running {len(given) - len(known)} block(s) in the sandbox ...")
     found: dict[int, triage.Verdict] = {}
 
     def keep(block: triage.Block, verdict: triage.Verdict) -> None:
@@ -190,9 +187,15 @@ def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, st
         found[block.ordinal] = verdict
 
     try:
+        if time.monotonic() >= deadline:
+            raise _Spent
+        if any(triage.static_verdict(block) is None for block in given if block.ordinal not in known):
+            echo(f"triage: {untrusted.line(post)}: running {len(given) - len(known)} block(s) in the sandbox ...")
         triage.triage_post(given, sandboxes=sandboxes, progress=keep, known=known)
-    except (_Spent, selfcheck.DeadlinePassed):
-        pass
+    except (_Spent, selfcheck.DeadlinePassed):  # the blocks not reached that need no run still get their verdict
+        reached = found.keys() | known.keys()
+        found.update({block.ordinal: verdict for _, block in ordered if block.ordinal not in reached
+                      and (verdict := triage.static_verdict(block)) is not None})
     kept = set()
     for entry, block in ordered:
         if entry.untriaged and block.ordinal in found:  # an unchanged verdict serialises to the same bytes
