@@ -449,6 +449,8 @@ def current_verdicts(results: Results, entries: Mapping[str, Entry]) -> dict[str
 
 def save_waiting(project: Project, left: Mapping[str, tuple[str, str]]) -> None:
     """Keep what a triage left (id -> (its triage fingerprint, why)) for ``states`` and later builds."""
+    if not left and not (project.root / WAITING).exists():
+        return
     data = {ident: {"fingerprint": fingerprint, "why": why} for ident, (fingerprint, why) in sorted(left.items())}
     write_if_changed(project.root / WAITING, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
