@@ -19,7 +19,7 @@ setup: $(SETUP)
 $(SETUP): pyproject.toml requirements.lock package.json package-lock.json sandbox-wheels.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip   # 25.1 or later reads --group
-	$(PIP) -e '.[guess,harness,sandbox,test]' --group essays
+	$(PIP) -e '.[guess,harness,queue,sandbox,test]' --group essays
 	$(BIN)/python -c 'from blogtools.harness.node import run_node_tool; run_node_tool("npm", "ci", "--no-audit", "--no-fund", check=True)'
 	# The sandbox's pure-Python wheels (pypng), for Pyodide to unpack offline.
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r sandbox-wheels.txt -d .cache/wheels
@@ -52,7 +52,7 @@ bench: $(SETUP)
 lock:
 	rm -rf .cache/lock-venv && $(PYTHON) -m venv .cache/lock-venv
 	.cache/lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.cache/lock-venv/bin/python -m pip install --quiet -e '.[guess,harness,local,sandbox,test]' --group essays
+	.cache/lock-venv/bin/python -m pip install --quiet -e '.[guess,harness,local,queue,sandbox,test]' --group essays
 	{ sed '/^$$/q' requirements.lock; .cache/lock-venv/bin/python -m pip freeze --exclude-editable; } > .cache/requirements.lock
 	mv .cache/requirements.lock requirements.lock
 	rm -rf .cache/lock-venv

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import markdown
 import pytest
+import tomlkit
 import yaml
 from markdown_it import MarkdownIt
 
@@ -682,3 +683,21 @@ def test_new_with_a_feed_url_lists_the_url(tmp_path, server):
     assert f'location = "{server.url}/feed"' in (site / "feeds/feeds.toml").read_text()
     assert run("ingest", cwd=site).stdout == "10 added, 0 updated, 0 unchanged\n"
     assert run("new", str(tmp_path / "x"), "--feed", str(ATOM), "--site-url", "javascript:alert(1)").exit_code == 1
+
+
+def test_new_with_several_feeds_starts_a_planet_each_post_attributed_to_its_blog(tmp_path):
+    site = tmp_path / "planet"
+    feeds = [RSS, Path(__file__).resolve().parents[2] / "shared/corpus/other/rust-blog_inside-rust_feed.atom.xml"]
+    result = run("new", str(site), *(arg for feed in feeds for arg in ("--feed", str(feed))))
+    assert result.exit_code == 0, result.stderr
+    config = yaml.load((site / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    assert config["site_name"] == "Armin Ronacher&#x27;s Thoughts and Writings and Inside Rust Blog"
+    assert "their authors" in config["copyright"]
+    listed = tomlkit.parse((site / "feeds/feeds.toml").read_text())["source"]
+    assert [(item["location"], item.get("site")) for item in listed] == [
+        ("lucumr-2025-12-13.rss", "https://lucumr.pocoo.org/"),
+        ("rust-blog_inside-rust_feed.atom.xml", "https://blog.rust-lang.org/inside-rust/")]
+    assert run("ingest", cwd=site).exit_code == 0
+    sites = {meta["source"]: meta["site"] for meta, _ in pages(site / "content").values()}
+    assert sites == {"feeds/lucumr-2025-12-13.rss": "https://lucumr.pocoo.org/",
+                     "feeds/rust-blog_inside-rust_feed.atom.xml": "https://blog.rust-lang.org/inside-rust/"}

@@ -542,3 +542,30 @@ def test_a_new_site_for_a_real_feed_builds_triaged_and_checks_green(tmp_path, fe
     pages = list((root / "site").glob("[0-9]*/*/*/*/index.html"))
     shown = sum(len(re.findall(r'class="snippet-status snippet-triaged-', page.read_text())) for page in pages)
     assert shown == blocks  # every block, on its post's page
+
+
+def _post(root: Path, slug: str, title: str, day: str, site: str) -> None:
+    (root / "content" / "posts" / f"{day}-{slug}.md").write_text(
+        f'---\nformat: 2\ntitle: "{title}"\ndate: {day}T00:00:00+00:00\nslug: "{slug}"\nsite: "{site}"\n---\n'
+        "A paragraph of the post.\n")
+
+
+def test_a_planet_gets_an_index_page_per_blog_and_a_single_blog_none(tmp_path):
+    from blogtools import site as site_stage
+    from blogtools.project import load
+
+    root = new_site(tmp_path / "planet", with_feeds=False)
+    _post(root, "one", "First *star*", "2025-01-01", "https://a.example/blog/")
+    _post(root, "two", "Second", "2025-02-01", "https://a.example/blog/")
+    _post(root, "three", "Third", "2025-03-01", "https://b.example/")
+    project = load(root / "mkdocs.yml")
+    assert site_stage.render(project) == 3
+    blogs = project.docs_dir / site_stage.BLOGS_DIR
+    assert sorted(page.name for page in blogs.iterdir()) == ["a-example-blog.md", "b-example.md"]
+    assert (blogs / "a-example-blog.md").read_text() == (
+        "# a&#46;example/blog\n\n2 posts of this blog on the site, newest first.\n\n"
+        "- [Second](../posts/2025-02-01-two.md), 1 February 2025\n"
+        "- [First &#42;star&#42;](../posts/2025-01-01-one.md), 1 January 2025\n")
+    (root / "content" / "posts" / "2025-03-01-three.md").unlink()
+    site_stage.render(project)
+    assert not blogs.exists()  # one blog: its index is the site's, and the stale pages are gone

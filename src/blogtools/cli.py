@@ -157,14 +157,21 @@ def _echo_migrated(pages: list[Path]) -> None:
         click.echo(_migrated_line(pages), err=True)
 
 
+_queue = click.option(
+    "--queue", "queue_dsn", metavar="DSN",
+    help="Triage on the workers of this Postgres queue (`blogtools worker --queue DSN`, on any machine) "
+         "instead of here; needs blogtools[queue].")
+
+
 @main.command()
 @click.option("--offline", is_flag=True, help="Skip ingesting feeds; build from content/ as it is.")
 @click.option("--require-verified", "require", is_flag=False, flag_value="yes", default=None,
               type=click.Choice(["yes", "strict"]),
               help="Refuse to build, naming them, while runnable blocks are failing, out of date or "
                    "not verified yet (=strict: or skipped here too).")
+@_queue
 @_pass_site
-def build(site, offline, require):
+def build(site, offline, require, queue_dsn):
     """Ingest feeds, extract code, render build/docs/ and build site/ with mkdocs.
 
     Strict: any MkDocs warning fails the build, except those about a post's own content (it comes
@@ -179,7 +186,7 @@ def build(site, offline, require):
         click.echo(f"ingest: {summary.line()}", err=True)
     extracted = extract_stage.extract(project.posts_dir, project.snippets_dir, progress=_progress("Reading posts"))
     click.echo(f"extract: {extracted.line()}", err=True)
-    triaged = _triage(project)
+    triaged = _triage(project, queue_dsn=queue_dsn)
     click.echo(f"triage: {triaged.line()}", err=True)
     if require:
         refused = evidence.unverified(evidence.states(project, not_triaged=triaged.not_triaged),
@@ -201,11 +208,16 @@ def _echo(line: str) -> None:
     click.echo(untrusted.line(line, limit=1000), err=True)
 
 
-def _triage(project, ids=(), everything=False) -> verdicts.TriageSummary:
-    """Triage (the blocks whose verdict is not current), with its progress and summary on stderr,
-    one warning line for the blocks it could not triage (the sandbox is unavailable or failed its
-    self-check, say) and one for those the budget left to a later build."""
-    summary = verdicts.triage_site(project, ids, everything, echo=_echo)
+def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collect=False) -> verdicts.TriageSummary:
+    """Triage (the blocks whose verdict is not current), here or on a queue's workers, with its
+    progress and summary on stderr, one warning line for the blocks it could not triage (the
+    sandbox is unavailable or failed its self-check, say) and one for those the budget left."""
+    if queue_dsn:
+        from blogtools import queue
+
+        summary = queue.triage_site(project, queue_dsn, ids, everything, echo=_echo, wait=wait, collect=collect)
+    else:
+        summary = verdicts.triage_site(project, ids, everything, echo=_echo)
     if summary.refused:
         _warn(untrusted.line(f"triage refused: {summary.refused}", limit=1000))
     reasons = sorted({summary.not_triaged[ident] for ident in summary.failed})
@@ -223,16 +235,23 @@ def _triage(project, ids=(), everything=False) -> verdicts.TriageSummary:
 @main.command("triage")
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "everything", is_flag=True, help="Triage every chosen block again, current or not.")
+@_queue
+@click.option("--no-wait", is_flag=True, help="With --queue: enqueue the posts and store nothing yet.")
+@click.option("--collect", is_flag=True, help="With --queue: store the verdicts the workers have finished, "
+                                              "without waiting for the rest.")
 @_pass_site
-def triage_command(site, ids, everything):
+def triage_command(site, ids, everything, queue_dsn, no_wait, collect):
     """Give uncurated blocks a verdict by running them as published, only in the sandbox.
 
     Without ID, every block. Verdicts (runs, needs-context, illustrative) go to
     snippets/results.json; a block whose verdict is current (same text, same runtime) is not run
     again unless --all; a curated block is skipped. Blocks the budget did not reach are left for a
     later run (exit 0); exit 1 when any block could not be triaged for another reason.
+    With --queue, the posts become tasks on a shared Postgres queue that `blogtools worker`s run.
     """
-    summary = _triage(site.project, ids, everything)
+    if (no_wait or collect) and not queue_dsn:
+        raise BlogtoolsError("--no-wait and --collect need --queue DSN")
+    summary = _triage(site.project, ids, everything, queue_dsn, wait=not (no_wait or collect), collect=collect)
     click.echo(f"triage: {summary.line()}")
     if summary.failed:
         sys.exit(1)
@@ -270,6 +289,29 @@ def doctor():
 
 
 @main.command()
+@click.option("--queue", "queue_dsn", metavar="DSN", required=True,
+              help="The Postgres database of the queue (Absurd's schema is installed there if missing).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Tasks (posts) run at once, each with its own warm sandboxes.")
+@click.option("--claim-timeout", type=click.IntRange(5, 3600), default=None,
+              help="Seconds a claimed task stays this worker's without news (renewed after every block); "
+                   "past it another worker retries the task.  [default: 60]")
+def worker(queue_dsn, concurrency, claim_timeout):
+    """Run triage tasks from a shared Postgres queue (Absurd) until SIGTERM or Ctrl-C.
+
+    Any number of workers, on any machines that reach the database, share the queue that
+    `blogtools triage --queue DSN` fills. On SIGTERM a worker claims nothing more and hands its
+    running task back after the current block (it is retried); a killed worker's task is retried
+    once its claim times out. Needs blogtools[queue] and blogtools[sandbox].
+    """
+    from blogtools import queue
+
+    count = queue.work(queue_dsn, concurrency=concurrency, claim_timeout=claim_timeout or queue.CLAIM_TIMEOUT,
+                       echo=_echo)
+    click.echo(f"worker: stopped after {count} task(s)")
+
+
+@main.command()
 @click.option("--dev-addr", "-a", default="127.0.0.1:8000", show_default=True,
               help="Address to serve on.")
 @_pass_site
@@ -288,16 +330,18 @@ def serve(site, dev_addr):
 
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--feed", "feed", required=True, help="The feed to publish: a file or an http(s) URL.")
+@click.option("--feed", "feeds", required=True, multiple=True,
+              help="The feed to publish: a file or an http(s) URL; several (repeat it) make a planet of blogs.")
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True,
               help="Where the site will be published (its own feed links use it).")
-def new(folder, feed, site_url):
+def new(folder, feeds, site_url):
     """Start a new site in FOLDER for someone's feed: mkdocs.yml, feeds/feeds.toml, content/,
     snippets/ and .github/workflows/blogtools.yml (GitHub Actions: test, build, publish to Pages).
+    Several --feed make a planet: every blog's posts, each attributed to its blog.
 
     Then run `blogtools build` in FOLDER.
     """
-    name = scaffold.new_site(folder, feed, site_url=site_url)
+    name = scaffold.new_site(folder, list(feeds), site_url=site_url)
     click.echo(f"created {folder} for {name!r}: cd {folder} && blogtools build")
 
 

@@ -1,4 +1,5 @@
-"""``blogtools new``: a new site folder for someone's feed, ready for ``blogtools build``.
+"""``blogtools new``: a new site folder for someone's feed (or a planet of several blogs' feeds),
+ready for ``blogtools build``.
 
 The site configuration comes from the package's ``templates/mkdocs.yml`` (the same settings as
 this project's own mkdocs.yml; a test keeps the two in step); only the site's identity lines
@@ -40,21 +41,36 @@ def workflow() -> str:
     return template.replace("@VERSION@", version("blogtools"))
 
 
-def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Create ``folder`` with mkdocs.yml, feeds/feeds.toml (and the feed file when it is local),
-    content/, an empty snippets/manifest.toml and the CI workflow; return the site's name. The feed
-    is read once to check it and to name the site. A folder that is not empty is refused whole."""
+def _blog(feed: str, timeout: float) -> dict[str, str | None]:
+    """What a feed says of its blog (title, author, site, rights); refuses what is not a feed."""
+    source = Source(feed, feed)
+    data, _ = fetch(source, timeout=timeout)
+    meta, _ = parse(source, data, lambda message: None)
+    return {"title": plain_text(meta.get("title_detail")) or "Essays",
+            "author": (meta.get("author_detail") or {}).get("name") or meta.get("author"),
+            "site": htmlmd.safe_url(meta.get("link") or ""), "rights": plain_text(meta.get("rights_detail"))}
+
+
+def _named(titles: list[str]) -> str:
+    """The site's name: the blog's title, or its blogs' ("A, B and C"; "A, B and 3 more")."""
+    if len(titles) <= 3:
+        return " and ".join([", ".join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles)
+    return f"{titles[0]}, {titles[1]} and {len(titles) - 2} more"
+
+
+def new_site(folder: Path, feeds: str | list[str], *, site_url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Create ``folder`` with mkdocs.yml, feeds/feeds.toml listing ``feeds`` (one blog's, or several:
+    a planet; each local feed file copied beside it), content/, an empty snippets/manifest.toml and
+    the CI workflow; return the site's name. Each feed is read once to check it and to attribute
+    its posts. A folder that is not empty is refused whole, and nothing is written for a bad feed."""
+    feeds = [feeds] if isinstance(feeds, str) else list(feeds)
     if not re.match(r"https?://[^\s\"'<>]+$", site_url):
         raise BlogtoolsError(f"{site_url}: the site URL must be an http(s) URL")
     if folder.exists() and any(folder.iterdir()):
         raise BlogtoolsError(f"{folder}: already exists and is not empty")
-    source = Source(feed, feed)
-    data, _ = fetch(source, timeout=timeout)
-    meta, _ = parse(source, data, lambda message: None)  # refuses what is not a feed
-    title = plain_text(meta.get("title_detail")) or "Essays"
-    author = (meta.get("author_detail") or {}).get("name") or meta.get("author")
-    site = htmlmd.safe_url(meta.get("link") or "")
-    rights = plain_text(meta.get("rights_detail"))
+    blogs = [_blog(feed, timeout) for feed in dict.fromkeys(feeds)]
+    title = _named([blog["title"] for blog in blogs])
+    author = blogs[0]["author"] if len(blogs) == 1 else None  # a planet's posts each name their own
 
     folder.mkdir(parents=True, exist_ok=True)
     # Material prints these unescaped, so they are HTML-escaped here.
@@ -62,22 +78,25 @@ def new_site(folder: Path, feed: str, *, site_url: str, timeout: float = DEFAULT
         "site_name": html.escape(title),
         "site_description": html.escape(f"Essays from {title}, with every code example extracted and tested."),
         "site_url": site_url,
-        "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under each post with a "
-                                 "link to the original."),
+        "copyright": html.escape(f"Essays © {author or 'their authors'}, shown under "
+                                 "each post with a link to the original."),
     }
     (folder / CONFIG_NAME).write_text(configure(mkdocs_template(), identity), encoding="utf-8")
     made = project.load(folder / CONFIG_NAME)  # the folders are where the template's settings put them
     made.posts_dir.mkdir(parents=True)
     made.feeds_toml.parent.mkdir(parents=True, exist_ok=True)
-    location = feed
-    if not source.is_url:
-        location = Path(feed).name
-        shutil.copyfile(feed, made.feeds_toml.parent / location)
-    entries = {"location": location, "author": author, "site": site, "rights": rights}
-    lines = ["# Feeds that `blogtools ingest` reads (see the blogtools README for the keys).", "",
-             "[[source]]"]
-    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entries.items() if value]
-    made.feeds_toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = ["# Feeds that `blogtools ingest` reads (see the blogtools README for the keys).", ""]
+    for number, (feed, blog) in enumerate(zip(dict.fromkeys(feeds), blogs, strict=True)):
+        location = feed
+        if "://" not in feed:  # copied beside feeds.toml, renamed if two files share a name
+            location = Path(feed).name
+            if (made.feeds_toml.parent / location).exists():
+                location = f"{number + 1}-{location}"
+            shutil.copyfile(feed, made.feeds_toml.parent / location)
+        entries = {"location": location, "author": blog["author"], "site": blog["site"], "rights": blog["rights"]}
+        lines += ["[[source]]", *(f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                                  for key, value in entries.items() if value), ""]
+    made.feeds_toml.write_text("\n".join(lines), encoding="utf-8")
     extract(made.posts_dir, made.snippets_dir)  # the manifest `blogtools test` reads, before any build
     (folder / WORKFLOW).parent.mkdir(parents=True)
     (folder / WORKFLOW).write_text(workflow(), encoding="utf-8")

@@ -46,6 +46,7 @@ from blogtools.project import EXCERPT_MARK, Project
 POSTS_DIR = "posts"  # under docs_dir; Material's blog plugin with blog_dir "." reads posts here
 FEED_FILE = "feed.xml"
 EXAMPLES_PAGE = "examples.md"  # /examples/: every block of the site and its evidence
+BLOGS_DIR = "blogs"  # under docs_dir: a planet's index page per blog, blogs/<name>.md
 FIGURES_DIR = "figures"  # under docs_dir: copies of what snippet scripts measured, per post
 INDEX_PAGE = (  # the blog plugin lists the posts under it, newest first
     "# Latest essays\n\n"
@@ -207,6 +208,9 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
         if stale not in wanted:
             stale.unlink()
     _write(docs_dir / "index.md", INDEX_PAGE)
+    shutil.rmtree(docs_dir / BLOGS_DIR, ignore_errors=True)
+    for name, text in blog_pages(posts).items():
+        _write(docs_dir / BLOGS_DIR / f"{name}.md", text)
     _write(docs_dir / EXAMPLES_PAGE, examples_page(posts, blocks, site, evidence.load_times(project)))
     _write(docs_dir / "tags.md", "# Tags\n\n<!-- material/tags -->\n")
     _write(docs_dir / FEED_FILE, atom_feed(posts, site))
@@ -241,6 +245,33 @@ def examples_page(posts: list[Post], blocks: dict[str, list], site: SiteInfo, ti
            "in the sandbox (`blogtools triage`); not a claim.", "",
            "| Post | Block | Language | Evidence | Since | Tests | Time taken |", "|---|---|---|---|---|---|---|", *rows]
     return "\n".join(out) + "\n"
+
+
+def blog_of(post: Post) -> str:
+    """The blog a post came from, as readers know it: its site's address (host and path), else
+    the label of its feed."""
+    home = _http_url(post.meta.site)
+    return (urlsplit(home).netloc + urlsplit(home).path.rstrip("/")) if home else (post.meta.source or "")
+
+
+def blog_pages(posts: list[Post]) -> dict[str, str]:
+    """A planet's index page per blog (by file name): its posts, newest first, each linked to its
+    page here. None when the posts come from one blog (the blog index is its index)."""
+    by_blog: dict[str, list[Post]] = {}
+    for post in posts:
+        by_blog.setdefault(blog_of(post), []).append(post)
+    if len(by_blog) < 2:
+        return {}
+    pages = {}
+    for blog, its_posts in sorted(by_blog.items()):
+        name = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
+        name = name if name not in pages else f"{name}-{len(pages) + 1}"
+        lines = [f"# {literal_text(blog) or 'Other posts'}", "",
+                 f"{len(its_posts)} post{'s' * (len(its_posts) != 1)} of this blog on the site, newest first.", ""]
+        lines += [f"- [{literal_text(post.meta.title)}](../{POSTS_DIR}/{post.name}.md), "
+                  f"{post.meta.date.strftime('%-d %B %Y')}" for post in its_posts]
+        pages[name] = "\n".join(lines) + "\n"
+    return pages
 
 
 def source_links(project: Project) -> SourceLinks:

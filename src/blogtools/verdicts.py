@@ -3,7 +3,7 @@
 ``triage_site`` picks the posts with a block whose verdict is missing or no longer current (its
 fingerprint, ``evidence.triage_fingerprint``: the post's blocks up to it and the runtime's version),
 hands each post's blocks to the engine (``blogtools.triage.triage_post``: one fresh interpreter
-per post), and stores the verdicts of its uncurated blocks in ``snippets/results.json`` beside the
+per post; or to the workers of a Postgres queue, ``blogtools.queue``), and stores the verdicts of its uncurated blocks in ``snippets/results.json`` beside the
 test evidence, made safe first (``blogtools.untrusted``: the sandbox's output is the attacker's).
 A curated block (runnable, or illustrative with a reason) is never given a verdict: the author's
 choice wins. The file is rewritten only when a verdict changes.
@@ -41,6 +41,7 @@ class TriageSummary:
     current: list[str] = field(default_factory=list)
     curated: list[str] = field(default_factory=list)
     not_triaged: dict[str, str] = field(default_factory=dict)
+    queued: list[str] = field(default_factory=list)  # handed to a queue's workers, not back yet
     seconds: float = 0.0
     refused: str = ""  # the self-check's one line, when the sandbox failed it
 
@@ -55,12 +56,13 @@ class TriageSummary:
         return [ident for ident, why in self.not_triaged.items() if why not in _BUDGETS]
 
     def line(self) -> str:
-        """``3 triaged, 10 current, 2 skipped (curated) in 4.1 s`` (and how many could not be, or
-        were left for a later build by the budget)."""
+        """``3 triaged, 10 current, 2 skipped (curated) in 4.1 s`` (and how many could not be, were
+        left for a later build by the budget, or were queued)."""
         failed = f", {len(self.failed)} not triaged" if self.failed else ""
         waiting = f", {len(self.waiting)} left for a later build (budget spent)" if self.waiting else ""
+        queued = f", {len(self.queued)} queued" if self.queued else ""
         return (f"{len(self.triaged)} triaged, {len(self.current)} current, {len(self.curated)} skipped (curated)"
-                f"{failed}{waiting} in {self.seconds:.1f} s")
+                f"{failed}{waiting}{queued} in {self.seconds:.1f} s")
 
 
 _BUDGETS = (evidence.BUDGET_SPENT, evidence.POST_BUDGET_SPENT)
@@ -100,43 +102,59 @@ def _chosen(entries: dict[str, Entry], ids: Sequence[str]) -> list[Entry]:
     return [entries[ident] for ident in ids] if ids else [entry for entry in entries.values() if entry.is_block]
 
 
+@dataclass
+class Due:
+    """What a triage has to do (``due``): the manifest's entries, the stored results, every block's
+    current fingerprint, the summary so far (curated and current blocks) and the ids due, by post."""
+
+    entries: dict[str, Entry]
+    results: evidence.Results
+    now: dict[str, str]
+    summary: TriageSummary
+    posts: dict[str, list[str]]
+    started: float = field(default_factory=time.monotonic)
+
+
+def due(project: Project, ids: Sequence[str] = (), everything: bool = False) -> Due:
+    """The chosen blocks (all without ``ids``) whose verdict is not current (all with ``everything``)."""
+    entries = manifest.read(project.snippets_dir)
+    chosen = _chosen(entries, ids)
+    found = Due(entries, evidence.load(project), evidence.triage_fingerprints(entries, triage.runtime_version()),
+                TriageSummary(), {})
+    for entry in chosen:
+        if not entry.untriaged:
+            found.summary.curated.append(entry.id)
+        elif not everything and _is_current(found.results, entry.id, found.now):
+            found.summary.current.append(entry.id)
+        else:
+            found.posts.setdefault(entry.post, []).append(entry.id)
+    return found
+
+
 def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = False,
                 echo: Callable[[str], None] = lambda line: None) -> TriageSummary:
     """Triage the chosen blocks (all without ``ids``) whose verdict is not current (all of them with
     ``everything``) and store the verdicts, within the project's budgets. The sandbox being
     unavailable or failing its self-check is no error here: the reason goes to ``not_triaged`` for
     every block that needed a run, as does a spent budget (``echo`` hears each post run)."""
-    started = time.monotonic()
-    settings = project.settings
-    entries = manifest.read(project.snippets_dir)
-    chosen = _chosen(entries, ids)
-    results = evidence.load(project)
-    runtime_version = triage.runtime_version()
-    now = evidence.triage_fingerprints(entries, runtime_version)
-    summary = TriageSummary()
-    due: dict[str, list[str]] = {}
-    for entry in chosen:
-        if not entry.untriaged:
-            summary.curated.append(entry.id)
-        elif not everything and _is_current(results, entry.id, now):
-            summary.current.append(entry.id)
-        else:
-            due.setdefault(entry.post, []).append(entry.id)
-    posts = content_blocks(project.posts_dir) if due else {}
-    deadline = started + settings.triage_build_seconds
-    spares = python_spares(settings.triage_memory_mb) if due else 1
+    todo = due(project, ids, everything)
+    summary, settings = todo.summary, project.settings
+    posts = content_blocks(project.posts_dir) if todo.posts else {}
+    deadline = todo.started + settings.triage_build_seconds
+    spares = python_spares(settings.triage_memory_mb) if todo.posts else 1
     refused: selfcheck.SelfCheckFailed | None = None
+    never_first = sorted(todo.posts, key=lambda post: (any(i in todo.results.verdicts for i in todo.posts[post]), post))
     # one sandbox per language, made when a block first needs it; the first unit checks the rings
     with triage.Sandboxes(python_spares=spares, check=selfcheck.check_unit) as sandboxes:
-        for post in sorted(due, key=lambda post: (any(ident in results.verdicts for ident in due[post]), post)):
-            wanted = due[post]
+        for post in never_first:
+            wanted = todo.posts[post]
             if refused:
                 summary.not_triaged.update(dict.fromkeys(wanted, evidence.self_check_failed(refused.ring)))
                 continue
             post_deadline = min(deadline, time.monotonic() + settings.triage_post_seconds)
             sandboxes.deadline = post_deadline
             try:
-                given = _triage_post(post, posts.get(post, []), entries, now, results, sandboxes, echo,
+                given = _triage_post(post, posts.get(post, []), todo, sandboxes, echo,
                                      () if everything else wanted, post_deadline)
                 summary.triaged += [ident for ident in wanted if ident in given]
                 why = evidence.BUDGET_SPENT if post_deadline == deadline else evidence.POST_BUDGET_SPENT
@@ -147,15 +165,25 @@ def triage_site(project: Project, ids: Sequence[str] = (), everything: bool = Fa
             except SandboxUnavailable as exc:
                 summary.not_triaged.update(dict.fromkeys(wanted, evidence.unavailable(untrusted.line(exc.reason))))
             except Exception as exc:  # noqa: BLE001 - a feed never fails the build: its blocks say why instead
-                why = untrusted.line(f"{type(exc).__name__}: {exc}")
-                summary.not_triaged.update(dict.fromkeys(wanted, f"triage failed: {why}"))
+                summary.not_triaged.update(dict.fromkeys(wanted, failed(exc)))
+    return finish(project, todo)
+
+
+def failed(exc: Exception) -> str:
+    """Why a post's blocks have no verdict when triaging it raised ``exc``."""
+    return f"triage failed: {untrusted.line(f'{type(exc).__name__}: {exc}')}"
+
+
+def finish(project: Project, todo: Due) -> TriageSummary:
+    """Store the verdicts kept (dropping those of blocks curated since, or gone); the summary."""
+    results, entries = todo.results, todo.entries
     for ident in [ident for ident in results.verdicts if ident not in entries or not entries[ident].untriaged]:
         del results.verdicts[ident]  # curated since, or gone: the verdict no longer stands for anything
     evidence.save(project, results)
-    evidence.save_waiting(project, {ident: (now[ident], why) for ident, why in summary.not_triaged.items()
+    evidence.save_waiting(project, {ident: (todo.now[ident], why) for ident, why in todo.summary.not_triaged.items()
                                     if why in _BUDGETS or why.startswith(evidence.SELF_CHECK_FAILED)})
-    summary.seconds = time.monotonic() - started
-    return summary
+    todo.summary.seconds = time.monotonic() - todo.started
+    return todo.summary
 
 
 def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> bool:
@@ -164,24 +192,37 @@ def _is_current(results: evidence.Results, ident: str, now: dict[str, str]) -> b
     return stored is not None and stored.fingerprint == now.get(ident)
 
 
-def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, str], results: evidence.Results,
-                 sandboxes: triage.Sandboxes, echo: Callable[[str], None], wanted: Sequence[str],
-                 deadline: float) -> set[str]:
-    """Run one post's blocks through the engine until ``deadline`` (``time.monotonic()``) and keep its
-    uncurated blocks' verdicts in ``results``; the ids given one. Only the blocks in ``wanted`` run
-    (every block when it is empty): the others' current verdicts stand for them."""
-    ordered = []
+def ordered(post: str, blocks, entries: dict[str, Entry]) -> list[tuple[Entry, triage.Block]]:
+    """A post's blocks as the engine takes them, each beside its manifest entry (content_blocks'
+    ``blocks`` of ``post``); one error when the page changed since `blogtools extract`."""
+    pairs = []
     for block in blocks:
         entry = entries.get(block_id(post, block.ordinal))
         if entry is None or block.sha256 != (entry.changed_sha256 or entry.sha256):
             raise BlogtoolsError(f"{post}: its page changed since `blogtools extract`; run it first")
-        ordered.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
-    known = {block.ordinal: results.verdicts[entry.id].verdict for entry, block in ordered
-             if wanted and entry.id not in wanted and _is_current(results, entry.id, now)}
-    given = [block for _, block in ordered]
+        pairs.append((entry, triage.Block(block.ordinal, entry.language, block.text)))
+    return pairs
+
+
+def keep(todo: Due, pairs: list[tuple[Entry, triage.Block]], found: Sequence[triage.Verdict]) -> None:
+    """Keep a post's verdicts (``found``, one per block of ``pairs``) for its uncurated blocks, made safe."""
+    for (entry, _), verdict in zip(pairs, found, strict=True):
+        if entry.untriaged:  # an unchanged verdict serialises to the same bytes: the file stays as it is
+            todo.results.verdicts[entry.id] = evidence.Triaged(todo.now[entry.id], safe(verdict))
+
+
+def _triage_post(post: str, blocks, todo: Due, sandboxes: triage.Sandboxes, echo: Callable[[str], None],
+                 wanted: Sequence[str], deadline: float) -> set[str]:
+    """Run one post's blocks through the engine until ``deadline`` (``time.monotonic()``) and keep its
+    uncurated blocks' verdicts; the ids given one. Only the blocks in ``wanted`` run (every block
+    when it is empty): the others' current verdicts stand for them."""
+    pairs = ordered(post, blocks, todo.entries)
+    known = {block.ordinal: todo.results.verdicts[entry.id].verdict for entry, block in pairs
+             if wanted and entry.id not in wanted and _is_current(todo.results, entry.id, todo.now)}
+    given = [block for _, block in pairs]
     found: dict[int, triage.Verdict] = {}
 
-    def keep(block: triage.Block, verdict: triage.Verdict) -> None:
+    def reached(block: triage.Block, verdict: triage.Verdict) -> None:
         if time.monotonic() > deadline:  # its run may have been stopped by the deadline: no verdict
             raise _Spent
         found[block.ordinal] = verdict
@@ -191,14 +232,11 @@ def _triage_post(post: str, blocks, entries: dict[str, Entry], now: dict[str, st
             raise _Spent
         if any(triage.static_verdict(block) is None for block in given if block.ordinal not in known):
             echo(f"triage: {untrusted.line(post)}: running {len(given) - len(known)} block(s) in the sandbox ...")
-        triage.triage_post(given, sandboxes=sandboxes, progress=keep, known=known)
+        triage.triage_post(given, sandboxes=sandboxes, progress=reached, known=known)
     except (_Spent, selfcheck.DeadlinePassed):  # the blocks not reached that need no run still get their verdict
-        reached = found.keys() | known.keys()
-        found.update({block.ordinal: verdict for _, block in ordered if block.ordinal not in reached
+        done = found.keys() | known.keys()
+        found.update({block.ordinal: verdict for _, block in pairs if block.ordinal not in done
                       and (verdict := triage.static_verdict(block)) is not None})
-    kept = set()
-    for entry, block in ordered:
-        if entry.untriaged and block.ordinal in found:  # an unchanged verdict serialises to the same bytes
-            results.verdicts[entry.id] = evidence.Triaged(now[entry.id], safe(found[block.ordinal]))
-            kept.add(entry.id)
-    return kept
+    kept = [(entry, block) for entry, block in pairs if block.ordinal in found]
+    keep(todo, kept, [found[block.ordinal] for _, block in kept])
+    return {entry.id for entry, _ in kept if entry.untriaged}
