@@ -69,7 +69,9 @@ def test_the_repositorys_settings_are_the_defaults():
 def test_every_command_works_on_the_configured_folders_from_anywhere(tmp_path, monkeypatch):
     """Settings move content, snippets, figures and the excerpt mark; `-f` names the site from
     another folder; `blogtools run` hands the figure script its folder, and render finds it there."""
-    config = site_config(content="essays", snippets="code", figures="measured")
+    # budgets ample, so a loaded machine still triages every block (budgets: test_triage_budget.py)
+    config = site_config(content="essays", snippets="code", figures="measured", triage_build_seconds=3600,
+                         triage_post_seconds=3600)
     config["plugins"][1]["blog"]["post_excerpt_separator"] = "<!-- cut -->"
     root = write_site(tmp_path / "site", config, content="essays")
     elsewhere = tmp_path / "elsewhere"

@@ -244,7 +244,8 @@ def _echo(line: str) -> None:
 
 def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collect=False):
     """Triage (the blocks whose verdict is not current), here or on a queue's workers, with its
-    progress and summary on stderr and one warning line for the blocks it could not triage."""
+    progress and summary on stderr, one warning line for the blocks it could not triage (the
+    sandbox is unavailable or failed its self-check, say) and one for those the budget left."""
     from blogtools import untrusted, verdicts
 
     if queue_dsn:
@@ -253,11 +254,17 @@ def _triage(project, ids=(), everything=False, queue_dsn=None, wait=True, collec
         summary = queue.triage_site(project, queue_dsn, ids, everything, echo=_echo, wait=wait, collect=collect)
     else:
         summary = verdicts.triage_site(project, ids, everything, echo=_echo)
-    reasons = sorted(set(summary.not_triaged.values()))
+    if summary.refused:
+        _warn(untrusted.line(f"triage refused: {summary.refused}", limit=1000))
+    reasons = sorted({summary.not_triaged[ident] for ident in summary.failed})
     if reasons:
-        count = len(summary.not_triaged)
+        count = len(summary.failed)
         _warn(untrusted.line(f"{count} block{'s' * (count != 1)} not triaged: {reasons[0]}"
                              + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""), limit=1000))
+    if summary.waiting:
+        count = len(summary.waiting)
+        _warn(f"{count} block{'s' * (count != 1)} left for a later build: {summary.not_triaged[summary.waiting[0]]} "
+              "(extra.blogtools.triage_build_seconds and triage_post_seconds in mkdocs.yml)")
     return summary
 
 
@@ -274,14 +281,46 @@ def triage_command(site, ids, everything, queue_dsn, no_wait, collect):
 
     Without ID, every block. Verdicts (runs, needs-context, illustrative) go to
     snippets/results.json; a block whose verdict is current (same text, same runtime) is not run
-    again unless --all; a curated block is skipped. Exit 1 when any block could not be triaged.
+    again unless --all; a curated block is skipped. Blocks the budget did not reach are left for a
+    later run (exit 0); exit 1 when any block could not be triaged for another reason.
     With --queue, the posts become tasks on a shared Postgres queue that `blogtools worker`s run.
     """
     if (no_wait or collect) and not queue_dsn:
         raise BlogtoolsError("--no-wait and --collect need --queue DSN")
     summary = _triage(site.project, ids, everything, queue_dsn, wait=not (no_wait or collect), collect=collect)
     click.echo(f"triage: {summary.line()}")
-    if summary.not_triaged:
+    if summary.failed:
+        sys.exit(1)
+
+
+@main.command()
+def doctor():
+    """Check every ring of the sandbox with canary attacks, as triage does before any block.
+
+    Prints each ring's state; where the sandbox cannot run here, says why and what to do instead.
+    Exit 0 when every ring holds, 1 otherwise.
+    """
+    from blogtools import triage
+    from blogtools.sandbox import SandboxUnavailable, selfcheck, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        try:
+            states, seconds = selfcheck.doctor(triage.LIMITS)
+        except SandboxUnavailable as exc:
+            reason = exc.reason
+    if reason is not None:
+        click.echo(f"doctor: the sandbox cannot run here: {reason}")
+        click.echo(f"doctor: instead: {selfcheck.advice(reason)}")
+        sys.exit(1)
+    for state in states:
+        click.echo(f"doctor: {state.line()}")
+    failed = [state.ring for state in states if not state.holds]
+    unchecked = [ring for ring in selfcheck.RINGS if ring not in {state.ring for state in states}]
+    click.echo(f"doctor: {len(states) - len(failed)} of {len(selfcheck.RINGS)} rings hold"
+               + (f"; failed: {', '.join(failed)}" if failed else "")
+               + (f"; not checked: {', '.join(unchecked)}" if unchecked else "") + f" ({seconds:.1f} s)")
+    if failed or unchecked:
         sys.exit(1)
 
 
@@ -446,10 +485,13 @@ def snippets_command(site, snippets_dir, as_json):
     project = site.with_overrides(snippets_dir=snippets_dir)
     entries = manifest.read(project.snippets_dir)
     verdicts = evidence.current_verdicts(evidence.load(project), entries)
+    left = evidence.waiting(project, entries)
     if as_json:  # "anchor": the block's id on its post page (…/#code-01), as /examples/ links it
         click.echo(json.dumps([{**entry.as_json(), "status": entry.status if entry.curated else "",
                                 "triage": _triage_json(verdicts[entry.id]) if entry.id in verdicts else None,
-                                "anchor": annotate.anchor(entry.ordinal if entry.is_block else entry.id.rpartition("/")[2])}
+                                "anchor": annotate.anchor(entry.ordinal if entry.is_block else entry.id.rpartition("/")[2]),
+                                **({"not_triaged": evidence.triage_state(None, left[entry.id]).state}
+                                   if entry.id in left and entry.id not in verdicts else {})}
                                for entry in entries.values()], indent=2, ensure_ascii=False))
         return
     for entry in entries.values():
@@ -461,6 +503,8 @@ def snippets_command(site, snippets_dir, as_json):
             stored = verdicts[entry.id]
             found = evidence.triage_state(stored.verdict, since=stored.since)
             status, detail = "triaged", f"{badges.badge(found.state).icon} {found.label}"
+        elif entry.id in left:
+            status, detail = "-", evidence.triage_state(None, left[entry.id]).label
         else:
             status, detail = "-", badges.headline(evidence.NOT_TRIAGED)
         click.echo(f"{entry.id:<40} {entry.language or '-':<11} {status:<12} {untrusted.line(detail)}")
@@ -503,14 +547,20 @@ def check_command(site, content_dir, snippets_dir, as_json):
     report.problems += [unreadable] if unreadable else []
     found = {ident: item for ident, item in states.items() if item.record or item.state == evidence.NOT_VERIFIED}
     if as_json:
-        click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()}},
-                              indent=2))
+        waiting = {ident: item.state for ident, item in states.items()
+                   if item.state in (evidence.NOT_TRIAGED_BUDGET, evidence.NOT_TRIAGED_SELF_CHECK)}
+        click.echo(json.dumps({**report.as_json(), "evidence": {ident: item.state for ident, item in found.items()},
+                               "not_triaged": waiting}, indent=2))
     else:
         click.echo(f"check: evidence: {evidence.counts_phrase(found.values(), 'runnable example')}", err=True)
         for problem in report.problems:
             click.echo(f"problem: {problem}")
         unavailable = sorted(item.label.partition(": ")[2] for item in states.values()
                              if item.state == evidence.NOT_TRIAGED and evidence.UNAVAILABLE in item.label)
+        left = [item for item in states.values() if item.state in (evidence.NOT_TRIAGED_BUDGET,
+                                                                     evidence.NOT_TRIAGED_SELF_CHECK)]
+        if left:
+            click.echo(f"check: left by the last triage: {evidence.counts_phrase(left, 'block')}", err=True)
         if report.untriaged and unavailable:
             _warn(f"{report.untriaged} block{'s' * (report.untriaged != 1)} not triaged: {unavailable[0]}")
         elif untriaged := report.untriaged_line():

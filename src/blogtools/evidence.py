@@ -40,6 +40,7 @@ from blogtools.project import Project
 
 NAME = "results.json"  # in the snippets folder, committed
 TIMES = Path(".cache") / "blogtools" / "evidence-times.json"  # under the root, not committed
+WAITING = Path(".cache") / "blogtools" / "triage-waiting.json"  # blocks a triage left, and why; not committed
 LOCK_FILES = ("requirements.lock", "package-lock.json")  # at the root: Python's and npm's pins
 
 # Outcomes of a run (the record's ``outcome``) and of each test.
@@ -292,16 +293,22 @@ TRIAGED_DEFINES, TRIAGED_RUNS = "triaged-defines", "triaged-runs"
 TRIAGED_MATCHES, TRIAGED_DIFFERS = "triaged-matches", "triaged-differs"
 TRIAGED_NEEDS, TRIAGED_ILLUSTRATIVE = "triaged-needs-context", "triaged-illustrative"
 NOT_TRIAGED = "not-triaged"
+# Left by a triage: its budget ran out before the block (it is triaged on a later build), or the
+# sandbox failed its self-check (no verdict from a sandbox with a ring missing).
+NOT_TRIAGED_BUDGET, NOT_TRIAGED_SELF_CHECK = "not-triaged-budget", "not-triaged-self-check"
 UNAVAILABLE = "sandbox not available"
 TRIAGED = {triage.DEFINES: TRIAGED_DEFINES, triage.RUNS: TRIAGED_RUNS, triage.MATCHES: TRIAGED_MATCHES,
            triage.DIFFERS: TRIAGED_DIFFERS, triage.NEEDS_CONTEXT: TRIAGED_NEEDS,
            triage.ILLUSTRATIVE: TRIAGED_ILLUSTRATIVE}
+BUDGET_SPENT, POST_BUDGET_SPENT = "the build's triage budget was spent", "the post's triage budget was spent"
+SELF_CHECK_FAILED = "sandbox self-check failed"
 #: Every evidence state, curated and triaged, in one tuple.
 STATES = (VERIFIED, EXPECTED_FAILURE, FAILING, UNEXPECTED_PASS, OUT_OF_DATE, NOT_VERIFIED, NOT_RUN, ILLUSTRATIVE,
-          *TRIAGED.values(), NOT_TRIAGED)
+          *TRIAGED.values(), NOT_TRIAGED, NOT_TRIAGED_BUDGET, NOT_TRIAGED_SELF_CHECK)
 #: Evidence states that ``build --require-verified`` accepts; ``=strict`` also refuses NOT_RUN. It
 #: judges what authors claim, runnable blocks: an uncurated block claims nothing, whatever triage said.
-ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE, NOT_TRIAGED, *TRIAGED.values()})
+ACCEPTED = frozenset({VERIFIED, EXPECTED_FAILURE, NOT_RUN, ILLUSTRATIVE, NOT_TRIAGED, NOT_TRIAGED_BUDGET,
+                      NOT_TRIAGED_SELF_CHECK, *TRIAGED.values()})
 ACCEPTED_STRICT = ACCEPTED - {NOT_RUN}
 #: States that show a block (or its runnable form) ran without error: what "N of M code blocks run" counts.
 RAN = frozenset({VERIFIED, TRIAGED_RUNS, TRIAGED_DEFINES, TRIAGED_MATCHES, TRIAGED_DIFFERS})
@@ -403,10 +410,20 @@ def unavailable(reason: str) -> str:
     return f"{UNAVAILABLE} ({reason})"
 
 
+def self_check_failed(ring: str) -> str:
+    """Why a block has no verdict when the sandbox failed its self-check: "sandbox self-check failed (<ring>)"."""
+    return f"{SELF_CHECK_FAILED} ({ring})"
+
+
 def triage_state(verdict: triage.Verdict | None, why_not: str | None = None, since: str = "") -> Evidence:
     """The evidence of an uncurated block: its current triage verdict (given ``since``), or why it
-    has none (``why_not``: "sandbox not available (...)"; None: nobody has triaged it yet)."""
+    has none (``why_not``: "sandbox not available (...)", a budget spent, a failed self-check; None:
+    nobody has triaged it yet)."""
     if verdict is None:
+        if why_not in (BUDGET_SPENT, POST_BUDGET_SPENT):
+            return Evidence(NOT_TRIAGED_BUDGET, f"◌ Not triaged yet: {why_not}")
+        if why_not and why_not.startswith(f"{SELF_CHECK_FAILED} ("):
+            return Evidence(NOT_TRIAGED_SELF_CHECK, f"◌ Not triaged: {why_not}")
         return Evidence(NOT_TRIAGED, f"◌ Not triaged: {why_not}" if why_not else "◌ Not triaged yet")
     after = f" after block {verdict.after}" if verdict.after else ""
     if verdict.verdict == triage.DEFINES:
@@ -454,15 +471,36 @@ def current_verdicts(results: Results, entries: Mapping[str, Entry]) -> dict[str
     return {ident: stored for ident, stored in results.verdicts.items() if now.get(ident) == stored.fingerprint}
 
 
+def save_waiting(project: Project, left: Mapping[str, tuple[str, str]]) -> None:
+    """Keep what a triage left (id -> (its triage fingerprint, why)) for ``states`` and later builds."""
+    if not left and not (project.root / WAITING).exists():
+        return
+    data = {ident: {"fingerprint": fingerprint, "why": why} for ident, (fingerprint, why) in sorted(left.items())}
+    write_if_changed(project.root / WAITING, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def waiting(project: Project, entries: Mapping[str, Entry]) -> dict[str, str]:
+    """Why the last triage left each block it left, by id, while the block is as it was then ({} when
+    the cache is absent or unreadable: a later triage rebuilds it)."""
+    try:
+        data = json.loads((project.root / WAITING).read_text(encoding="utf-8"))
+        left = {ident: (str(item["fingerprint"]), str(item["why"])) for ident, item in data.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    now = triage_fingerprints(entries, triage.runtime_version()) if left else {}
+    return {ident: why for ident, (fingerprint, why) in left.items() if now.get(ident) == fingerprint}
+
+
 def states(project: Project, entries: Mapping[str, Entry] | None = None,
            not_triaged: Mapping[str, str] | None = None) -> dict[str, Evidence]:
     """The evidence of every entry of the manifest, by id. An uncurated block without a current
-    verdict says why: ``not_triaged[id]`` (what stopped this build's triage), else that the sandbox
-    is not available here, else that nobody has triaged it yet."""
+    verdict says why: ``not_triaged[id]`` (what stopped this build's triage), else what stopped the
+    last triage (``waiting``), else that the sandbox is not available here, else that nobody has
+    triaged it yet."""
     entries = manifest.read(project.snippets_dir) if entries is None else entries
     results = load(project)
     verdicts = current_verdicts(results, entries)
-    why_not = dict(not_triaged or {})
+    why_not = waiting(project, entries) | dict(not_triaged or {})
     if any(entry.untriaged and ident not in verdicts and ident not in why_not for ident, entry in entries.items()):
         from blogtools.sandbox import unavailable_reason
 

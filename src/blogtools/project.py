@@ -11,6 +11,9 @@ Zensical pass ``extra`` through untouched), each optional, paths relative to mkd
         build: build                # generated: rendered Markdown, theme overrides, figures
         figures: build/figures      # what snippet scripts measured, <figures>/<post>/
         engine: mkdocs              # what builds and serves build/docs/: mkdocs, properdocs or zensical
+        triage_build_seconds: 180   # the most a build spends triaging (guides/budgets.md)
+        triage_post_seconds: 60     # the most one post's blocks may take of it
+        triage_memory_mb: 6144      # all sandbox processes at once, together
 
 The rest comes from MkDocs' own keys (``docs_dir``, ``site_dir``, ``site_url``, ``site_name``,
 ``repo_url``, ``edit_uri``, ``theme.custom_dir``) and the excerpt mark from Material's blog
@@ -20,6 +23,7 @@ plugin (``post_excerpt_separator``), so nothing is said twice.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +48,8 @@ ENGINES = ("mkdocs", "properdocs", "zensical")
 
 @dataclass(frozen=True)
 class Settings:
-    """blogtools' settings under ``extra: blogtools:`` in mkdocs.yml; every one has a default."""
+    """blogtools' settings under ``extra: blogtools:`` in mkdocs.yml; every one has a default.
+    Paths are non-empty strings; the triage budgets are positive numbers (``int`` ones whole)."""
 
     content: str = "content"
     snippets: str = "snippets"
@@ -52,19 +57,28 @@ class Settings:
     build: str = "build"
     figures: str | None = None  # default: <build>/figures
     engine: str = ENGINES[0]
+    triage_build_seconds: float = 180.0  # the build's triage budget (a laptop user waits 3 minutes at most)
+    triage_post_seconds: float = 60.0  # one post's share of it: six blocks at the sandbox's wall limit
+    triage_memory_mb: int = 6144  # every sandbox process of a triage at once (units x memory each)
 
     @classmethod
     def parse(cls, value, where: str) -> Settings:
-        """The settings from a mapping; one error naming the key when it is unknown or not a string."""
+        """The settings from a mapping; one error naming the key when it is unknown or of the wrong type."""
         if value is None:
             return cls()
         if not isinstance(value, dict):
             raise BlogtoolsError(f"{where}: extra.blogtools must be a mapping of settings")
-        known = [item.name for item in dataclasses.fields(cls)]
+        kinds = {item.name: item.default for item in dataclasses.fields(cls)}
         for key, item in value.items():
-            if key not in known:
-                raise BlogtoolsError(f"{where}: extra.blogtools.{key}: unknown setting (known: {', '.join(known)})")
-            if not isinstance(item, str) or not item.strip():
+            if key not in kinds:
+                raise BlogtoolsError(f"{where}: extra.blogtools.{key}: unknown setting (known: {', '.join(kinds)})")
+            default = kinds[key]
+            if isinstance(default, (int, float)):
+                whole = isinstance(default, int)
+                if isinstance(item, bool) or not isinstance(item, int if whole else (int, float)) or not 0 < item < math.inf:
+                    what = "a whole number above 0" if whole else "a finite number above 0"
+                    raise BlogtoolsError(f"{where}: extra.blogtools.{key} must be {what} (got {item!r})")
+            elif not isinstance(item, str) or not item.strip():
                 raise BlogtoolsError(f"{where}: extra.blogtools.{key} must be a non-empty string"
                                      + (" (a path)" if key != "engine" else ""))
         if value.get("engine", ENGINES[0]) not in ENGINES:
@@ -95,6 +109,7 @@ class Project:
     excerpt_mark: str = EXCERPT_MARK
     engine: str = ENGINES[0]
     markdown_extensions: tuple[str, ...] | None = None  # None: not known here (INHERIT)
+    settings: Settings = Settings()
 
     def with_overrides(self, content_dir: Path | None = None, snippets_dir: Path | None = None) -> Project:
         """The project with its content or snippets folder replaced (``--content-dir``, ``--snippets-dir``)."""
@@ -181,6 +196,7 @@ def _project(root: Path, config_file: Path | None, data: dict) -> Project:
         excerpt_mark=str(_blog_plugin(data).get("post_excerpt_separator") or EXCERPT_MARK),
         engine=settings.engine,
         markdown_extensions=None if "INHERIT" in data else _extension_names(data),
+        settings=settings,
     )
 
 

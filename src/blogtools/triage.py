@@ -28,7 +28,7 @@ import secrets
 import string
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 
@@ -41,6 +41,7 @@ from blogtools.sandbox import (
     Unit,
     runtime,
 )
+from blogtools.sandbox.selfcheck import DeadlinePassed
 
 DEFINES, RUNS, MATCHES, DIFFERS = "defines", "runs", "matches", "differs"
 NEEDS_CONTEXT, ILLUSTRATIVE = "needs-context", "illustrative"
@@ -688,27 +689,67 @@ class Sandboxes:
         with Sandboxes() as sandboxes:
             for post in posts:
                 verdicts = triage_post(post, sandboxes=sandboxes)
+
+    ``check`` (the sandbox's self-check) is given the first Python unit before any block runs; if
+    it raises, every later use raises the same. ``deadline`` (``time.monotonic()``), when set,
+    stops any run still going past it.
     """
 
-    def __init__(self, limits: Limits = LIMITS, python_spares: int = 2):
+    def __init__(self, limits: Limits = LIMITS, python_spares: int = 2,
+                 check: Callable[[Unit], None] | None = None):
         self.limits = limits
         self.python_spares = python_spares
         self._made: dict[str, Sandbox] = {}
         self._pythons: list[Sandbox] = []
         self._turn = 0
+        self._check = check
+        self._failed: BaseException | None = None
+        self._deadline: float | None = None
+
+    @property
+    def deadline(self) -> float | None:
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._deadline = value
+        for sandbox in [*self._made.values(), *self._pythons]:
+            sandbox.deadline = value
+
+    def _new(self, **language) -> Sandbox:
+        sandbox = Sandbox(self.limits, **language)
+        sandbox.deadline = self._deadline
+        return sandbox
 
     def __getitem__(self, language: str) -> Sandbox:
-        """The sandbox of a script language."""
+        """The sandbox of a script language (after the self-check, on a Python unit of its own)."""
+        if self._check or self._failed:
+            self.python_unit().close()
         if language not in self._made:
-            self._made[language] = Sandbox(self.limits, language=language)
+            self._made[language] = self._new(language=language)
         return self._made[language]
 
     def python_unit(self) -> Unit:
         """A fresh Python interpreter (a unit), from the Python sandboxes in turn."""
+        if self._failed:
+            raise self._failed
         if not self._pythons:
-            self._pythons = [Sandbox(self.limits) for _ in range(max(1, self.python_spares))]
+            self._pythons = [self._new() for _ in range(max(1, self.python_spares))]
         self._turn = (self._turn + 1) % len(self._pythons)
-        return self._pythons[self._turn].unit()
+        unit = self._pythons[self._turn].unit()
+        if self._check:
+            check, self._check = self._check, None
+            try:
+                check(unit)
+            except DeadlinePassed:  # nothing was checked: the next unit is
+                unit.close()
+                self._check = check
+                raise
+            except BaseException as exc:
+                unit.close()
+                self._failed = exc
+                raise
+        return unit
 
     def close(self) -> None:
         """Close every sandbox made."""
@@ -722,6 +763,12 @@ class Sandboxes:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _may_run_again(runner: _Runner, verdict: Verdict, timed_out: bool) -> bool:
+    """Whether a block with this verdict runs again before a later block that needs its names."""
+    return not timed_out and (verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT and (
+        runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
 
 
 class _Post:
@@ -764,10 +811,21 @@ class _Post:
             verdict = runner.failure(block, result, self.sandboxes.limits)
             if verdict.needs and verdict.needs[0].kind == "name":
                 verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
-        may_run_again = not result.timed_out and (verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT and (
-            runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
-        self.earlier[family].append((block, verdict, may_run_again))
+        self.earlier[family].append((block, verdict, _may_run_again(runner, verdict, result.timed_out)))
         return verdict
+
+    def known(self, block: Block, verdict: Verdict) -> None:
+        """Take an earlier triage's verdict of ``block`` as this post's, without running it again."""
+        block = replace(block, text=dedented(block.text))
+        if is_python_session(block):
+            typed = replace(block, text="".join(example.source for example in sessions.session_examples(block.text)))
+            self.earlier["python"].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
+            return
+        if static_verdict(block) is not None:
+            return
+        family = "python" if languages.lookup(block.language).name == "python" else "script"
+        timed_out = any(need.kind == "time" for need in verdict.needs)
+        self.earlier[family].append((block, verdict, _may_run_again(_RUNNERS[family], verdict, timed_out)))
 
     @staticmethod
     def _tests_need_pytest(block: Block) -> Verdict | None:
@@ -864,18 +922,25 @@ def _with_shown_output(blocks: Sequence[Block], verdicts: list[Verdict]) -> list
 
 
 def triage_post(blocks: Sequence[Block], *, sandbox_limits: Limits = LIMITS, sandboxes: Sandboxes | None = None,
-                progress: Callable[[Block, Verdict], None] | None = None) -> list[Verdict]:
+                progress: Callable[[Block, Verdict], None] | None = None,
+                known: Mapping[int, Verdict] | None = None) -> list[Verdict]:
     """One verdict per block, in order; runs the post's runnable blocks in the sandbox, one fresh
     interpreter per post (per language), cumulatively where a block needs an earlier block's names;
     a block whose output the next block shows is compared with it (so its verdict depends on it).
     ``sandboxes`` (whose limits then apply), kept open by a caller triaging many posts, is reused;
-    without it they are made here and closed. Raises SandboxUnavailable when the sandbox cannot run."""
+    without it they are made here and closed. ``known`` (by ordinal) are verdicts an earlier triage
+    gave that still stand: those blocks are not run again, but still run before a later block that
+    needs their names. Raises SandboxUnavailable when the sandbox cannot run."""
     own = sandboxes is None
     sandboxes = sandboxes or Sandboxes(sandbox_limits, python_spares=1)
     post = _Post(sandboxes)
     verdicts = []
     try:
         for block in blocks:
+            if known and block.ordinal in known:  # a verdict still current: the block is not run again
+                post.known(block, known[block.ordinal])
+                verdicts.append(known[block.ordinal])
+                continue
             verdict = static_verdict(block) or post.triage(block)
             verdicts.append(verdict)
             if progress:

@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,7 @@ STARTUP_SECONDS = 120.0  # loading Pyodide takes ~3 s; this only catches a guest
 IDLE_CPU_SECONDS = 1.0  # CPU a unit may use while no run is going on (none is expected),
 IDLE_CPU_SHARE = 0.01  # plus 1% of the idle time, for the runtime's own housekeeping
 WATCH_INTERVAL = 0.05
+DEADLINE_PASSED = "TimeoutError: the run was stopped at the sandbox's deadline"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class RunResult:
     output_files: dict[str, bytes] = field(default_factory=dict)
 
 
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -105,22 +111,28 @@ def _memory_bound(limits: Limits) -> int:
     return (limits.memory_mb + runtime.DATA_OVERHEAD_MB) * 1024 * 1024
 
 
-def _over_limits(pid: int, limits: Limits, rings: Rings, cpu0: float, wall0: float) -> str | None:
-    """Why a running unit must be stopped (past its CPU, wall time or memory), or None."""
+def _over_limits(pid: int, limits: Limits, rings: Rings, cpu0: float, wall0: float,
+                 deadline: float | None = None) -> str | None:
+    """Why a running unit must be stopped (past its CPU, wall time or memory, or the sandbox's
+    ``deadline``), or None."""
     if runtime.cpu_seconds(pid) - cpu0 > limits.cpu_seconds:
         return f"TimeoutError: the run used more than {limits.cpu_seconds:g} s of CPU"
     if time.monotonic() - wall0 > limits.wall_seconds:
         return f"TimeoutError: the run took more than {limits.wall_seconds:g} s"
     if rings.memory_watchdog and runtime.unit_memory(pid) > _memory_bound(limits):
         return f"MemoryError: the unit held more than {_memory_bound(limits) >> 20} MB (memory, shared memory and files)"
+    if _past(deadline):
+        return DEADLINE_PASSED
     return None
 
 
 class _Guest:
     """One process: bubblewrap around Deno around Pyodide, read through the validated channel."""
 
-    def __init__(self, rt: runtime.Runtime, limits: Limits, rings: Rings):
+    def __init__(self, rt: runtime.Runtime, limits: Limits, rings: Rings,
+                 deadline: Callable[[], float | None] = lambda: None):
         self.limits, self.rings = limits, rings
+        self._deadline = deadline  # the sandbox's deadline, read as each run goes on
         self._folder = tempfile.TemporaryDirectory(prefix="blogtools-sandbox-")
         self.uid = runtime.take_uid(rings)
         fifo = runtime.make_fifo(Path(self._folder.name), self.uid)
@@ -158,7 +170,8 @@ class _Guest:
             with self._lock:
                 cpu0, wall0 = self._mark
                 used, waited = runtime.cpu_seconds(self.pid) - cpu0, time.monotonic() - wall0
-                over = self._phase == "running" and _over_limits(self.pid, self.limits, self.rings, cpu0, wall0)
+                over = self._phase == "running" and _over_limits(self.pid, self.limits, self.rings, cpu0, wall0,
+                                                                 self._deadline())
                 if over:
                     self._kill(over)
                 elif self._phase == "starting" and waited > STARTUP_SECONDS:
@@ -346,12 +359,13 @@ class Sandbox:
         self._runtime = runtime.prepare()
         self._spare: Future | None = None
         self._closed = False
+        self.deadline: float | None = None  # time.monotonic() past which any run is stopped (a caller's budget)
         if language == "python":
             self._refill()
 
     def _start_guest(self, future: Future) -> None:
         try:
-            guest = _Guest(self._runtime, self.limits, self.rings)
+            guest = _Guest(self._runtime, self.limits, self.rings, lambda: self.deadline)
             try:
                 guest.wait_ready()
             except _GuestDied as exc:
@@ -368,10 +382,15 @@ class Sandbox:
     def _take_spare(self) -> _Guest:
         if self._closed:
             raise RuntimeError("the sandbox is closed")
+        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
         try:
-            spare = self._spare.result()
-        finally:  # the next spare starts once this one is taken, not competing with its start
+            spare = self._spare.result(wait)
+        except FutureTimeout:  # the caller's deadline came first: the spare stays for the next unit
+            raise _GuestDied(DEADLINE_PASSED) from None
+        except BaseException:
             self._refill()
+            raise
+        self._refill()  # the next spare starts once this one is taken, not competing with its start
         if spare.proc.poll() is None:
             return spare
         spare.close()  # stopped while it waited (the watchdog): take the next one
@@ -449,7 +468,7 @@ def _run_script(sandbox: Sandbox, code: str) -> RunResult:
             proc.wait(WATCH_INTERVAL)
             break
         except subprocess.TimeoutExpired:
-            killed = _over_limits(pid, limits, rings, 0.0, started)
+            killed = _over_limits(pid, limits, rings, 0.0, started, sandbox.deadline)
     proc.kill()
     proc.wait()
     runtime.give_uid(uid)

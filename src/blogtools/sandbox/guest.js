@@ -238,6 +238,19 @@ process.getuid = () => 0;
 for (const name of ["read", "write", "net", "env", "run", "ffi", "sys", "import"]) {
   await Deno.permissions.revoke({ name });
 }
+// The self-check's canaries for this ring (blogtools.sandbox.selfcheck): before any code is given,
+// a permission that still works stops the start, and the host fails the runtime ring.
+for (const [name, attempt] of Object.entries({
+  read: () => Deno.readFileSync("/runtime/pyodide/package.json"),
+  write: () => Deno.openSync("/channel/out", { write: true }),
+  net: () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  run: () => new Deno.Command("/runtime/deno", { args: ["--version"] }).outputSync(),
+  env: () => Deno.env.toObject(),
+})) {
+  let through = true;
+  try { attempt(); } catch { through = false; }
+  if (through) throw new Error(`self-check: runtime ring: ${name} got through`);
+}
 for (const name of ["Deno", "fetch", "WebSocket", "Worker", "EventSource", "XMLHttpRequest", "BroadcastChannel",
                     "caches", "navigator", "localStorage", "sessionStorage"]) {
   delete globalThis[name];
