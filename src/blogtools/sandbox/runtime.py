@@ -16,6 +16,7 @@ lock file beside this module), the guest script, and bwrap. Each unit is one pro
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
@@ -23,10 +24,13 @@ import os
 import platform
 import resource
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,36 +287,81 @@ def _system_binds() -> list[str]:
     return args
 
 
-_UIDS_TAKEN: set[int] = set()
+_UIDS_TAKEN: dict[int, int] = {}  # uid -> the descriptor holding its lock file
 _UIDS_LOCK = threading.Lock()
 
 
+def _uid_locks() -> Path:
+    """The root-owned folder of the uids' lock files, shared by every process on the machine."""
+    folder = Path("/run" if os.path.isdir("/run") else tempfile.gettempdir()) / "blogtools-sandbox-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    found = os.lstat(folder)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != 0 or found.st_mode & 0o077:
+        raise SandboxUnavailable(f"{folder}: not a folder of root's alone, so the units' uids cannot be kept apart")
+    return folder
+
+
+REAP_SECONDS = 10.0  # how long a closed unit's processes may take to exit
+
+
+def _process_uids() -> dict[int, int]:
+    """Every process of the machine's uid, by pid."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = entry.stat().st_uid
+            except OSError:  # the process ended
+                pass
+    return found
+
+
+def _processes_of(uid: int) -> list[int]:
+    return [pid for pid, owner in _process_uids().items() if owner == uid]
+
+
 def take_uid(rings: Rings) -> int | None:
-    """As root, the uid a new unit runs as: one of UNIT_UIDS that no process uses (so that
-    RLIMIT_NPROC counts this unit alone, and no unit can signal another); None when not root."""
+    """As root, the uid a new unit runs as: one of UNIT_UIDS that no process uses and no other
+    sandbox has taken, in this process or another (a lock file each, held while the unit lives), so
+    that RLIMIT_NPROC counts this unit alone and no unit can signal another; None when not root."""
     if os.geteuid() != 0:
         return None
     if not rings.uid_per_unit:
         return SANDBOX_UID
     with _UIDS_LOCK:
-        busy = set(_UIDS_TAKEN)
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    busy.add(entry.stat().st_uid)
-                except OSError:  # the process ended
-                    pass
-        uid = next((uid for uid in UNIT_UIDS if uid not in busy), None)
-        if uid is None:
-            raise SandboxUnavailable(f"all {len(UNIT_UIDS)} sandbox uids are in use")
-        _UIDS_TAKEN.add(uid)
-        return uid
+        busy = set(_UIDS_TAKEN) | set(_process_uids().values())
+        folder = _uid_locks()
+        for uid in UNIT_UIDS:
+            if uid in busy:
+                continue
+            fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process's unit has it
+                os.close(fd)
+                continue
+            _UIDS_TAKEN[uid] = fd
+            return uid
+        raise SandboxUnavailable(f"all {len(UNIT_UIDS)} sandbox uids are in use")
 
 
 def give_uid(uid: int | None) -> None:
-    """The unit of ``uid`` has ended (its process was waited for)."""
+    """The unit of ``uid`` has ended (its process was waited for): any process still running as
+    ``uid`` (a unit's processes are its own uid's alone) is killed and, within ``REAP_SECONDS``,
+    gone before the uid is free again."""
+    if uid is not None and uid in UNIT_UIDS:
+        deadline = time.monotonic() + REAP_SECONDS
+        while (left := _processes_of(uid)) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:  # it ended meanwhile
+                    pass
+            time.sleep(0.02)
     with _UIDS_LOCK:
-        _UIDS_TAKEN.discard(uid)
+        fd = _UIDS_TAKEN.pop(uid, None)
+        if fd is not None:
+            os.close(fd)  # closing it releases the lock
 
 
 def _user_kwargs(uid: int | None = SANDBOX_UID) -> dict:
