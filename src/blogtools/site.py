@@ -272,6 +272,9 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
             wanted.add(target)
     for stale in [path for path in docs_dir.rglob("*.md") if path not in wanted and not path.is_relative_to(docs_dir / FIGURES_DIR)]:
         stale.unlink()
+    for folder in sorted((path for path in docs_dir.rglob("*") if path.is_dir()), key=lambda path: len(path.parts), reverse=True):
+        if not any(folder.iterdir()):  # what a stale page leaves (blogs/ of a site that is one blog again)
+            folder.rmdir()
     _write(docs_dir / FEED_FILE, atom_feed(posts, site, summary))
     _write_theme(resources.files("blogtools") / "theme", project.overrides_dir)
     description = f"{site.site_name}: {summary}" if site.site_name else summary

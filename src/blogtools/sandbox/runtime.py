@@ -316,8 +316,20 @@ def _process_uids() -> dict[int, int]:
     return found
 
 
-def _processes_of(uid: int) -> list[int]:
-    return [pid for pid, owner in _process_uids().items() if owner == uid]
+def running_processes(uids: set[int]) -> list[int]:
+    """The processes running as one of ``uids``; an exited one waiting to be reaped (a zombie: it
+    runs nothing and holds no memory; its parent, or PID 1, reads its status) is not counted."""
+    found = []
+    for pid, owner in _process_uids().items():
+        if owner in uids:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as stat_file:
+                    state = stat_file.read().rpartition(b")")[2].split()[0]
+            except (OSError, IndexError):  # it ended
+                continue
+            if state not in (b"Z", b"X"):
+                found.append(pid)
+    return found
 
 
 def take_uid(rings: Rings) -> int | None:
@@ -346,18 +358,29 @@ def take_uid(rings: Rings) -> int | None:
 
 
 def give_uid(uid: int | None) -> None:
-    """The unit of ``uid`` has ended (its process was waited for): any process still running as
-    ``uid`` (a unit's processes are its own uid's alone) is killed and, within ``REAP_SECONDS``,
-    gone before the uid is free again."""
-    if uid is not None and uid in UNIT_UIDS:
-        deadline = time.monotonic() + REAP_SECONDS
-        while (left := _processes_of(uid)) and time.monotonic() < deadline:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:  # it ended meanwhile
-                    pass
-            time.sleep(0.02)
+    """The unit of ``uid`` has ended (its process was waited for). Any process still running as
+    ``uid`` (a unit's processes are its own uid's alone) is killed, in the background so that the
+    caller goes on; the uid is free again once they are gone, or after ``REAP_SECONDS``."""
+    if uid is None or uid not in UNIT_UIDS:
+        release_uid(uid)
+        return
+    threading.Thread(target=_reap, args=(uid,), name=f"blogtools-reap-{uid}", daemon=True).start()
+
+
+def _reap(uid: int) -> None:
+    deadline = time.monotonic() + REAP_SECONDS
+    while (left := running_processes({uid})) and time.monotonic() < deadline:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:  # it ended meanwhile
+                pass
+        time.sleep(0.02)
+    release_uid(uid)
+
+
+def release_uid(uid: int | None) -> None:
+    """Free ``uid`` for another unit (its lock file released)."""
     with _UIDS_LOCK:
         fd = _UIDS_TAKEN.pop(uid, None)
         if fd is not None:
