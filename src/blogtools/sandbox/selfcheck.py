@@ -14,11 +14,12 @@ The rings and their canaries (the README's "The sandbox"):
   read the environment and import a ``file:`` URL right after revoking them, before any code is
   given, and stops the start if one works; a unit that does not start fails this ring.
 - ``os``: bubblewrap, the resource limits and the host's watchdog, seen by the host in ``/proc`` of
-  the unit's process: its own namespaces (none shared with the host), its user namespace nested
-  below bwrap's (``--disable-userns``), no capabilities, no_new_privs, a seccomp filter, a bounded
-  data size, not root (as root: a uid of its own from ``runtime.UNIT_UIDS``), its mounts (no host
-  ``/usr``, no ``/proc``, ``/tmp`` and ``/dev/shm`` sized, ``/dev`` read-only), and the watchdog's
-  own decision on the unit's measured memory against a bound of 0.
+  the unit's process: its own namespaces (none shared with the host), user.max_user_namespaces 1
+  in the user namespace above its own (``--disable-userns``), no capabilities, no_new_privs, a
+  seccomp filter, a bounded data size, not root (as root: a uid of its own from
+  ``runtime.UNIT_UIDS``), its mounts (no host ``/usr``, no ``/proc``, ``/tmp`` and ``/dev/shm``
+  sized, ``/dev`` read-only), and the watchdog's own decision on the unit's measured memory
+  against a bound of 0.
 - ``interpreter``: guest.js stops the start if the realm's prototypes are not frozen; then Python
   run in the unit before any block: no import of ``js``, ``pyodide_js``, ``ctypes`` or the FFI
   works, no JavaScript object (a JsProxy) is reachable through ``gc``, and ``to_js`` found through
