@@ -52,14 +52,17 @@ no_sandbox = pytest.mark.skipif(unavailable_reason() is not None,
                                 reason=f"the sandbox cannot run here: {unavailable_reason()}")
 
 
-def blogtools(*args: str, cwd: Path, **popen) -> subprocess.Popen:
-    """`blogtools ARGS` as its own process (in its own session, at a lower priority)."""
-    return subprocess.Popen([sys.executable, "-m", "blogtools", *args], cwd=cwd, text=True, stdout=subprocess.PIPE,
+def blogtools(*args: str, cwd: Path, knob: str = "", **popen) -> subprocess.Popen:
+    """`blogtools ARGS` as its own process (in its own session, at a lower priority), where ``knob``
+    (Python) runs first."""
+    command = [sys.executable, "-c", f"{knob}\nfrom blogtools.cli import main\nmain()"] if knob else \
+        [sys.executable, "-m", "blogtools"]
+    return subprocess.Popen([*command, *args], cwd=cwd, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=lambda: os.nice(5), **popen)
 
 
-def worker(dsn: str, tmp_path: Path, claim_timeout: int = 5) -> subprocess.Popen:
-    return blogtools("worker", "--queue", dsn, "--claim-timeout", str(claim_timeout), cwd=tmp_path)
+def worker(dsn: str, tmp_path: Path, claim_timeout: int = 5, knob: str = "") -> subprocess.Popen:
+    return blogtools("worker", "--queue", dsn, "--claim-timeout", str(claim_timeout), cwd=tmp_path, knob=knob)
 
 
 def stopped(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 120) -> tuple[int, str]:
@@ -262,3 +265,21 @@ def test_sigterm_hands_the_task_back_and_collect_gathers_it_later(tmp_path, pg_d
     assert again.stdout.startswith("triage: 0 triaged, 6 current")
     everything = invoke("triage", "--all", "--queue", pg_dsn, cwd=site)  # done once: answered at once
     assert everything.stdout.startswith("triage: 6 triaged") and len(runs(pg_dsn)) == 2
+
+
+@no_sandbox
+def test_a_worker_whose_sandbox_fails_its_self_check_gives_no_verdict(tmp_path, pg_dsn):
+    site = small_site(tmp_path / "site", "2025-01-01-sums", SLOW_PAGE.replace("time.sleep(2)", "pass"))
+    assert invoke("triage", "--queue", pg_dsn, "--no-wait", cwd=site).exit_code == 0
+    # the channel ring removed in the worker's process (as tests/test_selfcheck.py does)
+    broken = worker(pg_dsn, tmp_path, claim_timeout=120,
+                    knob="import blogtools.sandbox.channel as c\nc.check_name = lambda *a, **k: None")
+    try:
+        failed = wait_for(lambda: [run for run in runs(pg_dsn) if run[1] == "failed"], what="the task's run to fail")
+    finally:
+        stopped(broken)
+    assert failed[0][3]["message"] == ("sandbox self-check failed (channel): the host accepted an absolute output name"), failed
+    assert not [run for run in runs(pg_dsn) if run[1] == "completed"]
+    collected = invoke("triage", "--queue", pg_dsn, "--collect", cwd=site)
+    assert collected.stdout.startswith("triage: 0 triaged"), collected.output
+    assert json.loads((site / "snippets/results.json").read_text()) == {}

@@ -1,9 +1,10 @@
-"""The sandbox's self-check: every ring, removed on purpose through an internal knob, is caught by
-its canaries; triage then refuses (one line naming the ring) and gives no verdict; `blogtools
-doctor` prints each ring's state."""
+"""The sandbox's self-check: every ring, and every part of one that runtime.Rings can switch off,
+removed on purpose, is caught by its canaries; triage then refuses (one line naming the ring) and
+gives no verdict; `blogtools doctor` prints each ring's state."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -84,6 +85,34 @@ def test_the_self_check_catches_a_ring_removed(ring, monkeypatch, tmp_path):
     checked_after = selfcheck.RINGS[selfcheck.RINGS.index(ring) + 1:] if ring == "runtime" else ()
     assert all(state.holds for name, state in states.items() if name != ring), states
     assert not set(checked_after) & set(states)  # a unit that did not start checks nothing more
+
+
+# Each part of the rings that runtime.Rings can switch off: the ring whose canary must catch it, and
+# the words that name what is missing (a knob added without a canary fails its test below).
+KNOB_CANARIES = {
+    "interpreter_ffi": ("interpreter", "to_js([1]) gave a JsProxy got through"),
+    "frozen_realm": ("interpreter", "the realm is not frozen (Object.prototype), before any code was given"),
+    "import_map": ("runtime", "a file: import got through (no import map), before any code was given"),
+    "seccomp": ("os", "no seccomp filter on the unit (Seccomp: 0 in /proc/"),
+    "no_nested_userns": ("os", "the unit may create user namespaces (max_user_namespaces is "),
+    "minimal_files": ("os", "the host's /usr is bound in the unit"),
+    "sized_tmpfs": ("os", f"/tmp is not a tmpfs of at most {runtime.SCRATCH_BYTES >> 20} MB of its own"),
+    "uid_per_unit": ("os", "the unit runs as uid 65534, not a uid of its own"),
+    "memory_watchdog": ("os", "the host's watchdog would not stop the unit past its memory bound"),
+}
+
+
+@pytest.mark.parametrize("knob", [field.name for field in dataclasses.fields(runtime.Rings)])
+def test_the_self_check_catches_each_knob_switched_off(knob):
+    assert knob in KNOB_CANARIES, f"Rings.{knob} has no canary in the self-check"
+    if knob == "uid_per_unit" and os.geteuid() != 0:
+        pytest.skip("Rings.uid_per_unit does nothing when not root: every unit runs as the caller's uid")
+    ring, words = KNOB_CANARIES[knob]
+    with Sandbox(triage.LIMITS, rings=runtime.Rings(**{knob: False})) as sandbox, sandbox.unit() as unit:
+        states = {state.ring: state for state in selfcheck.rings(unit)}
+    assert not states[ring].holds and words in states[ring].detail, states[ring]
+    assert all(state.holds for name, state in states.items() if name != ring), states
+    assert str(selfcheck.SelfCheckFailed(states[ring])).startswith(f"sandbox self-check failed ({ring}): {words}")
 
 
 def test_the_canaries_name_what_got_through(monkeypatch, tmp_path):

@@ -34,7 +34,7 @@ from blogtools import triage, untrusted, verdicts
 from blogtools.blocks import content_blocks
 from blogtools.errors import BlogtoolsError
 from blogtools.project import Project
-from blogtools.sandbox import Limits
+from blogtools.sandbox import Limits, selfcheck
 from blogtools.verdicts import safe
 
 QUEUE = "blogtools_triage"
@@ -254,7 +254,9 @@ class WorkerStopped(Exception):
 
 
 class _Pools(threading.local):
-    """Each worker thread's sandboxes, kept warm from task to task (as ``triage_site`` keeps them)."""
+    """Each worker thread's sandboxes, kept warm from task to task (as ``triage_site`` keeps them),
+    self-checked on their first unit: if the check fails, every task they take fails with its line
+    (Absurd retries it, on another worker too) and no verdict comes from them."""
 
     def __init__(self, made: list):
         self.by_limits: dict[Limits, triage.Sandboxes] = {}
@@ -262,7 +264,7 @@ class _Pools(threading.local):
 
     def get(self, limits: Limits) -> triage.Sandboxes:
         if limits not in self.by_limits:
-            self.by_limits[limits] = triage.Sandboxes(limits, python_spares=1)
+            self.by_limits[limits] = triage.Sandboxes(limits, python_spares=1, check=selfcheck.check_unit)
             self.made.append(self.by_limits[limits])
         return self.by_limits[limits]
 

@@ -251,6 +251,10 @@ for (const [name, attempt] of Object.entries({
   try { attempt(); } catch { through = false; }
   if (through) throw new Error(`self-check: runtime ring: ${name} got through`);
 }
+// Deno's read permission does not cover imports: only the import map refuses a file: import.
+let imported = true;
+try { await import("file:///runtime/imports/guest.json", { with: { type: "json" } }); } catch { imported = false; }
+if (imported) throw new Error("self-check: runtime ring: a file: import got through (no import map)");
 for (const name of ["Deno", "fetch", "WebSocket", "Worker", "EventSource", "XMLHttpRequest", "BroadcastChannel",
                     "caches", "navigator", "localStorage", "sessionStorage"]) {
   delete globalThis[name];
@@ -307,6 +311,10 @@ function hardenRealm() {
   return seen.size;
 }
 if (knobs.realm) hardenRealm();
+// The self-check's canary for the realm: its prototypes, as a block's code would find them.
+for (const [name, value] of Object.entries({ Object: Object.prototype, Array: Array.prototype, Function: Function.prototype })) {
+  if (!Object.isFrozen(value)) throw new Error(`self-check: interpreter ring: the realm is not frozen (${name}.prototype)`);
+}
 
 // --- the file system: /data read-only, /output writable and returned, /network brokered -------
 function mkfiles(files) {
