@@ -135,13 +135,14 @@ def test_each_block_has_one_badge_joined_to_it_and_nothing_overflows(which, requ
 @pytest.mark.parametrize("which", ["seed", "other"])
 def test_a_badges_disclosure_opens_by_keyboard(which, request, chromium):
     root = request.getfixturevalue(which)
-    post, _ = post_with_most_blocks(root)
+    pages = sorted(root.glob("site/[0-9]*/*/*/*/index.html"), key=lambda path: path.read_text().count('<details class="bt-badge'))
+    if not pages or '<details class="bt-badge' not in pages[-1].read_text():  # the seed's posts all have some
+        pytest.skip(f"no badge of the {which} site has more to show (its verdicts have no output, tests or harness)")
+    post = pages[-1].parent.relative_to(root / "site").as_posix() + "/"  # the post with the most disclosures
     with serving(root / "site") as url:
         page = chromium.new_page(viewport={"width": 390, "height": 800})
         page.goto(url + post, wait_until="networkidle")
         disclosures = page.locator(".md-content details.bt-badge")
-        if disclosures.count() == 0:
-            pytest.skip(f"no badge on {post} has more to show")  # the seed's posts all have some
         first = disclosures.first
         assert first.get_attribute("open") is None
         page.keyboard.press("Tab")  # focus moves through the page to the summary, as a reader's would
