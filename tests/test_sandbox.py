@@ -415,18 +415,22 @@ def test_scripts_read_no_host_detail_by_any_import(language, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="as a user every unit runs as that user, whose other processes are not the sandbox's")
 def test_no_process_is_left_behind(monkeypatch):
-    taken = []  # the uids of this test's units: other tests' units (other workers) run beside it
-    take = runtime.take_uid
+    """Every unit of a closed sandbox ends: when its uid is freed, nothing runs as it any more. (A
+    freed uid may go to another test's unit at once: only what ran as it while it was ours counts.)"""
+    taken, freed = [], []
+    take, free = runtime.take_uid, runtime.release_uid
     monkeypatch.setattr(runtime, "take_uid", lambda rings: taken.append(take(rings)) or taken[-1])
+    monkeypatch.setattr(runtime, "release_uid", lambda uid: freed.append((uid, runtime.running_processes({uid}))) or free(uid))
     with Sandbox(LIMITS) as sandbox, Sandbox(LIMITS, language="javascript") as javascript:
         with sandbox.unit() as unit:
             assert unit.run("print(1)").success
         assert javascript.run("new Worker('data:text/javascript,for (;;) {}', { type: 'module' }); for (;;) {}").timed_out
         sandbox._spare.result()  # the next spare has started: close() must end it too
-    deadline = time.monotonic() + runtime.REAP_SECONDS  # killed at close; a loaded machine takes a while to end them
-    while runtime.running_processes(set(taken)) and time.monotonic() < deadline:
+    deadline = time.monotonic() + runtime.REAP_SECONDS + 5  # killed at close; a loaded machine takes a while to end them
+    while len(freed) < len(taken) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(taken) >= 3 and runtime.running_processes(set(taken)) == []
+    assert len(taken) >= 3 and sorted(uid for uid, _ in freed) == sorted(taken)
+    assert all(left == [] for _, left in freed), freed
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="units get a uid of their own only as root")
