@@ -5,6 +5,8 @@ statuses like a post's; a site with no feeds builds from its pages alone."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,13 @@ def test_links_to_a_site_s_files_name_its_folder_in_the_repository(tmp_path):
     links = SourceLinks.for_repo(tmp_path / "docs", "https://github.com/o/r")
     assert links.url("snippets/x/a.py", 3) == "https://github.com/o/r/blob/main/docs/snippets/x/a.py#L3"
     assert SourceLinks.for_repo(tmp_path, "https://github.com/o/r").url("a.py") == "https://github.com/o/r/blob/main/a.py"
+
+
+def test_the_docs_site_checks_clean_when_named_from_the_repository():
+    """`blogtools -f docs/mkdocs.yml check` from the repository's folder: the docs' tests are
+    collected where they are (a relative site folder once sent pytest to docs/docs)."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "blogtools", "-f", "docs/mkdocs.yml", "check"], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].endswith(", 0 problems"), done.stdout

@@ -107,7 +107,7 @@ def collect_test_ids(
         return set(), problems
     progress(f"collecting the test ids of {len(files)} files with pytest --collect-only ...")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", *files],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", f"--rootdir={root.resolve()}", *files],
         cwd=root, capture_output=True, text=True,
     )
     collected = {line.strip() for line in done.stdout.splitlines() if "::" in line and " " not in line.strip()}
