@@ -5,9 +5,10 @@
     short_diff("2\\n", "3\\n")                            # "- 2\\n+ 3"
 
 A Python console session (``>>>`` and ``...`` prompts) is parsed by ``doctest``'s own parser; an
-IPython one (``In [1]:``, ``   ...:``, ``Out[1]:``) is turned into the same examples. Outputs are
-compared as doctest compares them with ``NORMALIZE_WHITESPACE`` and ``ELLIPSIS`` (``...`` in the
-post stands for any text), and with memory addresses (``0x7f...``) taken as equal. Parsing and
+IPython one (``In [1]:``, ``   ...:``, ``Out[1]:``) and a Node REPL's (``> ``, ``... ``) are turned
+into the same examples. Outputs are compared as doctest compares them with ``NORMALIZE_WHITESPACE``
+and ``ELLIPSIS`` (``...`` in the post stands for any text), and with memory addresses (``0x7f...``)
+taken as equal; a Node REPL's echo of ``undefined`` may be left out of the post. Parsing and
 comparing run on the host on text from the post and the sandbox: pure string work, no code runs.
 """
 
@@ -23,6 +24,11 @@ _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
 _IPYTHON_IN = re.compile(r"^In \[\d*\]: ?(.*)$")
 _IPYTHON_MORE = re.compile(r"^ +\.\.\.: ?(.*)$")
 _IPYTHON_OUT = re.compile(r"^Out\[\d*\]: ?(.*)$")
+_NODE_IN = re.compile(r"^> (.*)$")
+_NODE_MORE = re.compile(r"^\.\.\.(?: (.*))?$")
+_NODE_HEADER = re.compile(r"^(?:\$ node\s*|Welcome to Node\.js.*|Type \".help\" for more information\.)$")
+_NODE_COMMAND = re.compile(r"^\.[a-z]+\b")  # .exit, .help, .editor: the REPL's own commands
+_UNDEFINED = "undefined\n"
 PYTHON_PROMPT = re.compile(r"^\s*>>>( |$)", re.M)
 IPYTHON_PROMPT = re.compile(r"^In \[\d+\]:", re.M)
 MOST_EXAMPLES = 200
@@ -78,6 +84,32 @@ def _ipython_examples(text: str) -> list[Example]:
             for source, want, number in examples[:MOST_EXAMPLES] if "".join(source).strip()]
 
 
+def node_examples(text: str) -> list[Example]:
+    """A Node REPL transcript's examples: each ``> `` input with its ``... `` continuation lines, and
+    the lines up to the next prompt as its output (the REPL's own ``.exit``-style commands left
+    out). [] unless the text has that shape: a prompt first (after ``$ node`` and Node's welcome
+    lines) and at least one input followed by output."""
+    lines = text.splitlines()
+    while lines and (not lines[0].strip() or _NODE_HEADER.match(lines[0])):
+        lines.pop(0)
+    if not lines or not _NODE_IN.match(lines[0]):
+        return []
+    examples: list[list] = []  # [source lines, want lines, line]
+    for number, line in enumerate(lines, start=len(text.splitlines()) - len(lines) + 1):
+        typed, more = _NODE_IN.match(line), _NODE_MORE.match(line)
+        if typed:
+            examples.append([[typed.group(1)], [], number])
+        elif more and not examples[-1][1]:  # a continuation line follows its input at once
+            examples[-1][0].append(more.group(1) or "")
+        else:
+            examples[-1][1].append(line)
+    found = [Example("\n".join(source).rstrip() + "\n", "".join(f"{line}\n" for line in want).rstrip() + "\n"
+                     if "".join(want).strip() else "", number)
+             for source, want, number in examples[:MOST_EXAMPLES]
+             if "".join(source).strip() and not _NODE_COMMAND.match(source[0].strip())]
+    return found if any(example.want for example in found) else []
+
+
 def _plain_addresses(text: str) -> str:
     return _ADDRESS.sub("0x…", text)
 
@@ -86,6 +118,14 @@ def same(want: str, got: str) -> bool:
     """Whether ``got`` is what the post shows (``want``), as doctest judges with ELLIPSIS and
     NORMALIZE_WHITESPACE, memory addresses aside."""
     return doctest.OutputChecker().check_output(_plain_addresses(want), _plain_addresses(got), FLAGS)
+
+
+def same_in_node(want: str, got: str) -> bool:
+    """``same``, for a Node REPL: the ``undefined`` it echoes after a statement (a declaration, a
+    ``console.log``) may be left out of the post."""
+    if same(want, got):
+        return True
+    return got.endswith(_UNDEFINED) and not want.rstrip().endswith("undefined") and same(want, got[:-len(_UNDEFINED)])
 
 
 def short_diff(want: str, got: str) -> str:

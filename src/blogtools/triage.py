@@ -177,6 +177,12 @@ _SSH_CONFIG = re.compile(r"^\s*(?:Host|HostName|User|Port|IdentityFile|ProxyJump
                          r"IdentitiesOnly|StrictHostKeyChecking|UserKnownHostsFile|LocalForward|ServerAliveInterval)\s+\S",
                          re.M | re.I)
 _SESSION_LANGUAGES = ("python", "pycon", "console", "text", "")  # where a Python prompt makes a session
+# Where a Node REPL transcript may stand: a block named JavaScript, or one whose name says nothing of
+# a language (then it must also look like Node's: a JavaScript input, a value printed as Node prints).
+_NODE_LANGUAGES, _NODE_UNNAMED = ("javascript", "typescript"), ("console", "text", "")
+_JS_INPUT = re.compile(r"[()[\]{}=.'\"`]|\b(?:const|let|var|function|class|new|await)\b")
+_NODE_VALUE = re.compile(r"^(?:undefined|null|true|false|-?\d[\d_.e+n]*|'.*'|\[.*|\{.*|\w+ \{.*|\[Function.*|"
+                         r"Uncaught .*|Promise \{.*|(?:Map|Set)\(\d+\) \{.*)$")
 
 
 def _console_session(text: str) -> bool:
@@ -212,11 +218,31 @@ def dedented(text: str) -> str:
     return flush
 
 
+def _console_of(block: Block) -> _Console | None:
+    """How a (dedented) block runs as a console session, or None when it is not one."""
+    return PYTHON_CONSOLE if is_python_session(block) else NODE_CONSOLE if is_node_session(block) else None
+
+
 def is_python_session(block: Block) -> bool:
     """Whether a block is a Python (or IPython) console session, to run prompt by prompt."""
     language = languages.lookup(block.language)
     name = language.name if language else block.language.strip().lower()
     return name in _SESSION_LANGUAGES and sessions.is_session(block.text)
+
+
+def is_node_session(block: Block) -> bool:
+    """Whether a block is a Node REPL transcript to run prompt by prompt: Node's shape (``> ``
+    inputs, each parsing as JavaScript, with output between them), in a block named JavaScript
+    or, unnamed, one with an input and an output that only JavaScript would show."""
+    language = languages.lookup(block.language)
+    name = language.name if language else block.language.strip().lower()
+    if name not in (*_NODE_LANGUAGES, *_NODE_UNNAMED) or not block.text.lstrip().startswith(("> ", "$ node")):
+        return False
+    examples = sessions.node_examples(block.text)
+    if not examples or not all(language_guess.parses(example.source, "javascript") for example in examples):
+        return False
+    return name in _NODE_LANGUAGES or (any(_JS_INPUT.search(example.source) for example in examples) and any(
+        _NODE_VALUE.match(line.strip()) for example in examples for line in example.want.splitlines()))
 
 
 def static_verdict(block: Block) -> Verdict | None:
@@ -228,6 +254,8 @@ def static_verdict(block: Block) -> Verdict | None:
         return Verdict(ILLUSTRATIVE, "empty block")
     if is_python_session(block):
         return None if sessions.session_examples(text) else Verdict(ILLUSTRATIVE, "console session")
+    if is_node_session(block):
+        return None
     if name in (*_RUN, "shell", "text", "") and _console_session(text):
         return Verdict(ILLUSTRATIVE, "console session")
     if name in (*_RUN, "shell", "text", "") and (shape := _looks_like_output(text)):
@@ -294,6 +322,10 @@ _NETWORK_ERRORS = {"URLError", "HTTPError", "ConnectionError", "ConnectionRefuse
 _PYTHON2 = ("Missing parentheses in call to", "leading zeros in decimal integer literals",
             "multiple exception types must be parenthesized")
 _STDLIB = frozenset(sys.stdlib_module_names)
+_PYTEST_USE = re.compile(r"\bpytest\.((?:mark\.)?\w+)")
+# pytest does not import in the sandbox's hardened interpreter (its dependencies build namedtuples
+# with defaults, and replacing a function's __defaults__ is refused there): its tests are not run.
+_NO_PYTEST = "; pytest does not run in the sandbox"
 
 
 def _python_error(stderr: str) -> tuple[str, str]:
@@ -304,6 +336,17 @@ def _python_error(stderr: str) -> tuple[str, str]:
     if found is None:
         return "", ""
     return found.group("name").rpartition(".")[2], (found.group("message") or "").strip()
+
+
+def _missing_module(module: str, said: str, text: str) -> Verdict:
+    """The verdict of a block that imports a module the sandbox lacks."""
+    if module in _STDLIB or module.startswith("_"):
+        return Verdict(NEEDS_CONTEXT, f"the sandbox's Python lacks {module}", (Need("language", "CPython"),))
+    if module == "pytest":
+        used = list(dict.fromkeys(_PYTEST_USE.findall(text)))
+        return Verdict(NEEDS_CONTEXT, _plain(f"its tests use pytest{f' ({_listed(used)})' if used else ''}{_NO_PYTEST}"),
+                       (Need("module", "pytest"),))
+    return Verdict(NEEDS_CONTEXT, said, (Need("module", module or "?"),))
 
 
 def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
@@ -319,10 +362,7 @@ def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
             return Verdict(NEEDS_CONTEXT, f"top-level await, as in a notebook ({said})", (Need("language", "IPython"),))
         return _fragment(said)
     if name == "ModuleNotFoundError":
-        module = _first_quoted(message).partition(".")[0]
-        if module in _STDLIB or module.startswith("_"):
-            return Verdict(NEEDS_CONTEXT, f"the sandbox's Python lacks {module}", (Need("language", "CPython"),))
-        return Verdict(NEEDS_CONTEXT, said, (Need("module", module or "?"),))
+        return _missing_module(_first_quoted(message).partition(".")[0], said, block.text)
     if name == "ImportError" and "not available in the sandbox" in message:
         return Verdict(NEEDS_CONTEXT, "the sandbox's Python cannot run this", (Need("language", "CPython"),))
     if name == "NameError":
@@ -384,7 +424,8 @@ _say, _dumps, _report = _s.stderr.write, _j.dumps, {}
 $body
 """)
 # A block run as a script: each call its top-level code makes is reported (once a call site), then
-# its pytest-style tests are called, if those are all it defines.
+# its pytest-style tests are called, if those are all it defines: each test's error (its
+# exception line and the block's line it was raised at), or '' when it passed.
 _SCRIPT_BODY = """\
 _code, _m, _calls = compile($text, '<exec>', 'exec'), _s.monitoring, []
 def _seen(code, offset, called, arg0):
@@ -403,10 +444,15 @@ except Exception:
 try:
     exec(_code, _ns)
     _m.set_local_events(5, _code, 0)
-    _report['tests'] = 0
+    _report['tests'] = []
     for _test in $tests:
-        _ns[_test]()
-        _report['tests'] += 1
+        try:
+            _ns[_test]()
+            _report['tests'].append([_test, '', 0])
+        except Exception as _e:
+            _at = [frame.lineno for frame in _tb.extract_tb(_e.__traceback__) if frame.filename == '<exec>']
+            _said = ''.join(_tb.format_exception_only(type(_e), _e))[-500:]
+            _report['tests'].append([_test, _said, _at[-1] if _at else 0])
 finally:
     _lines = list(_code.co_lines())
     _report['calls'] = [[next((n for a, b, n in _lines if a <= o < b), 0), name] for o, name in _calls[:64]]
@@ -500,6 +546,39 @@ def _top_level(text: str) -> tuple[list[tuple[int, int]], list[str], list[str], 
     return spans, list(dict.fromkeys(names)), [f.name for f in tests if not fixtures[f.name]], takes
 
 
+def _reported_tests(report: dict | None, tests: Sequence[str], lines: int) -> list[tuple[str, str, int]]:
+    """The report's outcome of each of ``tests`` (name, error or "", line): [] unless it has the
+    right shape, one for each test in order."""
+    found = report.get("tests") if report else None
+    if not isinstance(found, list) or len(found) != len(tests):
+        return []
+    shaped = [(name, said, line) for (name, said, line), test in zip(
+        (item if isinstance(item, list) and len(item) == 3 else ("", "", 0) for item in found), tests)
+        if name == test and isinstance(said, str) and type(line) is int and 0 <= line <= lines]
+    return shaped if len(shaped) == len(tests) else []
+
+
+def _tests_verdict(text: str, ran: Sequence[tuple[str, str, int]], output: str, after: int | None) -> Verdict:
+    """A block of tests, each called: ``runs`` when all pass; when one fails, ``differs`` (what the
+    block asserts is not what its code does: the first failures, each at its line), unless its
+    error says what the block lacks (a name, a module, a file: ``needs-context``)."""
+    names = tuple(name for name, _, _ in ran)
+    failed = [(name, said, line) for name, said, line in ran if said]
+    if not failed:
+        return Verdict(RUNS, _plain(f"its {_count(len(ran), 'test')} pass ({_listed(names)})"), output=output,
+                       after=after, names=names)
+    for _, said, _ in failed:
+        lacks = python_failure(Block(0, "python", text), RunResult("", said, False), LIMITS)
+        if lacks.verdict == NEEDS_CONTEXT:
+            return lacks
+    source = text.splitlines()
+    diff = "\n".join(f"{name}, line {line}: {_plain(source[line - 1].strip(), 120)}\n  {_plain(said.strip(), 200)}"
+                     if line else f"{name}: {_plain(said.strip(), 200)}" for name, said, line in failed[:3])
+    return Verdict(DIFFERS, _plain(f"{len(failed)} of {_count(len(ran), 'test')} fail{'s' * (len(failed) == 1)} "
+                                   f"({_listed([name for name, _, _ in failed])})"),
+                   output=output, after=after, names=names, diff=diff)
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' * (number != 1)}"
 
@@ -520,9 +599,8 @@ def what_it_did(text: str, result: RunResult, report: dict | None, after: int | 
     did = "; ".join(part for part in (f"prints {_count(printed, 'line')}" if printed else "",
                                       f"writes {_count(len(result.output_files), 'file')}" if result.output_files else "")
                     if part)
-    if report is not None and tests and report.get("tests") == len(tests):
-        return Verdict(RUNS, _plain(f"its {_count(len(tests), 'test')} pass ({_listed(tests)})"),
-                       output=output, after=after, names=tuple(tests))
+    if tests and (ran := _reported_tests(report, tests, len(text.splitlines()))):
+        return _tests_verdict(text, ran, output, after)
     if report is None:  # the block cut its report off: only what the host saw is said
         return Verdict(RUNS, f"{did or 'prints nothing'} (its calls were not reported)", output=output, after=after)
     calls = list(dict.fromkeys(called))
@@ -534,42 +612,56 @@ def what_it_did(text: str, result: RunResult, report: dict | None, after: int | 
 
 
 def session_verdict(block: Block, examples: Sequence[sessions.Example], result: RunResult, report: dict | None,
-                    limits: Limits, after: int | None = None) -> Verdict:
-    """The verdict of a console session from what each prompt printed or raised in the sandbox,
-    compared with what the post shows after it (doctest's normalisation)."""
+                    limits: Limits, after: int | None = None, console: _Console | None = None) -> Verdict:
+    """The verdict of a console session (Python's unless ``console`` says) from what each prompt
+    printed or raised in the sandbox, compared with what the post shows after it (doctest's
+    normalisation)."""
+    console = console or PYTHON_CONSOLE
     got = report.get("examples") if report else None
     if not isinstance(got, list) or len(got) != len(examples):
-        return python_failure(block, result, limits) if not python_ran(result) else _raised("")
+        return console.failure(block, result, limits) if not console.ran(result) else _raised("")
     differs = []
     for example, item in zip(examples, got):
         if not (isinstance(item, list) and len(item) == 3 and all(isinstance(part, str) for part in item)):
             return _raised("")
         kind, printed, raised = item
-        if kind == "raised" and not example.want.lstrip().startswith("Traceback ("):
-            needs = python_failure(block, RunResult("", raised, False), limits)
+        shown = console.shown_error(example.want)
+        if kind == "raised" and not shown:
+            needs = console.failure(block, console.raised(raised), limits)
             if needs.verdict == NEEDS_CONTEXT:
                 return needs
             differs.append((example, example.want, printed + raised))
         elif kind == "raised":
-            wanted = _exception_line(example.want)
-            if not sessions.same(wanted, raised.strip().splitlines()[-1] + "\n" if raised.strip() else ""):
-                differs.append((example, wanted, raised))
-        elif not sessions.same(example.want, printed):
+            if not sessions.same(shown, raised.strip().splitlines()[-1] + "\n" if raised.strip() else ""):
+                differs.append((example, shown, raised))
+        elif not console.same(example.want, printed):
             differs.append((example, example.want, printed))
     prompts = _count(len(examples), "prompt")
     if not differs:
         return Verdict(MATCHES, f"{prompts} checked", after=after)
     example, want, printed = differs[0]
-    diff = f"line {example.line}: {example.source.strip()[:120]}\n" + sessions.short_diff(want, printed)
+    diff = f"line {example.line}: {_plain(example.source.strip(), 120)}\n" + sessions.short_diff(want, printed)
     return Verdict(DIFFERS, f"{len(differs)} of {prompts} differ{'s' * (len(differs) == 1)}, first at line {example.line}",
                    output="".join(part[1] for part in got if isinstance(part, list) and len(part) == 3)[:4000],
                    after=after, diff=diff)
 
 
 def _exception_line(want: str) -> str:
-    """The exception line of a traceback the post shows ("ValueError: bad value")."""
+    """The exception line of a traceback the post shows ("ValueError: bad value"), "" for none."""
     lines = [line for line in want.splitlines() if line.strip()]
-    return (lines[-1].strip() + "\n") if lines else ""
+    return (lines[-1].strip() + "\n") if lines and want.lstrip().startswith("Traceback (") else ""
+
+
+_NODE_ERROR = re.compile(r"^(?:Uncaught:? +)?((?:[A-Z]\w*)?(?:Error|Exception)\b.*)$|^Uncaught:? +(.+)$")
+
+
+def _node_error_line(want: str) -> str:
+    """The error a Node REPL transcript shows ("Uncaught TypeError: x is not a function", or
+    "TypeError: ..." as Node before 16 printed it), without "Uncaught"; "" for none."""
+    for line in want.splitlines():
+        if found := _NODE_ERROR.match(line.strip()):
+            return (found.group(1) or found.group(2)).strip() + "\n"
+    return ""
 
 
 # JavaScript and TypeScript (Deno) -----------------------------------------------------------------
@@ -662,6 +754,80 @@ def script_did(text: str, result: RunResult, report: dict | None, after: int | N
 
 def _python_code(earlier: Sequence[str], text: str, marker: str) -> str:
     return python_program(earlier, text, marker, _top_level(text)[2])
+
+
+# A Node REPL session in Deno: each input evaluated as a script in one realm (node:vm, as Node's REPL
+# does: declarations persist, a statement's completion value is printed with Node's util.inspect;
+# an object literal first taken as an expression, top-level await allowed); console output kept per
+# prompt; the earlier blocks run quietly first, a failing one passed over.
+_NODE_SESSION = string.Template("""\
+import vm from "node:vm";
+import util from "node:util";
+const say = console.error.bind(console), report = {examples: []};
+let out = [];
+for (const key of ["log", "info", "warn", "error", "debug", "trace", "dir"]) {
+  console[key] = (...args) => { out.push(util.format(...args) + "\\n"); };
+}
+globalThis.addEventListener("unhandledrejection", (event) => event.preventDefault());
+const run = (code) => vm.runInThisContext(code, {filename: "REPL"});
+const said = (e) => {
+  try { return e instanceof Error ? `$${e.name}: $${e.message}` : util.inspect(e); } catch { return "?"; }
+};
+async function evaluate(source) {
+  const text = source.trim();
+  if (text.startsWith("{") && !text.endsWith(";")) {
+    try { return run(`($${source})`); } catch (e) { if (!(e instanceof SyntaxError)) throw e; }
+  }
+  try { return run(source); } catch (e) { if (!(e instanceof SyntaxError) || !/\\bawait\\b/.test(source)) throw e; }
+  try { return await run(`(async () => ($${text.replace(/;+$$/, "")}\\n))()`); } catch (e) { if (!(e instanceof SyntaxError)) throw e; }
+  await run(`(async () => {$${source.replace(/^(\\s*)(?:const|let|var)\\s+([A-Za-z_$$][\\w$$]*)\\s*=/gm, "$$1globalThis.$$2 =")}\\n})()`);
+  return undefined;
+}
+for (const source of $earlier) { try { run(source); } catch { /* passed over, as in Python */ } }
+try {
+  for (const source of $sources) {
+    out = [];
+    try {
+      const value = await evaluate(source);
+      report.examples.push(["output", (out.join("") + util.inspect(value, {showProxy: true}) + "\\n").slice(-4000), ""]);
+    } catch (e) {
+      report.examples.push(["raised", out.join("").slice(-4000), said(e).slice(-500)]);
+    }
+  }
+} finally {
+  say("\\n" + $marker + JSON.stringify(report));
+}
+""")
+
+
+def node_session_program(earlier: Sequence[str], examples: Sequence[sessions.Example], marker: str) -> str:
+    """JavaScript (a module for Deno) that runs a Node REPL session's inputs one by one in one realm,
+    as Node's REPL does (after ``earlier`` blocks, quietly), reporting under ``marker`` what each
+    printed, with the value Node shows, or the error it threw."""
+    return _NODE_SESSION.substitute(earlier=json.dumps(list(earlier)), sources=json.dumps([e.source for e in examples]),
+                                    marker=json.dumps(marker))
+
+
+@dataclass(frozen=True)
+class _Console:
+    """How a console session of one language is read, run and compared: Python's REPL or Node's."""
+
+    family: str  # the runner family whose earlier blocks it may need (and whose names it defines)
+    language: str  # the sandbox it runs in
+    examples: Callable[[str], list[sessions.Example]]
+    program: Callable[[Sequence[str], Sequence[sessions.Example], str], str]  # (earlier, examples, marker)
+    ran: Callable[[RunResult], bool]
+    failure: Callable[[Block, RunResult, Limits], Verdict]
+    shown_error: Callable[[str], str]  # the error line the post shows after a prompt, "" for none
+    raised: Callable[[str], RunResult]  # a prompt's error, as a run ending in it reads
+    same: Callable[[str, str], bool]
+
+
+PYTHON_CONSOLE = _Console("python", "python", sessions.session_examples, session_program, python_ran, python_failure,
+                          _exception_line, lambda said: RunResult("", said, False), sessions.same)
+NODE_CONSOLE = _Console("script", "javascript", sessions.node_examples, node_session_program, script_ran,
+                        script_failure, _node_error_line, lambda said: RunResult("", f"error: Uncaught {said}", False),
+                        sessions.same_in_node)
 
 
 @dataclass(frozen=True)
@@ -787,7 +953,7 @@ class _Post:
 
     def _run(self, language: str, code: str, cumulative: bool = False) -> tuple[RunResult, dict | None]:
         if language != "python":
-            return self.sandboxes[language].run(code), None
+            return take_report(self.sandboxes[language].run(code), self.marker)
         if cumulative:
             self.again = self.again or self.sandboxes.python_unit()
             return take_report(self.again.run(code), self.marker)
@@ -796,8 +962,8 @@ class _Post:
 
     def triage(self, block: Block) -> Verdict:
         block = replace(block, text=dedented(block.text))
-        if is_python_session(block):
-            return self._session(block)
+        if console := _console_of(block):
+            return self._session(block, console)
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
         runner = _RUNNERS[family]
@@ -809,17 +975,17 @@ class _Post:
             verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, None)
         else:
             verdict = runner.failure(block, result, self.sandboxes.limits)
-            if verdict.needs and verdict.needs[0].kind == "name":
-                verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
+        if verdict.needs and verdict.needs[0].kind == "name":  # a failed test's name error too
+            verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
         self.earlier[family].append((block, verdict, _may_run_again(runner, verdict, result.timed_out)))
         return verdict
 
     def known(self, block: Block, verdict: Verdict) -> None:
         """Take an earlier triage's verdict of ``block`` as this post's, without running it again."""
         block = replace(block, text=dedented(block.text))
-        if is_python_session(block):
-            typed = replace(block, text="".join(example.source for example in sessions.session_examples(block.text)))
-            self.earlier["python"].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
+        if console := _console_of(block):
+            typed = replace(block, text="".join(example.source for example in console.examples(block.text)))
+            self.earlier[console.family].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
             return
         if static_verdict(block) is not None:
             return
@@ -835,20 +1001,20 @@ class _Post:
             return None
         if takes[0] in ("self", "cls"):  # methods of a test class the block leaves out
             return Verdict(NEEDS_CONTEXT, "test methods outside their class", (Need("input", "the class of its test methods"),))
-        return Verdict(NEEDS_CONTEXT, _plain(f"its tests take pytest fixtures ({_listed(takes)})"),
+        return Verdict(NEEDS_CONTEXT, _plain(f"its tests take pytest fixtures ({_listed(takes)}){_NO_PYTEST}"),
                        (Need("module", "pytest"),))
 
-    def _session(self, block: Block) -> Verdict:
-        examples = sessions.session_examples(block.text)
-        if any(example.source.lstrip().startswith(("%", "!")) for example in examples):
+    def _session(self, block: Block, console: _Console) -> Verdict:
+        examples = console.examples(block.text)
+        if console is PYTHON_CONSOLE and any(example.source.lstrip().startswith(("%", "!")) for example in examples):
             verdict = Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
         else:
-            result, report = self._run("python", session_program([], examples, self.marker))
-            verdict = session_verdict(block, examples, result, report, self.sandboxes.limits)
+            result, report = self._run(console.language, console.program([], examples, self.marker))
+            verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, console=console)
             if verdict.needs and verdict.needs[0].kind == "name":
-                verdict = self._session_after_earlier(block, examples, verdict)
+                verdict = self._session_after_earlier(block, examples, verdict, console)
         typed = replace(block, text="".join(example.source for example in examples))
-        self.earlier["python"].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
+        self.earlier[console.family].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
         return verdict
 
     def _defining(self, family: str, name: str) -> tuple[list[str], int, Verdict] | None:
@@ -859,13 +1025,13 @@ class _Post:
             return None
         return [before.text for before, _, again in earlier if again], defining[-1][0].ordinal, defining[-1][1]
 
-    def _session_after_earlier(self, block: Block, examples, alone: Verdict) -> Verdict:
-        found = self._defining("python", alone.needs[0].what)
+    def _session_after_earlier(self, block: Block, examples, alone: Verdict, console: _Console) -> Verdict:
+        found = self._defining(console.family, alone.needs[0].what)
         if found is None:
             return alone
         texts, after, its_verdict = found
-        result, report = self._run("python", session_program(texts, examples, self.marker), cumulative=True)
-        verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, after)
+        result, report = self._run(console.language, console.program(texts, examples, self.marker), cumulative=True)
+        verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, after, console)
         return self._still_lacking(verdict, after, its_verdict)
 
     def _after_earlier(self, block: Block, family: str, name: str, alone: Verdict) -> Verdict:
@@ -877,8 +1043,10 @@ class _Post:
         language = "python" if family == "python" else "typescript"  # TypeScript reads JavaScript too
         result, report = self._run(language, code, cumulative=True)
         if runner.ran(result):
-            return self._tests_need_pytest(block) or runner.did(block.text, result, report, after)
-        return self._still_lacking(runner.failure(block, result, self.sandboxes.limits), after, its_verdict)
+            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, after)
+        else:
+            verdict = runner.failure(block, result, self.sandboxes.limits)
+        return self._still_lacking(verdict, after, its_verdict)
 
     @staticmethod
     def _still_lacking(still: Verdict, after: int, its_verdict: Verdict) -> Verdict:
