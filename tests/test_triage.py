@@ -57,7 +57,12 @@ def triage(sandbox, *blocks: tuple[str, str]) -> list[Verdict]:
     ("rust", "impl Value {\n    pub fn new() -> Self { ... }\n}\n", ILLUSTRATIVE, "fragment with elided parts"),
     ("rust", "error[E0597]: `array` does not live long enough\n  |\n", ILLUSTRATIVE, "compiler or tool output"),
     ("python", "%matplotlib inline\nimport numpy as np\n", NEEDS_CONTEXT, Need("language", "IPython")),
-    ("javascript", "> [1, 2].map(x => x * 2)\n[ 2, 4 ]\n", ILLUSTRATIVE, "console session"),
+    # Shell transcripts and quotes with "> " are no Node REPL: some inputs parse as JavaScript
+    # ("ls -la" is a subtraction), but nothing else in them reads as Node's.
+    ("shell", "> ls -la\ntotal 0\n", ILLUSTRATIVE, "console session"),
+    ("", "> ls -la\ntotal 8\n-rw-r--r-- 1 me me 10 Dec 7 a.txt\n", ILLUSTRATIVE, "console session"),
+    ("console", "> npm install left-pad\nadded 1 package in 1s\n", ILLUSTRATIVE, "console session"),
+    ("text", "> Quoted prose, not code.\n> More of it.\n", ILLUSTRATIVE, "console session"),
 ])
 def test_static_verdicts(language, text, verdict, reason_or_need):
     found = static_verdict(Block(1, language, text))
@@ -68,6 +73,8 @@ def test_static_verdicts(language, text, verdict, reason_or_need):
 def test_sessions_run_and_indented_code_is_dedented_first():
     assert static_verdict(Block(1, "python", ">>> 1 + 1\n2\n")) is None  # a session: run as a doctest
     assert static_verdict(Block(1, "text", "In [1]: 1 + 1\nOut[1]: 2\n")) is None
+    assert static_verdict(Block(1, "javascript", "> [1, 2].map(x => x * 2)\n[ 2, 4 ]\n")) is None  # Node's REPL
+    assert static_verdict(Block(1, "", "> const s = 'a' + 'b'\nundefined\n> s\n'ab'\n")) is None
     assert dedented("    def f():\n        return 1\n") == "def f():\n    return 1\n"
     assert dedented("\tx = 1\n\tif x:\n\t\tprint(x)\n") == "x = 1\nif x:\n\tprint(x)\n"
     assert dedented("\tx = 1\n        y = 2\n") == "x = 1\ny = 2\n"  # a tab and 8 spaces: the same column
@@ -166,16 +173,24 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
         sandbox,
         ("python", "def add(a, b):\n    return a + b\n"),
         ("python", "def test_add():\n    assert add(2, 2) == 4\n\ndef test_zero():\n    assert add(0, 0) == 0\n"),
-        ("python", "def test_wrong():\n    assert add(2, 2) == 5\n"),
+        ("python", "def test_sum():\n    assert add(1, 1) == 2\n\ndef test_wrong():\n    assert add(2, 2) == 5, 'two and two'\n"),
         ("python", "def test_file(tmp_path):\n    assert tmp_path.exists()\n"),
         ("python", "def test_method(self):\n    assert self.value\n"),
+        ("python", "import pytest\n\n@pytest.mark.parametrize('n', [1, 2])\ndef test_positive(n):\n    assert n > 0\n\n"
+                   "def test_division():\n    with pytest.raises(ZeroDivisionError):\n        1 / 0\n"),
+        ("python", "def test_subtract():\n    assert subtract(3, 1) == 2\n"),
     )
     assert verdicts[0].verdict == DEFINES and verdicts[0].names == ("add",)
     assert verdicts[1] == Verdict(RUNS, "its 2 tests pass (test_add, test_zero)", after=1, names=("test_add", "test_zero"))
-    assert verdicts[2].verdict == ILLUSTRATIVE and verdicts[2].after == 1  # a failing test is no run
-    assert verdicts[2].reason.startswith("raises AssertionError") and verdicts[2].reason.endswith("after block 1")
+    # A failing test: what the block asserts is not what the code does; which test, at which line.
+    assert verdicts[2] == Verdict(DIFFERS, "1 of 2 tests fails (test_wrong)", after=1, names=("test_sum", "test_wrong"),
+                                  diff="test_wrong, line 5: assert add(2, 2) == 5, 'two and two'\n"
+                                       "  AssertionError: two and two")
     assert verdicts[3].needs == (Need("module", "pytest"),) and "tmp_path" in verdicts[3].reason
     assert verdicts[4].needs == (Need("input", "the class of its test methods"),)
+    assert verdicts[5] == Verdict(NEEDS_CONTEXT, "its tests use pytest (mark.parametrize, raises); pytest does not run"
+                                  " in the sandbox", (Need("module", "pytest"),))
+    assert verdicts[6].needs == (Need("name", "subtract"),)  # a test's error that says what is lacking
 
 
 @pytest.mark.sandbox
@@ -204,6 +219,32 @@ def test_console_sessions_and_shown_output_are_checked_as_doctests(sandbox):
     assert verdicts[6].reason == "output of block 6, which matches it"
     assert verdicts[7].verdict == DIFFERS and "-total: 46" in verdicts[7].diff and "+total: 45" in verdicts[7].diff
     assert verdicts[8].verdict == ILLUSTRATIVE
+
+
+@pytest.mark.sandbox
+def test_node_repl_sessions_are_run_as_doctests(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("javascript", "$ node\nWelcome to Node.js v22.11.0.\nType \".help\" for more information.\n"
+                       "> const xs = [1, 2, 3]\nundefined\n> xs.map(x => x * 2)\n[ 2, 4, 6 ]\n"
+                       "> function greet(name) {\n...   return `hi ${name}`\n... }\nundefined\n> greet('ada')\n'hi ada'\n"
+                       "> ({ total: xs.length, nested: { deep: [xs] } })\n{ total: 3, nested: { deep: [ [Array] ] } }\n"
+                       "> await Promise.resolve(new Map([['a', 1]]))\nMap(1) { 'a' => 1 }\n"
+                       "> console.log('sum', xs.reduce((a, b) => a + b))\nsum 6\n"  # Node's "undefined" echo left out
+                       "> xs.nope()\nUncaught TypeError: xs.nope is not a function\n"
+                       "> Array.from({ length: 30 }, (_, i) => i)\n[\n   0,  1,  2,  3, ...\n]\n> .exit\n"),
+        ("", "> [1, 2].map(x => x * 2)\n[ 2, 4 ]\n> 'a' + 1\n'a1'\n> typeof null\n'null'\n"),
+        ("javascript", "function double(x) {\n  return x * 2;\n}\n"),
+        ("javascript", "> double(21)\n42\n"),
+        ("javascript", "> import { z } from 'zod'\nundefined\n"),
+        ("shell", "> ls -la\ntotal 0\n"),
+    )
+    assert verdicts[0] == Verdict(MATCHES, "9 prompts checked")
+    assert verdicts[1] == Verdict(DIFFERS, "1 of 3 prompts differs, first at line 5", output="[ 2, 4 ]\n'a1'\n'object'\n",
+                                  diff="line 5: typeof null\n-'null'\n+'object'")
+    assert verdicts[3] == Verdict(MATCHES, "1 prompt checked", after=3)  # after the block defining double
+    assert verdicts[4].verdict == DIFFERS and "Cannot use import statement outside a module" in verdicts[4].diff
+    assert verdicts[5] == Verdict(ILLUSTRATIVE, "console session")  # a shell transcript is never run as Node
 
 
 # --- JavaScript and TypeScript in Deno -------------------------------------------------------------

@@ -50,7 +50,7 @@ RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completio
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
@@ -179,7 +179,7 @@ _SSH_CONFIG = re.compile(r"^\s*(?:Host|HostName|User|Port|IdentityFile|ProxyJump
 _SESSION_LANGUAGES = ("python", "pycon", "console", "text", "")  # where a Python prompt makes a session
 # Where a Node REPL transcript may stand: a block named JavaScript, or one whose name says nothing of
 # a language (then it must also look like Node's: a JavaScript input, a value printed as Node prints).
-_NODE_LANGUAGES, _NODE_UNNAMED = ("javascript", "typescript"), ("console", "text", "")
+_NODE_LANGUAGES, _NODE_UNNAMED = ("javascript",), ("console", "text", "")
 _JS_INPUT = re.compile(r"[()[\]{}=.'\"`]|\b(?:const|let|var|function|class|new|await)\b")
 _NODE_VALUE = re.compile(r"^(?:undefined|null|true|false|-?\d[\d_.e+n]*|'.*'|\[.*|\{.*|\w+ \{.*|\[Function.*|"
                          r"Uncaught .*|Promise \{.*|(?:Map|Set)\(\d+\) \{.*)$")
