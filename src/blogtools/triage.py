@@ -757,12 +757,17 @@ def _python_code(earlier: Sequence[str], text: str, marker: str) -> str:
 
 
 # A Node REPL session in Deno: each input evaluated as a script in one realm (node:vm, as Node's REPL
-# does: declarations persist, a statement's completion value is printed with Node's util.inspect;
+# does: declarations persist, a statement's completion value is printed with Node's util.inspect, its
+# timers are Node's; ``require`` stays undefined, so a CommonJS import says it needs Node.js;
 # an object literal first taken as an expression, top-level await allowed); console output kept per
 # prompt; the earlier blocks run quietly first, a failing one passed over.
 _NODE_SESSION = string.Template("""\
 import vm from "node:vm";
 import util from "node:util";
+import timers from "node:timers";
+const {setTimeout, setInterval, setImmediate, clearTimeout, clearInterval, clearImmediate} = timers;
+Object.assign(globalThis, {global: globalThis, setTimeout, setInterval, setImmediate, clearTimeout, clearInterval,
+                           clearImmediate});  // Node's timers (a Timeout object, not a number), and its global
 const say = console.error.bind(console), report = {examples: []};
 let out = [];
 for (const key of ["log", "info", "warn", "error", "debug", "trace", "dir"]) {
