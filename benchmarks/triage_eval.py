@@ -10,7 +10,7 @@ Prints the agreement (``defines``, ``runs``, ``matches`` and ``differs`` agree w
 ``runs``; ``matches`` and ``differs`` also with ``illustrative``: a transcript checked as a doctest),
 every disagreement, how many blocks were called ``runs``, ``defines`` or ``matches`` against a label
 that says they do not run (the one error that must not happen: it must be 0), and how many Python
-console sessions were checked. A labelled block the
+console sessions and Node REPL sessions were checked. A labelled block the
 feeds no longer yield is reported as missing, not counted. ``--draw N`` runs nothing: it prints N
 blocks of the corpus feeds that have no label yet, drawn at random (``--seed``), for a person to
 label before any rule changes.
@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from blogtools import manifest
-from blogtools.triage import Block, Sandboxes, triage_post
+from blogtools.triage import Block, Sandboxes, is_node_session, triage_post
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/corpus beside the checkout (or beside the folder of worktrees it sits in).
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     feeds = sorted({feed for feed, _ in labels})
     agreed, compared, wrong_runs, disagreements, found = 0, 0, 0, [], set()
-    given, sessions = defaultdict(int), [0, 0]
+    given, sessions, node = defaultdict(int), [0, 0], [0, 0]
     started = time.perf_counter()
     with Sandboxes() as sandboxes, tempfile.TemporaryDirectory(prefix="triage-eval-") as folder:
         for number, feed in enumerate(feeds):
@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                     if ">>>" in labels[key]["block"] or "In [" in labels[key]["block"]:
                         sessions[0] += 1
                         sessions[1] += verdict.verdict in ("matches", "differs")
+                    if is_node_session(next(block for _, block in blocks if sha(block.text) == key[1])):
+                        node[0] += 1
+                        node[1] += verdict.verdict in ("matches", "differs")
                     if not agrees(verdict.verdict, label):
                         needs = ", ".join(need.phrase() for need in verdict.needs)
                         disagreements.append(f"  {feed[:24]:24} {ident:58} label {label:13} got {verdict.verdict:13} "
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"called runs/defines/matches but labelled as not running: {wrong_runs}")
     print("verdicts given: " + ", ".join(f"{count} {verdict}" for verdict, count in sorted(given.items())))
     print(f"Python console sessions checked (matches or differs): {sessions[1]}/{sessions[0]}")
+    print(f"Node REPL sessions checked (matches or differs): {node[1]}/{node[0]}")
     print(f"disagreements ({len(disagreements)}):", *disagreements, sep="\n")
     if missing:
         print(f"labelled blocks the feeds no longer yield ({len(missing)}):", *missing, sep="\n  ")
