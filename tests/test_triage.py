@@ -179,6 +179,7 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
         ("python", "import pytest\n\n@pytest.mark.parametrize('n', [1, 2])\ndef test_positive(n):\n    assert n > 0\n\n"
                    "def test_division():\n    with pytest.raises(ZeroDivisionError):\n        1 / 0\n"),
         ("python", "def test_subtract():\n    assert subtract(3, 1) == 2\n"),
+        ("python", "def test_sum_of_text():\n    assert add('a', 1) == 'a1'\n"),
     )
     assert verdicts[0].verdict == DEFINES and verdicts[0].names == ("add",)
     assert verdicts[1] == Verdict(RUNS, "its 2 tests pass (test_add, test_zero)", after=1, names=("test_add", "test_zero"))
@@ -191,6 +192,9 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
     assert verdicts[5] == Verdict(NEEDS_CONTEXT, "its tests use pytest (mark.parametrize, raises); pytest does not run"
                                   " in the sandbox", (Need("module", "pytest"),))
     assert verdicts[6].needs == (Need("name", "subtract"),)  # a test's error that says what is lacking
+    # A test that raises (no assert failed) reads as any block that raises, after the block it needs.
+    assert verdicts[7] == Verdict(ILLUSTRATIVE, 'raises TypeError: can only concatenate str (not "int") to str, after block 1',
+                                  after=1)
 
 
 @pytest.mark.sandbox

@@ -559,18 +559,18 @@ def _reported_tests(report: dict | None, tests: Sequence[str], lines: int) -> li
 
 
 def _tests_verdict(text: str, ran: Sequence[tuple[str, str, int]], output: str, after: int | None) -> Verdict:
-    """A block of tests, each called: ``runs`` when all pass; when one fails, ``differs`` (what the
-    block asserts is not what its code does: the first failures, each at its line), unless its
-    error says what the block lacks (a name, a module, a file: ``needs-context``)."""
+    """A block of tests, each called: ``runs`` when all pass; when asserts fail, ``differs`` (what the
+    block asserts is not what its code does: the first failures, each at its line). A test that
+    raises anything else reads as a block that raises it: ``needs-context`` when the error says what
+    it lacks (a name, a module, a file), else ``illustrative``."""
     names = tuple(name for name, _, _ in ran)
     failed = [(name, said, line) for name, said, line in ran if said]
     if not failed:
         return Verdict(RUNS, _plain(f"its {_count(len(ran), 'test')} pass ({_listed(names)})"), output=output,
                        after=after, names=names)
     for _, said, _ in failed:
-        lacks = python_failure(Block(0, "python", text), RunResult("", said, False), LIMITS)
-        if lacks.verdict == NEEDS_CONTEXT:
-            return lacks
+        if _python_error(said)[0] != "AssertionError":
+            return python_failure(Block(0, "python", text), RunResult("", said, False), LIMITS)
     source = text.splitlines()
     diff = "\n".join(f"{name}, line {line}: {_plain(source[line - 1].strip(), 120)}\n  {_plain(said.strip(), 200)}"
                      if line else f"{name}: {_plain(said.strip(), 200)}" for name, said, line in failed[:3])
