@@ -180,6 +180,7 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
                    "def test_division():\n    with pytest.raises(ZeroDivisionError):\n        1 / 0\n"),
         ("python", "def test_subtract():\n    assert subtract(3, 1) == 2\n"),
         ("python", "def test_sum_of_text():\n    assert add('a', 1) == 'a1'\n"),
+        ("python", "@pytest.mark.xfail\ndef test_later():\n    assert add(1, 1) == 3\n"),
     )
     assert verdicts[0].verdict == DEFINES and verdicts[0].names == ("add",)
     assert verdicts[1] == Verdict(RUNS, "its 2 tests pass (test_add, test_zero)", after=1, names=("test_add", "test_zero"))
@@ -195,6 +196,8 @@ def test_blocks_of_tests_are_run_by_calling_them(sandbox):
     # A test that raises (no assert failed) reads as any block that raises, after the block it needs.
     assert verdicts[7] == Verdict(ILLUSTRATIVE, 'raises TypeError: can only concatenate str (not "int") to str, after block 1',
                                   after=1)
+    assert verdicts[8] == Verdict(NEEDS_CONTEXT, "its tests use pytest (mark.xfail); pytest does not run in the sandbox",
+                                  (Need("module", "pytest"),))  # pytest used as in a test file, unimported
 
 
 @pytest.mark.sandbox

@@ -365,8 +365,10 @@ def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
         return _missing_module(_first_quoted(message).partition(".")[0], said, block.text)
     if name == "ImportError" and "not available in the sandbox" in message:
         return Verdict(NEEDS_CONTEXT, "the sandbox's Python cannot run this", (Need("language", "CPython"),))
-    if name == "NameError":
-        return Verdict(NEEDS_CONTEXT, said, (Need("name", _first_quoted(message) or "?"),))
+    if name == "NameError":  # pytest used unimported: a block of a test file, which imports it
+        missing = _first_quoted(message)
+        return _missing_module(missing, said, block.text) if missing == "pytest" else Verdict(
+            NEEDS_CONTEXT, said, (Need("name", missing or "?"),))
     if name in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError"):
         return Verdict(NEEDS_CONTEXT, said, (Need("file", _first_quoted(message) or "?"),))
     if name in _NETWORK_ERRORS or (name in ("OSError", "PermissionError", "TimeoutError")
