@@ -633,6 +633,8 @@ def test_a_planet_gets_an_index_page_per_blog_its_examples_grouped_by_blog_and_a
     assert site_stage.build(project) == []
     nav = {a.attrs.get("href") for a in parse(project.site_dir / "index.html").find("nav", cls="md-nav--primary").find_all("a")}
     assert {"blogs/a-example-blog/", "blogs/b-example/", "blogs/c-example/", "examples/"} <= nav
+    attribution = parse(project.site_dir / "2025/03/01/three/index.html").find("div", cls="blogtools-attribution")
+    assert " ".join(attribution.find_all("p")[1].text().split()) == "First published on 1 March 2025 at b.example."
     article = parse(project.site_dir / "examples/index.html").find("article")
     sections = article.find_all("section", cls="bt-blog")
     assert [heading_text(section.find("h2")) for section in sections] == ["a.example/blog", "b.example", "Pages of this site"]

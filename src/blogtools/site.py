@@ -146,7 +146,7 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     parts = []
     if authors:
         parts.append(f"By <strong>{authors}</strong>,")
-    parts.append(f"first published on {published}")
+    parts.append(f"{'first' if authors else 'First'} published on {published}")  # a sentence of its own without authors
     home = _http_url(meta.site)
     if home:
         parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
