@@ -4,6 +4,7 @@ SIGTERMed while they hold a task, ending with the verdicts a local triage gives.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -267,19 +268,54 @@ def test_sigterm_hands_the_task_back_and_collect_gathers_it_later(tmp_path, pg_d
     assert everything.stdout.startswith("triage: 6 triaged") and len(runs(pg_dsn)) == 2
 
 
+def attempts(dsn: str) -> dict[str, tuple]:
+    """Every task on the triage queue: its state and the attempts it has used."""
+    with psycopg.connect(dsn) as conn:
+        return dict((task, (state, used)) for task, state, used in conn.execute(
+            f"SELECT task_id::text, state, attempts FROM absurd.t_{queue.QUEUE}").fetchall())
+
+
 @no_sandbox
-def test_a_worker_whose_sandbox_fails_its_self_check_gives_no_verdict(tmp_path, pg_dsn):
+def test_a_worker_whose_sandbox_fails_its_self_check_hands_its_task_back_and_stops(tmp_path, pg_dsn):
     site = small_site(tmp_path / "site", "2025-01-01-sums", SLOW_PAGE.replace("time.sleep(2)", "pass"))
     assert invoke("triage", "--queue", pg_dsn, "--no-wait", cwd=site).exit_code == 0
-    # the channel ring removed in the worker's process (as tests/test_selfcheck.py does)
-    broken = worker(pg_dsn, tmp_path, claim_timeout=120,
+    [task] = attempts(pg_dsn)
+    # the channel ring removed in the worker's process (as tests/test_selfcheck.py does); a short
+    # lease, so that a task left to expire would be failed ($ClaimTimeout) by the next claim
+    broken = worker(pg_dsn, tmp_path, claim_timeout=5,
                     knob="import blogtools.sandbox.channel as c\nc.check_name = lambda *a, **k: None")
     try:
-        failed = wait_for(lambda: [run for run in runs(pg_dsn) if run[1] == "failed"], what="the task's run to fail")
+        out, _ = broken.communicate(timeout=300)  # it stops by itself
     finally:
-        stopped(broken)
-    assert failed[0][3]["message"] == ("sandbox self-check failed (channel): the host accepted an absolute output name"), failed
-    assert not [run for run in runs(pg_dsn) if run[1] == "completed"]
+        code, _ = stopped(broken)
+    assert code == 1, out
+    assert [line for line in out.splitlines() if "error" in line or "self-check" in line] == [
+        "blogtools: error: sandbox self-check failed (channel): the host accepted an absolute output name; "
+        "this worker stopped claiming and handed its task back to the queue unfailed"], out
+    assert [(state, claimer, failure) for _, state, claimer, failure in runs(pg_dsn)] == [("sleeping", None, None)]
+    assert attempts(pg_dsn) == {task: ("sleeping", 1)}  # its first attempt, not spent: claimable by anyone now
     collected = invoke("triage", "--queue", pg_dsn, "--collect", cwd=site)
-    assert collected.stdout.startswith("triage: 0 triaged"), collected.output
+    assert collected.stdout.startswith("triage: 0 triaged, 0 current, 0 skipped (curated), 3 queued"), collected.output
     assert json.loads((site / "snippets/results.json").read_text()) == {}
+    # A task whose limits would fail the self-check if it ran under them (stream_chars=1: the
+    # canaries cannot report) is the task's doing, not the machine's: a healthy worker checks its
+    # sandbox under its own limits, runs both tasks and keeps claiming.
+    tight = queue.task_params([triage.Block(1, "python", "print('tight')")],
+                              dataclasses.replace(triage.LIMITS, stream_chars=1))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        tight_task = str(queue._module("absurd_sdk").Absurd(conn, queue_name=queue.QUEUE).spawn(
+            queue.TASK, tight, queue=queue.QUEUE, max_attempts=queue.MAX_ATTEMPTS)["task_id"])
+    healthy = worker(pg_dsn, tmp_path, claim_timeout=120)
+    try:
+        wait_for(lambda: healthy.poll() is not None or [state for state, _ in attempts(pg_dsn).values()] == ["completed"] * 2,
+                 what="both tasks to complete")
+    finally:
+        code, said = stopped(healthy)
+    assert code == 0 and "stopped after 2 task(s)" in said, said
+    assert attempts(pg_dsn) == {task: ("completed", 1), tight_task: ("completed", 1)}
+    assert [(state, failure) for run, state, _, failure in runs(pg_dsn) if run == task] == [("completed", None)]
+    collected = invoke("triage", "--queue", pg_dsn, "--collect", cwd=site)
+    assert collected.exit_code == 0 and collected.stdout.startswith("triage: 3 triaged"), collected.output
+    stored = json.loads((site / "snippets/results.json").read_text())
+    assert [(item["triage"]["verdict"], item["triage"]["output"]) for item in stored.values()] == \
+           [(triage.RUNS, "one\n"), (triage.RUNS, "two\n"), (triage.RUNS, "three\n")]

@@ -600,28 +600,61 @@ def test_links_with_no_text_are_dropped_outside_code():
     assert out == "## Heading\n\nSee  and [this](https://e.org/c).\n\n```md\n[](kept)\n```\n"
 
 
-def _post(root: Path, slug: str, title: str, day: str, site: str) -> None:
+def _post(root: Path, slug: str, title: str, day: str, site: str, blocks: int = 0) -> None:
+    code = "".join(f"\n```python\nprint({n})\n```\n" for n in range(blocks))
     (root / "content" / "posts" / f"{day}-{slug}.md").write_text(
         f'---\nformat: 2\ntitle: "{title}"\ndate: {day}T00:00:00+00:00\nslug: "{slug}"\nsite: "{site}"\n---\n'
-        "A paragraph of the post.\n")
+        f"A paragraph of the post.\n{code}")
 
 
-def test_a_planet_gets_an_index_page_per_blog_and_a_single_blog_none(tmp_path):
+def test_a_planet_gets_an_index_page_per_blog_its_examples_grouped_by_blog_and_a_single_blog_neither(tmp_path):
+    """Three blogs (one with no code) and a page of the site's own: an index page per blog in the
+    navigation, and /examples/ a section per blog with code, in order, each with its own posts'
+    blocks only and their count; the site's page after them. One blog again: none of it."""
     from blogtools import site as site_stage
     from blogtools.project import load
 
     root = new_site(tmp_path / "planet", with_feeds=False)
-    _post(root, "one", "First *star*", "2025-01-01", "https://a.example/blog/")
+    _post(root, "one", "First *star*", "2025-01-01", "https://a.example/blog/", blocks=2)
     _post(root, "two", "Second", "2025-02-01", "https://a.example/blog/")
-    _post(root, "three", "Third", "2025-03-01", "https://b.example/")
+    _post(root, "four", "Fourth", "2025-04-01", "https://a.example/blog/", blocks=1)
+    _post(root, "three", "Third", "2025-03-01", "https://b.example/", blocks=3)
+    _post(root, "five", "Fifth", "2025-05-01", "https://c.example/")
+    (root / "content" / "about.md").write_text("# About\n\nThe site.\n\n```python\nprint('about')\n```\n")
     project = load(root / "mkdocs.yml")
-    assert site_stage.render(project) == 3
+    assert site_stage.render(project) == 5
     blogs = project.docs_dir / site_stage.BLOGS_DIR
-    assert sorted(page.name for page in blogs.iterdir()) == ["a-example-blog.md", "b-example.md"]
+    assert sorted(page.name for page in blogs.iterdir()) == ["a-example-blog.md", "b-example.md", "c-example.md"]
     assert (blogs / "a-example-blog.md").read_text() == (
-        "# a&#46;example/blog\n\n2 posts of this blog on the site, newest first.\n\n"
+        "# a&#46;example/blog\n\n3 posts of this blog on the site, newest first.\n\n"
+        "- [Fourth](../posts/2025-04-01-four.md), 1 April 2025\n"
         "- [Second](../posts/2025-02-01-two.md), 1 February 2025\n"
         "- [First &#42;star&#42;](../posts/2025-01-01-one.md), 1 January 2025\n")
-    (root / "content" / "posts" / "2025-03-01-three.md").unlink()
+    assert site_stage.build(project) == []
+    nav = {a.attrs.get("href") for a in parse(project.site_dir / "index.html").find("nav", cls="md-nav--primary").find_all("a")}
+    assert {"blogs/a-example-blog/", "blogs/b-example/", "blogs/c-example/", "examples/"} <= nav
+    attribution = parse(project.site_dir / "2025/03/01/three/index.html").find("div", cls="blogtools-attribution")
+    assert " ".join(attribution.find_all("p")[1].text().split()) == "First published on 1 March 2025 at b.example."
+    article = parse(project.site_dir / "examples/index.html").find("article")
+    sections = article.find_all("section", cls="bt-blog")
+    assert [heading_text(section.find("h2")) for section in sections] == ["a.example/blog", "b.example", "Pages of this site"]
+    assert [(section.find("h2").find("a") or section).attrs.get("href") for section in sections] == [
+        "../blogs/a-example-blog/", "../blogs/b-example/", None]
+    posts = [[(heading_text(post.find("h3")), [row.find("a").attrs["href"] for row in post.find_all("li")])
+              for post in section.find_all("section", cls="bt-post")] for section in sections]
+    assert posts == [
+        [("Fourth", ["../2025/04/01/four/#code-01"]),
+         ("First *star*", ["../2025/01/01/one/#code-01", "../2025/01/01/one/#code-02"])],
+        [("Third", [f"../2025/03/01/three/#code-{n:02}" for n in (1, 2, 3)])],
+        [("About", ["../about/#code-01"])]]
+    assert [section.find("p", cls="bt-blog-counts").text() for section in sections] == [
+        f"{n} example{'s' * (n != 1)} · {n} without a manifest entry" for n in (3, 3, 1)]
+    assert article.find("p", cls="blogtools-block-counts").text() == "7 examples · 7 without a manifest entry"
+    assert sitecheck.broken_links(project.site_dir, SITE_PATH) == []  # the blogs' pages and blocks it links are there
+    for name in ("2025-02-01-two", "2025-03-01-three", "2025-05-01-five"):
+        (root / "content" / "posts" / f"{name}.md").unlink()
+    (root / "content" / "about.md").unlink()
     site_stage.render(project)
     assert not blogs.exists()  # one blog: its index is the site's, and the stale pages are gone
+    examples = (project.docs_dir / site_stage.EXAMPLES_PAGE).read_text()
+    assert "bt-blog" not in examples and examples.count('<section class="bt-post"><h2>') == 2  # grouped by post, as ever

@@ -338,7 +338,9 @@ def worker(queue_dsn, concurrency, claim_timeout):
     Any number of workers, on any machines that reach the database, share the queue that
     `blogtools triage --queue DSN` fills. On SIGTERM a worker claims nothing more and hands its
     running task back after the current block (it is retried); a killed worker's task is retried
-    once its claim times out. Needs blogtools[queue] and blogtools[sandbox].
+    once its claim times out. A worker whose sandbox fails its self-check hands its task back
+    unfailed, claims nothing more and exits 1 with the failed ring. Needs blogtools[queue] and
+    blogtools[sandbox].
     """
     from blogtools import queue
 

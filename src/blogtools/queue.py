@@ -254,9 +254,11 @@ class WorkerStopped(Exception):
 
 
 class _Pools(threading.local):
-    """Each worker thread's sandboxes, kept warm from task to task (as ``triage_site`` keeps them),
-    self-checked on their first unit: if the check fails, every task they take fails with its line
-    (Absurd retries it, on another worker too) and no verdict comes from them."""
+    """Each worker thread's sandboxes, kept warm from task to task (as ``triage_site`` keeps them).
+    The self-check runs on the first unit of the worker's own limits (``triage.LIMITS``), before
+    any sandbox of a task's tighter limits is made: those are the task's to choose, and under some
+    (``stream_chars=1``) the canaries cannot report, so checking there would let one task stop
+    every worker that claims it. SelfCheckFailed thus always means this machine's sandbox."""
 
     def __init__(self, made: list):
         self.by_limits: dict[Limits, triage.Sandboxes] = {}
@@ -264,9 +266,21 @@ class _Pools(threading.local):
 
     def get(self, limits: Limits) -> triage.Sandboxes:
         if limits not in self.by_limits:
-            self.by_limits[limits] = triage.Sandboxes(limits, python_spares=1, check=selfcheck.check_unit)
+            own = limits == triage.LIMITS
+            if not own:
+                self.get(triage.LIMITS).python_unit().close()  # raises SelfCheckFailed if the check fails
+            self.by_limits[limits] = triage.Sandboxes(limits, python_spares=1,
+                                                      check=selfcheck.check_unit if own else None)
             self.made.append(self.by_limits[limits])
         return self.by_limits[limits]
+
+
+def _hand_back(conn, task_id: str, worker_id: str) -> None:
+    """Give a claimed task back to the queue without failing its run: Absurd's ``schedule_run``
+    (as its SDK defers a task it has no handler for) makes the same run, at the same attempt,
+    claimable by any worker at once. Nothing when the run is no longer this worker's."""
+    conn.execute(f"SELECT absurd.schedule_run(%s, run_id, absurd.current_time()) FROM absurd.r_{QUEUE}"
+                 " WHERE task_id = %s AND state = 'running' AND claimed_by = %s", (QUEUE, task_id, worker_id))
 
 
 def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
@@ -275,11 +289,18 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
     tasks this worker completed. ``concurrency`` tasks run at once, each thread with its own warm
     sandboxes. On a signal no task is claimed any more; a running task stops at once (in another
     thread than the main one: after its block), its run failed so that Absurd retries it at once,
-    elsewhere. A SIGKILLed worker's lease expires and another worker retries its task."""
+    elsewhere. A SIGKILLed worker's lease expires and another worker retries its task.
+
+    Fail closed: when the sandbox fails its self-check, the task is handed back unfailed (its
+    attempt not spent: ``_hand_back``), no task is claimed any more (tasks running in other
+    threads finish), and SelfCheckFailed's line is raised: one broken machine stops itself
+    instead of spending every task's retries across the fleet."""
     install_schema(dsn)
     conn = _connect(dsn)
-    absurd = _module("absurd_sdk").Absurd(conn, queue_name=QUEUE, default_max_attempts=MAX_ATTEMPTS)
-    stopping, made, done = threading.Event(), [], []
+    absurd_sdk = _module("absurd_sdk")
+    absurd = absurd_sdk.Absurd(conn, queue_name=QUEUE, default_max_attempts=MAX_ATTEMPTS)
+    stopping, made, done, refused = threading.Event(), [], [], []
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
     in_sandbox = threading.Event()  # the main thread runs a task's blocks (no database call under way)
     pools = _Pools(made)
 
@@ -305,6 +326,11 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
             in_sandbox.set()
         try:
             found = triage.triage_post(blocks, sandboxes=pools.get(limits), progress=between_blocks)
+        except selfcheck.SelfCheckFailed as exc:  # this machine gives no verdict: another one will
+            refused.append(exc)
+            absurd.stop_worker()
+            _hand_back(conn, ctx.task_id, worker_id)
+            raise absurd_sdk.SuspendTask from None  # the SDK then neither completes nor fails the run
         finally:
             in_sandbox.clear()
         done.append(ctx.task_id)
@@ -319,7 +345,6 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
             raise WorkerStopped("the worker was stopped; the task is retried")
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    worker_id = f"{socket.gethostname()}:{os.getpid()}"
     echo(f"worker {worker_id}: claiming from {_where(dsn)} ({QUEUE}), concurrency {concurrency}")
     try:
         absurd.start_worker(worker_id=worker_id, claim_timeout=claim_timeout, concurrency=concurrency,
@@ -330,4 +355,7 @@ def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
         for sandboxes in made:
             sandboxes.close()
         conn.close()
+    if refused:
+        raise BlogtoolsError(f"{untrusted.line(str(refused[0]))}; this worker stopped claiming and handed "
+                             "its task back to the queue unfailed")
     return len(done)

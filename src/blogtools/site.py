@@ -146,7 +146,7 @@ def add_attribution(post: Post, site: SiteInfo) -> Post:
     parts = []
     if authors:
         parts.append(f"By <strong>{authors}</strong>,")
-    parts.append(f"first published on {published}")
+    parts.append(f"{'first' if authors else 'First'} published on {published}")  # a sentence of its own without authors
     home = _http_url(meta.site)
     if home:
         parts.append(f'at <a href="{_attr(home)}">{_html_text(urlsplit(home).netloc)}</a>')
@@ -261,11 +261,12 @@ def render(project: Project, not_triaged: Mapping[str, str] | None = None) -> in
         wanted.add(target)
     found = [site.evidence.get(block_id(name, b.ordinal), evidence.UNRECORDED) for _, _, name in listed for b in blocks[name]]
     summary = evidence_summary(found)
+    blogs = planet(posts)
     generated = {docs_dir / "index.md": index_page(summary),
-                 docs_dir / EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project))}
+                 docs_dir / EXAMPLES_PAGE: examples_page(listed, blocks, site, evidence.load_times(project), blogs)}
     if any(post.meta.tags for post in posts):  # an empty Tags page stays out of the navigation
         generated[docs_dir / "tags.md"] = "# Tags\n\n<!-- material/tags -->\n"
-    generated |= {docs_dir / BLOGS_DIR / f"{name}.md": text for name, text in blog_pages(posts).items()}
+    generated |= {docs_dir / BLOGS_DIR / f"{name}.md": text for name, text in blog_pages(blogs).items()}
     for target, text in generated.items():
         if target not in wanted:  # a page of the site's own takes the generated one's place
             _write(target, text)
@@ -305,40 +306,71 @@ def evidence_summary(found: list[Evidence]) -> str:
 
 
 def examples_page(listed: list[tuple[str, str, str]], blocks: dict[str, list], site: SiteInfo,
-                  times: dict[str, dict]) -> str:
+                  times: dict[str, dict], blogs: Mapping[str, tuple[str, list[Post]]] | None = None) -> str:
     """The /examples/ health page: counts by state on top (a bar, a legend, filters by state and
     language that the site's own script turns on), then every block of the site (and runnable
     companion) grouped by post, one row each linking to its block, with its evidence and, only
     where there are some, its tests, the time its last run took and since when.
     ``listed`` are the pages as (title, address from /examples/, name), posts first; ``blocks`` each page's code
-    blocks by name, as content has them (before render adds tabs)."""
-    sections, found, languages_seen = [], [], set()
-    for title, url, name in listed:
-        shown = [(block_id(name, b.ordinal), b.ordinal, b.language) for b in blocks[name]]
-        shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
-                  if e.post == name and not e.is_block and e.status == manifest.RUNNABLE]
-        rows, blocks_by_ordinal = [], {b.ordinal: b for b in blocks[name]}
-        for ident, block_name, language in shown:
-            entry = site.snippets.get(ident)
-            item = site.evidence.get(ident, evidence.UNRECORDED) if entry else evidence.Evidence(UNCHECKED, "Not checked")
-            found.append(item)
-            if entry is not None and entry.curated and entry.language:
-                language = entry.language  # what the author said, as the post's tab says
-            label = languages.label(language) or "Unknown language"
-            languages_seen.add(label)
-            block = blocks_by_ordinal.get(block_name)
-            words = label_html(state_of(entry, item), headline(entry, block, item))
-            rows.append(_example_row(url, block_name, label, item, words, times.get(ident, {}).get("seconds")))
-        if rows:
-            sections.append(f'<section class="bt-post"><h2><a href="{_attr(url)}">{_html_text(title)}</a></h2>'
-                            f'<ul class="bt-rows">{"".join(rows)}</ul></section>')
+    blocks by name, as content has them (before render adds tabs). On a planet (``blogs``, as
+    `planet` gives them) the posts are grouped by blog, each blog linked to its index page with
+    its examples counted by state; the site's own pages follow."""
+    level = 3 if blogs else 2
+    posts = {name: _post_section(title, url, name, blocks[name], site, times, level) for title, url, name in listed}
+    found = [item for _, its_found, _ in posts.values() for item in its_found]
+    languages_seen = {label for _, _, its_languages in posts.values() for label in its_languages}
+    if blogs:
+        groups = [(blog or "Other posts", _page_url(Path(BLOGS_DIR) / f"{page}.md"), [post.name for post in its_posts])
+                  for page, (blog, its_posts) in blogs.items()]
+        in_blogs = {name for _, _, names in groups for name in names}
+        groups.append(("Pages of this site", None, [name for _, _, name in listed if name not in in_blogs]))
+        sections = [_blog_section(heading, url, [posts[name] for name in names]) for heading, url, names in groups]
+    else:
+        sections = [section for section, _, _ in posts.values()]
     out = ["# Code examples", "", f'<p class="blogtools-block-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>',
            "", _health(found, sorted(languages_seen)), "",
            "Every code block of the site with the evidence behind it: the recorded result of the last run of its "
            "tests (`blogtools test`), or, for a block nobody has curated, the verdict of running it as published "
            "in the sandbox (`blogtools triage`); not a claim. Each block links to its place in its post.", "",
-           *sections]
+           *(section for section in sections if section)]
     return "\n".join(out) + "\n"
+
+
+def _post_section(title: str, url: str, name: str, its_blocks: list, site: SiteInfo, times: dict[str, dict],
+                  level: int) -> tuple[str, list[Evidence], set[str]]:
+    """One page's part of /examples/ (empty when it has no examples), with the evidence of its
+    examples and their languages: a heading of ``level`` linking the page, then a row per example."""
+    shown = [(block_id(name, b.ordinal), b.ordinal, b.language) for b in its_blocks]
+    shown += [(e.id, e.id.rpartition("/")[2], "python") for e in sorted(site.snippets.values(), key=lambda e: e.id)
+              if e.post == name and not e.is_block and e.status == manifest.RUNNABLE]
+    rows, found, languages_seen, blocks_by_ordinal = [], [], set(), {b.ordinal: b for b in its_blocks}
+    for ident, block_name, language in shown:
+        entry = site.snippets.get(ident)
+        item = site.evidence.get(ident, evidence.UNRECORDED) if entry else evidence.Evidence(UNCHECKED, "Not checked")
+        found.append(item)
+        if entry is not None and entry.curated and entry.language:
+            language = entry.language  # what the author said, as the post's tab says
+        label = languages.label(language) or "Unknown language"
+        languages_seen.add(label)
+        block = blocks_by_ordinal.get(block_name)
+        words = label_html(state_of(entry, item), headline(entry, block, item))
+        rows.append(_example_row(url, block_name, label, item, words, times.get(ident, {}).get("seconds")))
+    section = (f'<section class="bt-post"><h{level}><a href="{_attr(url)}">{_html_text(title)}</a></h{level}>'
+               f'<ul class="bt-rows">{"".join(rows)}</ul></section>') if rows else ""
+    return section, found, languages_seen
+
+
+def _blog_section(heading: str, url: str | None, posts: list[tuple[str, list[Evidence], set[str]]]) -> str:
+    """One blog's part of a planet's /examples/ (empty when none of its posts has examples): its
+    name (linked to its index page, where it has one), its examples counted by state, its posts'
+    sections."""
+    found = [item for _, its_found, _ in posts for item in its_found]
+    if not found:
+        return ""
+    title = f'<a href="{_attr(url)}">{_html_text(heading)}</a>' if url else _html_text(heading)
+    return (f'<section class="bt-blog"><h2>{title}</h2>'
+            f'<p class="bt-blog-counts">{html.escape(evidence.counts_phrase(found, "example"))}</p>'
+            + "".join(section for section, _, _ in posts) + "</section>")
 
 
 def _example_row(url: str, name: str | int, language: str, item: Evidence, words: str, seconds: float | None) -> str:
@@ -383,18 +415,27 @@ def blog_of(post: Post) -> str:
     return (urlsplit(home).netloc + urlsplit(home).path.rstrip("/")) if home else (post.meta.source or "")
 
 
-def blog_pages(posts: list[Post]) -> dict[str, str]:
-    """A planet's index page per blog (by file name): its posts, newest first, each linked to its
-    page here. None when the posts come from one blog (the blog index is its index)."""
+def planet(posts: list[Post]) -> dict[str, tuple[str, list[Post]]]:
+    """A planet's blogs, by the name of their index page (blogs/<name>.md), in order of name: each
+    as readers know it (`blog_of`) with its posts in the order given. Empty when the posts come
+    from one blog (the site is that blog)."""
     by_blog: dict[str, list[Post]] = {}
     for post in posts:
         by_blog.setdefault(blog_of(post), []).append(post)
     if len(by_blog) < 2:
         return {}
-    pages = {}
+    blogs: dict[str, tuple[str, list[Post]]] = {}
     for blog, its_posts in sorted(by_blog.items()):
         name = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
-        name = name if name not in pages else f"{name}-{len(pages) + 1}"
+        blogs[name if name not in blogs else f"{name}-{len(blogs) + 1}"] = (blog, its_posts)
+    return blogs
+
+
+def blog_pages(blogs: Mapping[str, tuple[str, list[Post]]]) -> dict[str, str]:
+    """A planet's index page per blog (by file name, as `planet` gives them): its posts, newest
+    first, each linked to its page here."""
+    pages = {}
+    for name, (blog, its_posts) in blogs.items():
         lines = [f"# {literal_text(blog) or 'Other posts'}", "",
                  f"{len(its_posts)} post{'s' * (len(its_posts) != 1)} of this blog on the site, newest first.", ""]
         lines += [f"- [{literal_text(post.meta.title)}](../{POSTS_DIR}/{post.name}.md), "

@@ -14,7 +14,7 @@
   var language = filters.querySelector("select");
   var shown = filters.querySelector(".bt-shown");
   var rows = Array.prototype.slice.call(document.querySelectorAll(".bt-rows > li"));
-  var posts = Array.prototype.slice.call(document.querySelectorAll(".bt-post"));
+  var posts = Array.prototype.slice.call(document.querySelectorAll(".bt-post, .bt-blog"));  // a planet's blogs too
 
   function apply() {
     var states = {};
