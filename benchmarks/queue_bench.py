@@ -9,8 +9,9 @@ One site per run of the benchmark: `blogtools new` with the feeds (default: two 
 configuration from scratch: `triage --all` here (the baseline), and for each worker count a fresh
 database, the workers started, `triage --all --queue DSN` timed from enqueue to the last verdict
 stored (so each worker's sandbox start is inside the time), the workers stopped with SIGTERM. Prints
-a Markdown table with the machine's load average beside each row (the machine may be shared), and
-checks that every configuration gave the local verdicts. Uses the harness Postgres (embedded unless
+a Markdown table with the machine's load average before each row (the machine may be shared) and
+the cores its run kept busy (/proc/stat: what a worker uses beyond its one unit, a warm spare
+starting beside it, bounds what more workers can add on the same cores), and checks that every configuration gave the local verdicts. Uses the harness Postgres (embedded unless
 BLOGTOOLS_DATABASE_URL is set).
 
 ``--overhead`` measures the queue alone instead: tasks with an empty handler, spawned, claimed and
@@ -44,9 +45,26 @@ def blogtools(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far (/proc/stat, all cores), in jiffies."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # idle and iowait are not busy
+
+
+def cores_busy(before: tuple[int, int]) -> float:
+    """How many of the machine's cores were busy on average since ``before`` (cpu_jiffies())."""
+    busy, total = cpu_jiffies()
+    return (busy - before[0]) / max(1, total - before[1]) * os.cpu_count()
+
+
 def make_site(feeds: list[Path], root: Path) -> int:
     """A site of ``feeds`` (the first given to `new`, the others added to feeds.toml); its block count."""
     blogtools("new", str(root), "--feed", str(feeds[0]), cwd=root.parent)
+    # the local baseline triages every block, as the queue does: a build's budget (3 minutes) would
+    # leave the corpus's last posts for a later run
+    config = root / "mkdocs.yml"
+    config.write_text(config.read_text().replace(
+        "  blogtools:\n", "  blogtools:\n    triage_build_seconds: 86400\n    triage_post_seconds: 86400\n", 1))
     with (root / "feeds" / "feeds.toml").open("a") as toml:
         for feed in feeds[1:]:
             toml.write(f'\n[[source]]\nlocation = "{feed}"\n')
@@ -123,21 +141,23 @@ def main(argv=None) -> int:
         root = Path(scratch) / "site"
         blocks = make_site(feeds, root)
         print(f"{blocks} blocks from {', '.join(feed.name for feed in feeds)}; {os.cpu_count()} CPUs")
-        print("| triage | seconds | blocks/s | vs local | load (1 min) before | same verdicts |")
-        print("|---|---|---|---|---|---|")
-        load = os.getloadavg()[0]
+        print("| triage | seconds | blocks/s | vs local | load (1 min) before | cores busy | same verdicts |")
+        print("|---|---|---|---|---|---|---|")
+        load, jiffies = os.getloadavg()[0], cpu_jiffies()
         started = time.monotonic()
         blogtools("triage", "--all", cwd=root)
         local_seconds, local = time.monotonic() - started, verdicts(root)
-        print(f"| local | {local_seconds:.1f} | {blocks / local_seconds:.2f} | 1.00 | {load:.1f} | - |", flush=True)
+        print(f"| local | {local_seconds:.1f} | {blocks / local_seconds:.2f} | 1.00 | {load:.1f} | "
+              f"{cores_busy(jiffies):.2f} | - |", flush=True)
         same_everywhere = True
         for count in args.workers:
-            load = os.getloadavg()[0]
+            load, jiffies = os.getloadavg()[0], cpu_jiffies()
             seconds = timed_queue(root, server, count)
+            busy = cores_busy(jiffies)
             same = verdicts(root) == local
             same_everywhere &= same
             print(f"| {count} worker{'s' * (count > 1)} | {seconds:.1f} | {blocks / seconds:.2f} | "
-                  f"{local_seconds / seconds:.2f} | {load:.1f} | {'yes' if same else 'NO'} |", flush=True)
+                  f"{local_seconds / seconds:.2f} | {load:.1f} | {busy:.2f} | {'yes' if same else 'NO'} |", flush=True)
     return 0 if same_everywhere else 1
 
 
