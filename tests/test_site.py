@@ -658,3 +658,21 @@ def test_a_planet_gets_an_index_page_per_blog_its_examples_grouped_by_blog_and_a
     assert not blogs.exists()  # one blog: its index is the site's, and the stale pages are gone
     examples = (project.docs_dir / site_stage.EXAMPLES_PAGE).read_text()
     assert "bt-blog" not in examples and examples.count('<section class="bt-post"><h2>') == 2  # grouped by post, as ever
+
+
+def test_blogs_whose_addresses_slug_alike_each_keep_their_own_page(tmp_path):
+    """Blogs whose addresses slug alike ("a-b-3", "a.b", "a.b/_") each keep a page of their own."""
+    from blogtools import site as site_stage
+    from blogtools.project import load
+
+    root = new_site(tmp_path / "planet", with_feeds=False)
+    for slug, home in (("one", "https://a-b-3/"), ("two", "https://a.b/"), ("three", "https://a.b/_")):
+        _post(root, slug, slug.title(), "2025-01-01", home, blocks=1)
+    project = load(root / "mkdocs.yml")
+    site_stage.render(project)
+    pages = {page.stem: page.read_text() for page in (project.docs_dir / site_stage.BLOGS_DIR).iterdir()}
+    assert len(pages) == 3
+    assert sorted(next(line for line in text.splitlines() if line.startswith("- [")) for text in pages.values()) == [
+        "- [One](../posts/2025-01-01-one.md), 1 January 2025",
+        "- [Three](../posts/2025-01-01-three.md), 1 January 2025",
+        "- [Two](../posts/2025-01-01-two.md), 1 January 2025"]

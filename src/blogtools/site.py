@@ -426,8 +426,11 @@ def planet(posts: list[Post]) -> dict[str, tuple[str, list[Post]]]:
         return {}
     blogs: dict[str, tuple[str, list[Post]]] = {}
     for blog, its_posts in sorted(by_blog.items()):
-        name = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
-        blogs[name if name not in blogs else f"{name}-{len(blogs) + 1}"] = (blog, its_posts)
+        name = base = re.sub(r"[^a-z0-9]+", "-", blog.lower()).strip("-") or "blog"
+        suffix = 2
+        while name in blogs:  # blogs whose addresses slug alike ("a.b", "a.b/_") each keep a page
+            name, suffix = f"{base}-{suffix}", suffix + 1
+        blogs[name] = (blog, its_posts)
     return blogs
 
 
