@@ -236,7 +236,8 @@ def is_node_session(block: Block) -> bool:
     or, unnamed, one with an input and an output that only JavaScript would show."""
     language = languages.lookup(block.language)
     name = language.name if language else block.language.strip().lower()
-    if name not in (*_NODE_LANGUAGES, *_NODE_UNNAMED) or not block.text.lstrip().startswith(("> ", "$ node")):
+    if name not in (*_NODE_LANGUAGES, *_NODE_UNNAMED) or not block.text.lstrip().startswith(("> ", "$ node")) \
+            or len(block.text) > MAX_PARSED_CHARS:  # a feed's text parsed on the host: bounded, as Python's
         return False
     examples = sessions.node_examples(block.text)
     if not examples or not all(language_guess.parses(example.source, "javascript") for example in examples):
