@@ -19,6 +19,7 @@ Needs the ``[queue]`` extra (absurd-sdk, absurdctl for Absurd's bundled schema, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -278,9 +279,11 @@ class _Pools(threading.local):
 def _hand_back(conn, task_id: str, worker_id: str) -> None:
     """Give a claimed task back to the queue without failing its run: Absurd's ``schedule_run``
     (as its SDK defers a task it has no handler for) makes the same run, at the same attempt,
-    claimable by any worker at once. Nothing when the run is no longer this worker's."""
-    conn.execute(f"SELECT absurd.schedule_run(%s, run_id, absurd.current_time()) FROM absurd.r_{QUEUE}"
-                 " WHERE task_id = %s AND state = 'running' AND claimed_by = %s", (QUEUE, task_id, worker_id))
+    claimable by any worker at once. Nothing when the run is no longer this worker's (its lease
+    ran out: Absurd has failed that run and made the next, which is not this worker's to touch)."""
+    with contextlib.suppress(_module("psycopg").Error):  # its lease ran out before schedule_run locked the run
+        conn.execute(f"SELECT absurd.schedule_run(%s, run_id, absurd.current_time()) FROM absurd.r_{QUEUE}"
+                     " WHERE task_id = %s AND state = 'running' AND claimed_by = %s", (QUEUE, task_id, worker_id))
 
 
 def work(dsn: str, *, concurrency: int = 1, claim_timeout: int = CLAIM_TIMEOUT,
