@@ -229,13 +229,13 @@ def test_console_sessions_and_shown_output_are_checked_as_doctests(sandbox):
     assert verdicts[8].verdict == ILLUSTRATIVE
 
 
-@pytest.mark.sandbox
 def test_a_huge_node_transcript_is_not_parsed_on_the_host():
     """Feed text is parsed on the host only up to a bound (tree-sitter took 2.5 s a megabyte)."""
     assert is_node_session(Block(1, "javascript", "> 1 + 1\n2\n" * 1_000))
     assert not is_node_session(Block(1, "javascript", "> 1 + 1\n2\n" * 30_000))
 
 
+@pytest.mark.sandbox
 def test_node_repl_sessions_are_run_as_doctests(sandbox):
     verdicts = triage(
         sandbox,
