@@ -349,7 +349,7 @@ def test_a_python_block_cannot_forge_its_own_or_a_later_blocks_verdict(sandbox):
         ("pycon", ">>> 1 + 1\n3\n"),
         ("python", "def test_later():\n    assert 2 * 2 == 5\n"),
         # a session whose first prompts rewrite how its later prompts are recorded
-        ("pycon", ">>> import gc\n>>> g = next((d for d in gc.get_objects() if type(d) is dict and '_report' in d), "
+        ("pycon", ">>> import gc\n>>> g = next((d for d in gc.get_objects() if type(d) is dict and type(d.get('_report')) is dict), "
                   "{'_report': {'examples': []}})\n>>> class L(list):\n...     def append(self, item):\n"
                   "...         list.append(self, ['output', '5\\n', ''] if item[1] == '4\\n' else item)\n...\n"
                   ">>> g['_report']['examples'] = L(g['_report']['examples'])\n>>> 2 + 2\n5\n"),
@@ -359,7 +359,7 @@ def test_a_python_block_cannot_forge_its_own_or_a_later_blocks_verdict(sandbox):
     assert verdicts[2].verdict == DIFFERS and "+2" in verdicts[2].diff
     assert verdicts[3] == Verdict(DIFFERS, "1 of 1 test fails (test_later)", names=("test_later",),
                                   diff="test_later, line 2: assert 2 * 2 == 5\n  AssertionError")
-    assert verdicts[4].verdict == DIFFERS and "+4" in verdicts[4].diff
+    assert verdicts[4].verdict == DIFFERS and verdicts[4].reason.startswith("1 of 5 prompts differs") and "+4" in verdicts[4].diff
 
 
 @pytest.mark.sandbox
@@ -385,6 +385,10 @@ def test_a_test_that_exits_fails_and_a_session_that_raises_differs(sandbox):
 """,
     # the later prompts' sources swapped as they are read
     r"""> const proto = Object.getPrototypeOf([][Symbol.iterator]()), next = proto.next; proto.next = function () { const r = next.call(this); return typeof r.value === 'string' && r.value.startsWith('1 + 1') ? { value: '3', done: false } : r; }; 0
+0
+""",
+    # the evaluation of later prompts rewritten
+    r"""> const vm = process.getBuiltinModule('node:vm'), run = vm.Script.prototype.runInThisContext; vm.Script.prototype.runInThisContext = function (...a) { const v = run.apply(this, a); return v === 2 ? 3 : v; }; 0
 0
 """,
     # a report line of its own (the marker guessed), then the process ended before the real one

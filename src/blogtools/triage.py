@@ -720,7 +720,7 @@ def script_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
         return Verdict(NEEDS_CONTEXT, said, (Need("network", _url(block.text)),))
     if name == "NotFound" and "Failed to spawn" in message:
         return Verdict(NEEDS_CONTEXT, "starts a process", (Need("language", "Node.js"),))
-    if not name and ("not a dependency" in message or "npm specifiers" in message or "Module not found" in message
+    if name in ("", "TypeError") and ("not a dependency" in message or "npm specifiers" in message or "Module not found" in message
                      or "import access" in message or "Relative import path" in message):
         return Verdict(NEEDS_CONTEXT, said, (Need("module", _specifier(block.text) or wanted),))
     if name == "ReferenceError" and message.endswith("is not defined"):
@@ -814,7 +814,7 @@ function settled(value) {  // a promise awaited here, with no then or constructo
 }
 async function evaluate(forms) {
   for (let i = 0; i < forms.length; i++) {
-    const [code, awaited] = forms[i];
+    const code = forms[i][0], awaited = forms[i][1];  // no destructuring: it would call the array iterator
     try {
       const value = run(code);
       if (!awaited) return value;
