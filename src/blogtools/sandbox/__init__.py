@@ -307,13 +307,14 @@ class Unit:
         guest.send({"type": "unit", "files": _check_files(files), "wheels": self._sandbox._wheels})
         return guest
 
-    def run(self, code: str) -> RunResult:
-        """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process."""
+    def run(self, code: str, limits: Limits | None = None) -> RunResult:
+        """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process.
+        ``limits`` (CPU and wall time only) replace the sandbox's for this run alone."""
         if not isinstance(code, str):
             raise TypeError("code must be a str")
         if self._sandbox.language in SCRIPT_EXTENSIONS:
             return _run_script(self._sandbox, code)
-        return self._run({"code": code}, None)
+        return self._run({"code": code}, None, limits)
 
     def run_steps(self, steps: Sequence[Step]) -> RunResult:
         """Run ``steps`` one after another in one fresh namespace of this unit, each whether or
@@ -327,12 +328,13 @@ class Unit:
         return self._run({"steps": [{"code": step.code, "mode": step.mode, "quiet": step.quiet,
                                      "filename": step.filename} for step in steps]}, len(steps))
 
-    def _run(self, run: dict, steps: int | None) -> RunResult:
+    def _run(self, run: dict, steps: int | None, limits: Limits | None = None) -> RunResult:
         self._runs += 1
         try:
             if self._guest is None:
                 self._guest = self._start()
             guest = self._guest
+            guest.limits = limits or self._sandbox.limits
             guest.set_phase("running")
             guest.send({"type": "run", "id": self._runs, **run})
             while True:
