@@ -51,7 +51,7 @@ RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completio
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
