@@ -11,12 +11,15 @@ compared as doctest compares; ``diff`` shows how it differs). Verdicts that did 
 ``needs-context`` (real code that lacks something, named in ``needs``) and ``illustrative`` (not a
 program: output, configuration, a diff, a command line, a fragment; the reason says which).
 
-A block is dedented before it runs, as a reader would paste it. What a block's top level did is
-measured in the sandbox (``sys.monitoring`` reports each call its top-level code makes) and
-reported back on stderr under a per-run marker; like everything from the sandbox, the report is
-attacker-controlled: the host validates its shape and it decides nothing but the verdict of the
-block that made it. Nothing runs on the host. A block that did not run to completion is never
-called ``defines``, ``runs`` or ``matches``.
+A block is dedented before it runs, as a reader would paste it. A Python block runs as steps
+(``Unit.run_steps``): whether it raised, whether each of its tests passed and what each prompt of a
+session printed or raised are what the sandbox's guest script observed, out of the block's reach.
+What its top level called is measured in its own namespace (``sys.monitoring``) and reported as
+JSON: the block could forge that report, so the host checks its shape and it decides only between
+``runs`` and ``defines``. A Node session's reporter shares the inputs' realm and is written so that
+they cannot reach it (functions taken before the first input, a per-run secret marker). Nothing
+runs on the host. A block that did not run to completion is never called ``defines``, ``runs`` or
+``matches``.
 """
 
 from __future__ import annotations
