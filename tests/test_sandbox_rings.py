@@ -38,7 +38,7 @@ def steps(*steps, **changes) -> dict:
 
 
 def step(**changes) -> dict:
-    return {"stdout": "", "stderr": "", "success": True, **changes}
+    return {"stdout": "", "stderr": "", "success": True, "truncated": False, **changes}
 
 
 def test_well_formed_messages_are_accepted():
@@ -95,7 +95,9 @@ FORGED = {
     "steps as object": steps() | {"steps": {"0": step()}},
     "steps and stdout": steps(step(), stdout=""),
     "step not an object": steps(["", "", True]),
-    "step missing success": steps({"stdout": "", "stderr": ""}),
+    "step missing success": steps({"stdout": "", "stderr": "", "truncated": False}),
+    "step missing truncated": steps({"stdout": "", "stderr": "", "success": True}),
+    "step truncated as number": steps(step(truncated=0)),
     "step with extra field": steps(step(line=1)),
     "step success as text": steps(step(success="true")),
     "step success as number": steps(step(success=1)),

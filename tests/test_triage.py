@@ -411,3 +411,45 @@ def test_a_node_session_imports_modules_as_nodes_repl_does(sandbox):
     )
     assert verdicts[0].verdict == NEEDS_CONTEXT and verdicts[0].needs == (Need("module", "zod"),)
     assert verdicts[1] == Verdict(MATCHES, "2 prompts checked")
+
+
+# --- review of the steps protocol: verdicts a block could still forge -------------------------------
+
+@pytest.mark.sandbox
+def test_what_the_streams_and_the_namespace_cannot_forge(sandbox):
+    verdicts = triage(
+        sandbox,
+        # a raise whose traceback text ends like sys.exit(0), and an exception class named SystemExit
+        ("python", "raise ValueError('got 0\\nSystemExit: 0')\n"),
+        ("python", "class SystemExit(Exception):\n    pass\n\nraise SystemExit\n"),
+        ("python", "import sys\nprint('bye')\nsys.exit(0)\n"),
+        # tests whose asserts never run (a generator) or that return instead of asserting
+        ("python", "from operator import sub as add\n\ndef test_add():\n    assert add(2, 2) == 4\n    yield\n"),
+        ("python", "from operator import sub as add\n\ndef test_add():\n    return add(2, 2) == 4\n"),
+        # a prompt that spends the streams' limit so that a later prompt's output is not kept
+        ("pycon", ">>> print('x' * 100_000)\nxxx...\n>>> print('VIOLATION')\n>>> 40 + 2\n"),
+        # a partial line left in Python's buffer: its own prompt's output, not the next block's
+        ("pycon", ">>> print(4, end='')\n"),
+        ("pycon", ">>> print(2)\n42\n"),
+        # the class of later runs' namespaces chosen by a block
+        ("python", "import __main__\n\nclass Namespace(dict):\n    def __getitem__(self, key):\n"
+                   "        return (lambda: None) if key.startswith('test_') else dict.__getitem__(self, key)\n\n"
+                   "__main__.dict = Namespace\n"),
+        ("python", "def test_wrong():\n    assert 2 + 2 == 5\n"),
+    )
+    assert [v.verdict for v in verdicts[:3]] == [ILLUSTRATIVE, ILLUSTRATIVE, RUNS]
+    assert verdicts[3].verdict != RUNS and verdicts[4].verdict != RUNS
+    assert verdicts[5].verdict != MATCHES
+    assert verdicts[6].verdict == DIFFERS and verdicts[7].verdict == DIFFERS
+    assert verdicts[9].verdict == DIFFERS
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("session", [
+    "> ({ then(resolve) { resolve(42) } })\n42\n",  # Node shows the thenable, never what it resolves to
+    "> globalThis.n = 0\n0\n> { value: n++ ? 1 : JSON.parse('{') }\n1\n",  # a thrown SyntaxError is no parse error
+    "> globalThis.k = 0\n0\n> globalThis.g = async () => { if (!k++) throw new SyntaxError('once'); return 7 }\n"
+    "[AsyncFunction (anonymous)]\n> await g()\nundefined\n",
+])
+def test_a_node_input_is_evaluated_once_and_shown_as_node_shows_it(sandbox, session):
+    assert triage(sandbox, ("javascript", session))[0].verdict == DIFFERS

@@ -54,7 +54,7 @@ RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completio
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "4"
+RULES_VERSION = "5"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
@@ -392,11 +392,9 @@ def python_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
 
 
 def python_ran(result: RunResult) -> bool:
-    """Whether a Python run went to completion (``sys.exit(0)`` included)."""
-    if result.timed_out:
-        return False
-    name, message = _python_error(result.stderr)
-    return result.success or (name == "SystemExit" and message in ("", "0", "None"))
+    """Whether a Python run went to completion (``sys.exit(0)`` included: the sandbox judged it,
+    never the traceback's text, which the block can shape)."""
+    return result.success and not result.timed_out
 
 
 def python_names(text: str) -> set[str]:
@@ -465,7 +463,8 @@ def python_steps(earlier: Sequence[str], text: str, tests: Sequence[str] = ()) -
     ``text`` as a script (``__name__`` is ``"__main__"``) with the calls its top level makes
     reported, then calls each of ``tests``, each in a step of its own."""
     return [*(Step(source, quiet=True, filename=_EARLIER) for source in earlier), Step(_MONITOR, quiet=True, filename="<triage>"),
-            Step(text), Step(_CALLS, filename="<triage>"), *(Step(f"{test}()", filename="<test>") for test in tests)]
+            Step(text, exits=True), Step(_CALLS, filename="<triage>"), *(Step(f"if {test}() is not None:\n    raise TypeError('{test} returned a value: pytest fails it')", filename="<test>")
+              for test in tests)]
 
 
 _TEST_LINE = re.compile(r'^  File "<exec>", line (\d+)', re.M)
@@ -635,6 +634,8 @@ def session_verdict(block: Block, examples: Sequence[sessions.Example], result: 
     printed or raised in the sandbox (``got``: the console's ``prompts``), compared with what the
     post shows after it (doctest's normalisation)."""
     console = console or PYTHON_CONSOLE
+    if any(step.truncated for step in result.steps):
+        return Verdict(ILLUSTRATIVE, "prints more than the sandbox keeps: its prompts were not all checked")
     if not isinstance(got, list) or len(got) != len(examples):
         return console.failure(block, result, limits) if not console.ran(result) else _raised("")
     differs = []
@@ -815,17 +816,23 @@ function settled(value) {  // a promise awaited here, with no then or constructo
   defineProperty(promise, "constructor", {value: Promise_});
   return promise;
 }
+// The value an input shows, boxed (an object with no prototype is no thenable: a promise or a
+// thenable an input evaluates to is shown as it is, as Node's REPL shows it, never awaited).
+const boxed = (value) => { const box = create(null); box.value = value; return box; };
 async function evaluate(forms) {
   for (let i = 0; i < forms.length; i++) {
     const code = forms[i][0], awaited = forms[i][1];  // no destructuring: it would call the array iterator
-    try {
-      const value = run(code);
-      if (!awaited) return value;
-      const resolved = await settled(value);
-      return awaited === 1 ? resolved : undefined;
+    let script;
+    try {  // only a form that does not compile gives way to the next, as in Node's REPL: never an error it throws
+      script = new Script(code, options);
     } catch (e) {
       if (i === forms.length - 1 || !inherits(e, SyntaxErrorPrototype)) throw e;
+      continue;
     }
+    const value = apply(runScript, script, []);
+    if (!awaited) return boxed(value);
+    const resolved = await settled(value);
+    return awaited === 1 ? resolved : boxed(undefined);
   }
 }
 const earlier = $earlier, prompts = $prompts;
@@ -835,7 +842,7 @@ for (let i = 0; i < prompts.length; i++) {
   printed = 0;
   let kind = "output", value, error = "";
   try {
-    value = await settled(evaluate(prompts[i]));
+    value = (await settled(evaluate(prompts[i]))).value;
   } catch (e) {
     kind = "raised";
     error = last(said(e), 500);
@@ -866,7 +873,7 @@ def _node_forms(source: str) -> list[tuple[str, int]]:
     forms.append((source, 0))
     if re.search(r"\bawait\b", source):
         body = _LEADING_DECLARATION.sub(r"\1globalThis.\2 =", source)
-        forms += [(f"(async () => ({text.rstrip(';')}\n))()", 1), (f"(async () => {{{body}\n}})()", 2)]
+        forms += [(f"(async () => ({{__proto__: null, value: ({text.rstrip(';')}\n)}}))()", 1), (f"(async () => {{{body}\n}})()", 2)]
     return forms
 
 

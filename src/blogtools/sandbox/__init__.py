@@ -97,6 +97,7 @@ class RunResult:
     timed_out: bool = False
     output_files: dict[str, bytes] = field(default_factory=dict)
     steps: tuple[RunResult, ...] = ()
+    truncated: bool = False  # (a step's) output cut at the streams' limit
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Step:
     mode: str = "exec"
     quiet: bool = False
     filename: str = "<exec>"
+    exits: bool = False  # sys.exit(0) (SystemExit with code 0 or None) ends it as a success
 
     def __post_init__(self):
         if not isinstance(self.code, str) or self.mode not in ("exec", "single"):
@@ -326,7 +328,7 @@ class Unit:
         if not steps or not all(isinstance(step, Step) for step in steps):
             raise TypeError("steps must be one Step or more")
         return self._run({"steps": [{"code": step.code, "mode": step.mode, "quiet": step.quiet,
-                                     "filename": step.filename} for step in steps]}, len(steps))
+                                     "filename": step.filename, "exits": step.exits} for step in steps]}, len(steps))
 
     def _run(self, run: dict, steps: int | None, limits: Limits | None = None) -> RunResult:
         self._runs += 1
@@ -353,7 +355,8 @@ class Unit:
             return RunResult("", f"{exc}\n", False, timed_out, dict(self.output_files))
         guest.set_phase("idle")
         self.output_files = message.output
-        steps_done = tuple(RunResult(step.stdout, step.stderr, step.success) for step in message.steps or ())
+        steps_done = tuple(RunResult(step.stdout, step.stderr, step.success, truncated=step.truncated)
+                           for step in message.steps or ())
         return RunResult(message.stdout, message.stderr, message.success, False, dict(message.output), steps_done)
 
     def _discard(self) -> None:

@@ -43,6 +43,7 @@ class Step:
     stdout: str
     stderr: str
     success: bool
+    truncated: bool = False  # the streams' limit cut what it printed
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,12 @@ def _steps(steps: list, max_stream_chars: int) -> tuple[Step, ...]:
     if not steps:
         raise ProtocolError("result.steps: none")
     for step in steps:
-        if not isinstance(step, dict) or set(step) != {"stdout", "stderr", "success"} or not isinstance(
-                step["stdout"], str) or not isinstance(step["stderr"], str) or not isinstance(step["success"], bool):
-            raise ProtocolError("result.steps: a step that is not {stdout: str, stderr: str, success: bool}")
+        if not isinstance(step, dict) or set(step) != {"stdout", "stderr", "success", "truncated"} or not isinstance(
+                step["stdout"], str) or not isinstance(step["stderr"], str) or not isinstance(step["success"], bool) \
+                or not isinstance(step["truncated"], bool):
+            raise ProtocolError("result.steps: a step that is not {stdout: str, stderr: str, success: bool, truncated: bool}")
     _streams(steps, "result.steps", max_stream_chars)
-    return tuple(Step(step["stdout"], step["stderr"], step["success"]) for step in steps)
+    return tuple(Step(step["stdout"], step["stderr"], step["success"], step["truncated"]) for step in steps)
 
 
 def parse(line: bytes, max_stream_chars: int, max_files: int, max_bytes: int) -> Ready | Read | Result:

@@ -3,10 +3,10 @@
 // loaded and hardened, every permission is revoked and the Deno namespace deleted.
 // In (stdin, one JSON object a line, from the host only):
 //   {type:"unit", files:{path:b64}, wheels:[b64]}   {type:"run", id, code}
-//   {type:"run", id, steps:[{code, mode:"exec"|"single", quiet, filename}]}   {type:"read-reply", ok, data:b64 | error}
+//   {type:"run", id, steps:[{code, mode:"exec"|"single", quiet, filename, exits}]}   {type:"read-reply", ok, data:b64 | error}
 // Out (/channel/out, a FIFO the guest code cannot reach; stdout and stderr are never parsed):
 //   {type:"ready"}  {type:"read", name}  {type:"result", id, stdout, stderr, success, output:{path:b64}}
-//   {type:"result", id, steps:[{stdout, stderr, success}], output:{path:b64}}   (a run of steps)
+//   {type:"result", id, steps:[{stdout, stderr, success, truncated}], output:{path:b64}}   (a run of steps)
 // The loop is synchronous: no event-loop turn happens after loading, so no timer, promise or
 // asyncio callback a run leaves behind can ever run.
 "use strict";
@@ -88,6 +88,7 @@ const streams = { stdout: [], stderr: [] };
 const kept = { stdout: 0, stderr: 0 };
 function collector(name) {
   return { write(bytes) {
+    if (kept[name] + bytes.length > maxStreamChars) streams.truncated = true;
     if (kept[name] < maxStreamChars) {
       const part = bytes.slice(0, maxStreamChars - kept[name]);
       streams[name].push(part);
@@ -381,6 +382,23 @@ function mountNetwork() {
 // between, and whether it raised is seen here, where Python cannot reach.
 const pyCompile = pyodide.runPython("compile");
 const pyExec = pyodide.runPython("exec");
+const pyDict = pyodide.runPython("dict"); // not pyodide.globals.get("dict"): __main__.dict is the guest's to set
+// A step that may end the script (``exits``): sys.exit(0) or SystemExit with no code ends it as a
+// success, judged here (a type and a value, not a traceback's text, which a guest can shape). The
+// function reads no global and its defaults and code cannot be replaced (the audit hook refuses).
+const pyExits = pyodide.runPython(`def exits(code, namespace, _exec=exec, _exit=SystemExit, _type=type, _int=int):
+    try:
+        _exec(code, namespace)
+    except _exit as error:
+        value = error.code
+        if value is None or _type(value) is _int and value == 0:
+            return True
+        raise
+    return False
+exits`, { globals: pyDict() });
+// The interpreter's own stdout and stderr, flushed after every step (as the REPL flushes after each
+// statement), so a partial line a step leaves in Python's buffer is that step's, never the next one's.
+const pyFlushes = pyodide.runPython("import sys\n(sys.stdout.flush, sys.stderr.flush)").toJs({ depth: 1 });
 
 const joined = (parts) => {
   const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -390,16 +408,17 @@ const joined = (parts) => {
 
 // One step in ``globals``: its code compiled as a module ("exec") or as a REPL prompt ("single":
 // an expression's value printed by sys.displayhook); what it printed, unless ``quiet``, and whether it raised.
-function step({ code, mode, quiet, filename }, globals) {
+function step({ code, mode, quiet, filename, exits }, globals) {
   streams.stdout = [];
   streams.stderr = [];
+  streams.truncated = false;
   const quota = { ...kept };
   if (quiet) kept.stdout = kept.stderr = maxStreamChars; // nothing of it is kept
   let success = true;
   let compiled;
   try {
     compiled = pyCompile(code, filename, mode);
-    pyExec(compiled, globals);
+    if (exits) pyExits(compiled, globals); else pyExec(compiled, globals);
   } catch (error) {
     if (!(error instanceof pyodide.ffi.PythonError)) throw error; // a fatal error: the unit's process ends
     success = false;
@@ -407,8 +426,11 @@ function step({ code, mode, quiet, filename }, globals) {
   } finally {
     try { compiled?.destroy(); } catch { /* the interpreter is gone */ }
   }
+  for (const flush of pyFlushes) {
+    try { flush(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; } // a closed stream
+  }
   if (quiet) Object.assign(kept, quota);
-  return { stdout: joined(streams.stdout), stderr: joined(streams.stderr), success };
+  return { stdout: joined(streams.stdout), stderr: joined(streams.stderr), success, truncated: !quiet && streams.truncated };
 }
 
 // A run: its steps one after another in one fresh globals dict (a script's: __name__ is "__main__"),
@@ -419,8 +441,8 @@ function run(message) {
   for (const name of FS.readdir("/network")) if (name !== "." && name !== "..") FS.unlink("/network/" + name);
   network.mode = 0o40555;
   kept.stdout = kept.stderr = 0;
-  const steps = message.steps ?? [{ code: message.code, mode: "exec", quiet: false, filename: "<exec>" }];
-  const globals = pyodide.globals.get("dict")();
+  const steps = message.steps ?? [{ code: message.code, mode: "exec", quiet: false, filename: "<exec>", exits: false }];
+  const globals = pyDict();
   const done = [];
   try {
     globals.set("__name__", "__main__");
@@ -430,7 +452,8 @@ function run(message) {
     try { globals.destroy(); } catch { /* the interpreter is gone */ }
   }
   const output = collect("/output", "", Object.create(null));
-  return message.steps ? { steps: done, output } : { ...done[0], output };
+  const { stdout, stderr, success } = done[0];
+  return message.steps ? { steps: done, output } : { stdout, stderr, success, output };
 }
 
 send({ type: "ready" });
