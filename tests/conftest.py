@@ -57,13 +57,28 @@ def _unit(item) -> str:
     return marker.args[0] if marker else item.nodeid
 
 
+def _name_group(item, group: str) -> None:
+    """Give an xdist worker's test the node id that `--dist loadgroup` schedules by: ``<id>@<group>``.
+    xdist 3.8 writes it to ``item._nodeid``, which pytest 9.2 no longer reads (its node ids are
+    structured), so every group's tests were handed out one by one and a module's fixture was made
+    on each worker that ran one of its tests (pytest-xdist issue 1386); done here while it is so."""
+    if "@" not in item.nodeid:
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     groups = _groups(items)
     for item in items:  # before any other hook, xdist's own reading the marker among them
         if item.nodeid in groups:
             item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
     yield
+    if getattr(config.option, "loadgroup", False) and hasattr(config, "workerinput"):
+        for item in items:
+            if item.get_closest_marker("xdist_group"):
+                _name_group(item, _unit(item))
     # after pytest has ordered the items by their fixtures: slow tests and their groups first
     slow = {_unit(item) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: _unit(item) not in slow)
