@@ -6,8 +6,8 @@ feed) stay together on one worker, so that fixture is made once: one xdist group
 fixtures that a file's tests use together (two fixtures used by one test join their sets);
 every other test goes to whichever worker is free. Tests marked ``slow``, and the groups holding
 one, are handed out first, so the longest work does not start last on one worker while the
-other idles. Only tests under tests/ are grouped: an entry's tests in snippets/ keep their node
-ids (the evidence matches them by id).
+other idles. Only tests under tests/ that no entry of snippets/manifest.toml names are grouped:
+an entry's tests keep their node ids (the evidence matches them by id).
 """
 
 from __future__ import annotations
@@ -17,14 +17,24 @@ from pathlib import Path
 
 import pytest
 
+from blogtools import manifest
+from blogtools.recorder import matches
+
 HERE = Path(__file__).parent
 
 
-def _shared_fixtures(item) -> list[tuple[Path, str]]:
+def _evidence_ids() -> list[str]:
+    """The test ids the essays' entries name (snippets/manifest.toml): the evidence matches them."""
+    doc = manifest.load_plain(HERE.parent / "snippets" / manifest.NAME)
+    return [test for table in doc.values() if isinstance(table, dict) for test in table.get("tests", [])]
+
+
+def _shared_fixtures(item, evidence: list[str]) -> list[tuple[Path, str]]:
     """The module- and class-scoped fixtures a test under tests/ uses, each with its file (and its
-    parameter, for a parametrised one: each value is a fixture of its own)."""
+    parameter, for a parametrised one: each value is a fixture of its own). None for a test an
+    entry names: grouped, its node id would change under xdist, and its evidence with it."""
     info = getattr(item, "_fixtureinfo", None)
-    if info is None or not item.path.is_relative_to(HERE):
+    if info is None or not item.path.is_relative_to(HERE) or any(matches(test, item.nodeid) for test in evidence):
         return []
     params = getattr(getattr(item, "callspec", None), "params", {})
     return sorted((item.path, f"{name}={params[name]}" if name in params else name)
@@ -42,7 +52,8 @@ def _groups(items) -> dict[str, str]:
             key = parent[key]
         return key
 
-    shared = {item.nodeid: _shared_fixtures(item) for item in items}
+    evidence = _evidence_ids()
+    shared = {item.nodeid: _shared_fixtures(item, evidence) for item in items}
     for keys in shared.values():
         for key in keys[1:]:
             parent[find(key)] = find(keys[0])
