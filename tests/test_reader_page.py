@@ -54,11 +54,11 @@ def other(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module", params=["seed", "other"])
 def site(request, tmp_path_factory) -> tuple[str, Path]:
-    """Which site and its root, built once each (the two can be built on two workers at once)."""
+    """Which site and its root, built once each."""
     return request.param, {"seed": seed, "other": other}[request.param](tmp_path_factory)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: Playwright's loop would stay running under other modules' tests
 def chromium():
     from playwright.sync_api import sync_playwright
 
