@@ -252,17 +252,18 @@ def test_a_hanging_test_is_failed_at_the_time_limit_and_earlier_records_stay(dem
 
 @pytest.mark.slow
 def test_entries_share_one_session_and_one_past_its_limit_leaves_the_others_recorded(demo):
-    """Two entries, one pytest session: the first hangs past the limit, is cut off and recorded as
-    failed; the second, not reached when the session was killed, runs in the next and passes."""
+    """Two entries, one pytest session on two xdist workers: the first hangs past the limit, is cut
+    off and recorded as failed; the second, not reached when the session was killed (its tests share
+    the module, so the worker), runs in the next and passes."""
     (demo / "tests/test_demo.py").write_text(TESTS + "\n\ndef test_hangs():\n    import time\n    time.sleep(600)\n")
     set_entry(demo, tests=["tests/test_demo.py::test_hangs"])
     doc = manifest.load(demo / "snippets/manifest.toml")
     doc[f"{POST}/halves"] = {"post": POST, "status": "runnable", "modules": ["demo.py"], "reason": "", "notes": [],
                              "tests": ["tests/test_demo.py::test_half", "tests/test_demo.py::test_half_of_the_data"]}
     manifest.save(doc, demo / "snippets/manifest.toml")
-    done = invoke("test", "--time-limit", "8", cwd=demo)
+    done = invoke("test", "--time-limit", "8", "--workers", "2", cwd=demo)
     assert done.exit_code == 1
-    assert "running the tests of 2 entries in one pytest session" in done.stderr
+    assert "running the tests of 2 entries in one pytest session on 2 workers" in done.stderr
     stored = results(demo)
     assert stored[ID]["tests"]["tests/test_demo.py::test_hangs"] == {
         "outcome": "failed", "error": "did not finish within the time limit of 8 s"}

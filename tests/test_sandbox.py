@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from blogtools.sandbox import Limits, Sandbox, SandboxUnavailable, runtime, write_output
+from blogtools.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    Step,
+    runtime,
+    write_output,
+)
 from local_tcp import tcp_listener
 
 pytestmark = pytest.mark.sandbox
@@ -70,6 +77,23 @@ def test_a_failure_reports_its_traceback(unit):
     assert (result.success, result.stdout) == (False, "before\n")
     assert 'File "<exec>", line 2, in <module>' in result.stderr
     assert result.stderr.rstrip().endswith("ZeroDivisionError: division by zero")
+
+
+def test_steps_share_a_namespace_and_each_is_judged_outside_python(fresh):
+    """Each step's output and success are the guest script's observation: a step that rewrites
+    traceback, sys.excepthook or the builtins cannot make a later step that raises succeed."""
+    result = fresh.run_steps([
+        Step("import builtins, sys, traceback\nx = 6\nprint('quiet')", quiet=True),
+        Step("print(__name__)\nassert x == 5", filename="<test>"),
+        Step("traceback.format_exception = traceback.format_exception_only = lambda *a, **k: []\n"
+             "sys.excepthook = lambda *a: None\nbuiltins.compile = builtins.exec = lambda *a, **k: None"),
+        Step("x * 7", mode="single"),
+        Step("1 / 0", mode="single", filename="<stdin>"),
+    ])
+    assert [(step.stdout, step.success) for step in result.steps] == [
+        ("", True), ("__main__\n", False), ("", True), ("42\n", True), ("", False)]
+    assert result.steps[1].stderr.rstrip().endswith("AssertionError") and 'File "<test>", line 2' in result.steps[1].stderr
+    assert not result.success and not fresh.run("print(x)").success  # the next run: fresh globals
 
 
 def test_output_past_the_stream_limit_is_cut_not_slow(unit):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from blogtools.sandbox import channel, runtime
-from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result
+from blogtools.sandbox.channel import ProtocolError, Read, Ready, Result, Step
 from local_tcp import tcp_listener
 
 # --- the channel out: the host's validator, fed forged lines -------------------------------------
@@ -33,10 +33,20 @@ def result(**changes) -> dict:
     return {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True, "output": {}, **changes}
 
 
+def steps(*steps, **changes) -> dict:
+    return {"type": "result", "id": 1, "steps": list(steps), "output": {}, **changes}
+
+
+def step(**changes) -> dict:
+    return {"stdout": "", "stderr": "", "success": True, **changes}
+
+
 def test_well_formed_messages_are_accepted():
     assert parse({"type": "ready"}) == Ready()
     assert parse({"type": "read", "name": "current-ip"}) == Read("current-ip")
     assert parse(result(output={"sub/a.txt": "QQ=="})) == Result(1, "", "", True, {"sub/a.txt": b"A"})
+    assert parse(steps(step(stdout="4\n"), step(stderr="Traceback", success=False))) == Result(
+        1, "", "", False, {}, (Step("4\n", "", True), Step("", "Traceback", False)))
 
 
 FORGED = {
@@ -80,6 +90,18 @@ FORGED = {
     "read with a path": {"type": "read", "name": "../etc/passwd"},
     "read with slash": {"type": "read", "name": "a/b"},
     "deep nesting": b"[" * 100000 + b"]" * 100000,
+    # a run of steps: one {stdout, stderr, success} a step, the streams' limit over all steps together
+    "no steps": steps(),
+    "steps as object": steps() | {"steps": {"0": step()}},
+    "steps and stdout": steps(step(), stdout=""),
+    "step not an object": steps(["", "", True]),
+    "step missing success": steps({"stdout": "", "stderr": ""}),
+    "step with extra field": steps(step(line=1)),
+    "step success as text": steps(step(success="true")),
+    "step success as number": steps(step(success=1)),
+    "step stdout as list": steps(step(stdout=["x"])),
+    "steps' stdout too long together": steps(step(stdout="x" * 60), step(stdout="x" * 41)),
+    "step lone surrogate": steps(step(stderr="\ud800")),
 }
 
 

@@ -79,6 +79,23 @@ def test_every_ring_holds_and_the_check_costs_one_run_under_a_fifth_of_a_start()
     assert checked - ready <= 0.2 * (ready - started)
 
 
+def test_a_canary_that_times_out_runs_once_more_before_the_ring_is_reported(monkeypatch):
+    """A loaded machine: the canary's first run passes its time limit (here: a limit too short for
+    it). That is not evidence of a missing ring: it runs again, with more time, in a fresh process."""
+    hurried = dataclasses.replace(triage.LIMITS, cpu_seconds=0.05, wall_seconds=0.1)
+    with Sandbox(hurried) as sandbox:
+        monkeypatch.setattr(selfcheck, "CANARY_PATIENCE", 1)  # no more time: both runs time out
+        with sandbox.unit() as unit:
+            state = selfcheck.check_interpreter(unit)
+            assert (state.holds, unit._runs) == (False, 2) and "TimeoutError" in state.detail, state
+        monkeypatch.setattr(selfcheck, "CANARY_PATIENCE", 300)  # 15 s of CPU the second time
+        with sandbox.unit() as unit:
+            assert selfcheck.check_interpreter(unit).holds and unit._runs == 2
+            started = time.monotonic()
+            assert unit.run("while True: pass").timed_out  # the unit's own limits apply again after
+            assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize("ring", KNOBS)
 def test_the_self_check_catches_a_ring_removed(ring, monkeypatch, tmp_path):
     states = states_with(KNOBS[ring], monkeypatch, tmp_path)

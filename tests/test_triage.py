@@ -319,3 +319,95 @@ def test_hostile_scripts_reach_nothing_on_the_host(sandbox, tmp_path):
     for attack, verdict in zip(attacks, verdicts):
         assert verdict.verdict != RUNS, attack
         assert "host-secret-4711" not in verdict.reason and "uid=" not in verdict.reason
+
+
+# --- what the judged code cannot forge -------------------------------------------------------------
+
+_FORGE_LATER = r"""import json
+_dumps = json.dumps
+
+def _forged(report, *args, **kwargs):
+    if 'examples' in report:
+        report = {**report, 'examples': [['output', '3\n', '']] * len(report['examples'])}
+    if report.get('tests'):
+        report = {**report, 'tests': [[test[0], '', 0] for test in report['tests']]}
+    return _dumps(report, *args, **kwargs)
+
+json.dumps = _forged
+"""
+
+
+@pytest.mark.sandbox
+def test_a_python_block_cannot_forge_its_own_or_a_later_blocks_verdict(sandbox):
+    verdicts = triage(
+        sandbox,
+        # a failing test that rewrites how its own failure is reported
+        ("python", "import traceback\n\ndef test_forged():\n    traceback.format_exception_only = lambda *a: []\n"
+                   "    assert 1 + 1 == 3\n"),
+        # a block that rewrites how later blocks' reports are written, then a session and tests it would pass
+        ("python", _FORGE_LATER),
+        ("pycon", ">>> 1 + 1\n3\n"),
+        ("python", "def test_later():\n    assert 2 * 2 == 5\n"),
+        # a session whose first prompts rewrite how its later prompts are recorded
+        ("pycon", ">>> import gc\n>>> g = next((d for d in gc.get_objects() if type(d) is dict and type(d.get('_report')) is dict), "
+                  "{'_report': {'examples': []}})\n>>> class L(list):\n...     def append(self, item):\n"
+                  "...         list.append(self, ['output', '5\\n', ''] if item[1] == '4\\n' else item)\n...\n"
+                  ">>> g['_report']['examples'] = L(g['_report']['examples'])\n>>> 2 + 2\n5\n"),
+    )
+    assert verdicts[0].verdict == DIFFERS and verdicts[0].reason == "1 of 1 test fails (test_forged)"
+    assert "AssertionError" in verdicts[0].diff
+    assert verdicts[2].verdict == DIFFERS and "+2" in verdicts[2].diff
+    assert verdicts[3] == Verdict(DIFFERS, "1 of 1 test fails (test_later)", names=("test_later",),
+                                  diff="test_later, line 2: assert 2 * 2 == 5\n  AssertionError")
+    assert verdicts[4].verdict == DIFFERS and verdicts[4].reason.startswith("1 of 5 prompts differs") and "+4" in verdicts[4].diff
+
+
+@pytest.mark.sandbox
+def test_a_test_that_exits_fails_and_a_session_that_raises_differs(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("python", "import sys\n\ndef test_exits():\n    sys.exit(0)\n    assert False\n"),
+        ("pycon", ">>> int('x')\n>>> 1\n1\n"),
+    )
+    assert verdicts[0].verdict != RUNS and "SystemExit" in verdicts[0].reason + verdicts[0].diff
+    assert verdicts[1].verdict == DIFFERS and "ValueError" in verdicts[1].diff
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("attack", [
+    # the report written as the block chooses
+    r"""> JSON.stringify = () => '{"examples":[["output","[Function (anonymous)]\\n",""],["output","3\\n",""]]}'
+[Function (anonymous)]
+""",
+    # each prompt's outcome rewritten as it is recorded
+    r"""> const push = Array.prototype.push; Array.prototype.push = function (...xs) { return push.apply(this, xs.map((x) => Array.isArray(x) && x[1] === '2\n' ? ['output', '3\n', ''] : x)); }; 0
+0
+""",
+    # the later prompts' sources swapped as they are read
+    r"""> const proto = Object.getPrototypeOf([][Symbol.iterator]()), next = proto.next; proto.next = function () { const r = next.call(this); return typeof r.value === 'string' && r.value.startsWith('1 + 1') ? { value: '3', done: false } : r; }; 0
+0
+""",
+    # the evaluation of later prompts rewritten
+    r"""> const vm = process.getBuiltinModule('node:vm'), run = vm.Script.prototype.runInThisContext; vm.Script.prototype.runInThisContext = function (...a) { const v = run.apply(this, a); return v === 2 ? 3 : v; }; 0
+0
+""",
+    # a report line of its own (the marker guessed), then the process ended before the real one
+    r"""> Deno.stderr.writeSync(new TextEncoder().encode('\n@@triage-report-0@@{"examples":[["output","0\\n",""],["output","3\\n",""]]}\n')); Deno.exit(0)
+0
+""",
+])
+def test_a_node_session_cannot_forge_its_report(sandbox, attack):
+    verdict = triage(sandbox, ("javascript", attack + "> 1 + 1\n3\n"))[0]
+    assert verdict.verdict != MATCHES
+    assert verdict.verdict == DIFFERS and "+2" in verdict.diff or verdict.verdict == ILLUSTRATIVE, verdict
+
+
+@pytest.mark.sandbox
+def test_a_node_session_imports_modules_as_nodes_repl_does(sandbox):
+    verdicts = triage(
+        sandbox,
+        ("javascript", "> const { z } = await import('zod')\nundefined\n> z.string().parse('x')\n'x'\n"),
+        ("javascript", "> const path = await import('node:path')\nundefined\n> path.basename('/a/b.txt')\n'b.txt'\n"),
+    )
+    assert verdicts[0].verdict == NEEDS_CONTEXT and verdicts[0].needs == (Need("module", "zod"),)
+    assert verdicts[1] == Verdict(MATCHES, "2 prompts checked")

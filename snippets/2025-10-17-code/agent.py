@@ -19,9 +19,8 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import anthropic
 from agent_script import ESSAY_IP_ADDRESS, essay_turns
 from syncfetch import FetchError, fetch
 
@@ -30,6 +29,9 @@ from blogtools.files import write_atomic
 from blogtools.harness.http import fixed_responses
 from blogtools.harness.llm import MessagesServer, ReplayBackend, make_backend
 from blogtools.sandbox import Limits, Sandbox, Unit, write_output
+
+if TYPE_CHECKING:  # imported where a model is asked: block 02's loop and a run answered from the cache need no SDK
+    import anthropic
 
 MAX_STEPS = 10
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -204,17 +206,20 @@ class AgentStep:
 
     The task is one trust unit of the sandbox, started on the first tool call (a run answered
     from the cache never starts it) with /output as the state before that step, so a resumed
-    run sees earlier files.
+    run sees earlier files. ``close`` ends the sandbox too unless ``shared`` (its owner ends it).
     """
 
     client: anthropic.Anthropic
     sandbox: Callable[[], Sandbox]
     model: str = DEFAULT_MODEL
+    shared: bool = False
     requests: int = 0
     _sandbox: Sandbox | None = field(default=None, repr=False)
     _unit: Unit | None = field(default=None, repr=False)
 
     def __call__(self, state: dict) -> dict:
+        import anthropic
+
         state = copy.deepcopy(state)
         self.requests += 1
         try:
@@ -255,10 +260,10 @@ class AgentStep:
         return {"stdout": result.stdout, "stderr": result.stderr, "success": result.success}
 
     def close(self) -> None:
-        """End the task's sandbox unit, if a tool call started one."""
+        """End the task's sandbox unit, if a tool call started one (and its sandbox, unless shared)."""
         if self._unit is not None:
             self._unit.close()
-        if self._sandbox is not None:
+        if self._sandbox is not None and not self.shared:
             self._sandbox.close()
 
 
@@ -361,6 +366,8 @@ def essay_ip_server() -> Iterator[str]:
 def model_client(llm: str, local_model: str | None, base_url: str | None) -> Iterator[anthropic.Anthropic]:
     """The anthropic SDK client for ``--llm``: the essay's conversation replayed by a local Messages
     server (scripted), the live API (anthropic), a local transformers model, or ``base_url``."""
+    import anthropic
+
     if base_url:
         yield anthropic.Anthropic(base_url=base_url, api_key=os.environ.get("ANTHROPIC_API_KEY", "local"))
     elif llm == "anthropic":
@@ -407,11 +414,18 @@ def run_agent(
     model: str = DEFAULT_MODEL,
     time_limit: float = 30.0,
     echo: Callable[[str], None] = print,
+    sandbox: Sandbox | None = None,
 ) -> RunSummary:
     """Run the agent on ``prompt``, printing each step as the essay's transcript does, then copy
-    the final /output files into ``output_dir``."""
+    the final /output files into ``output_dir``. The code runs in a unit of ``sandbox`` when given
+    (one the caller started and ends, serving its own /network allowlist: several runs of one
+    process share its pre-started interpreters, each task still a fresh one), else of an
+    ``essay_sandbox(resources, time_limit)`` made at the first tool call and ended after the run."""
     echo(f"Prompt: {prompt}\n")
-    step = AgentStep(client, lambda: essay_sandbox(resources, time_limit), model)
+    if sandbox is None:
+        step = AgentStep(client, lambda: essay_sandbox(resources, time_limit), model)
+    else:
+        step = AgentStep(client, lambda: sandbox, model, shared=True)
     reports: list[StepReport] = []
 
     def report(item: StepReport) -> None:

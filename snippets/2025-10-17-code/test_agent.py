@@ -1,6 +1,7 @@
-"""agent.py: the step-cached loop, its stores, and the essay's agent run reproduced through
-`blogtools run 2025-10-17-code/03` (real SDK, local Messages server replaying the essay's
-conversation, real Pyodide)."""
+"""agent.py: the step-cached loop, its stores, and the essay's agent run reproduced (real SDK,
+local Messages server replaying the essay's conversation, real Pyodide): through `blogtools run
+2025-10-17-code/03` where the test is about that command or about a process of its own (killed in
+a step, answered from the cache), in this process on the module's shared sandbox otherwise."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from agent import FileStore, PostgresStore, agent_loop, initial_state
+from agent import (
+    FileStore,
+    PostgresStore,
+    RunSummary,
+    agent_loop,
+    default_task_id,
+    initial_state,
+    run_agent,
+)
 from agent_script import PROMPT, essay_turns
 from agentic_loop import Interrupted, toy_step
 from local_server import LocalServer
@@ -104,14 +113,34 @@ def run_agent_cli(cwd: Path, ip_server, model_server, *extra: str) -> str:
     return proc.stdout
 
 
+@pytest.fixture
+def sandbox_here(shared_sandbox, sandbox_network, ip_server, tmp_path, monkeypatch):
+    """The module's shared sandbox, its /network/current-ip served by this test's ``ip_server``;
+    the working directory is ``tmp_path``, where the command's runs keep agent-cache and output."""
+    monkeypatch.chdir(tmp_path)
+    sandbox_network.update({"current-ip": f"{ip_server.url}/ip"})
+    yield shared_sandbox
+    sandbox_network.clear()
+
+
+def run_agent_here(model_server, sandbox, store=None) -> tuple[str, RunSummary]:
+    """The run `blogtools run 2025-10-17-code/03 -- PROMPT --task-id 0` makes in the working
+    directory, in this process on ``sandbox``: the transcript it prints and its summary."""
+    printed: list[str] = []
+    summary = run_agent(PROMPT, model_server.client(), store or FileStore(Path("agent-cache")), {}, "0",
+                        Path("output"), echo=printed.append, sandbox=sandbox)
+    return "".join(f"{text}\n" for text in printed), summary
+
+
 def steps_of(transcript: str) -> dict[int, str]:
     parts = re.split(r"^Step (\d+):$", transcript, flags=re.M)
     return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
 
 
 @pytest.mark.sandbox
-def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, ip_server, essay_model):
-    transcript = run_agent_cli(tmp_path, ip_server, essay_model)
+def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, ip_server, essay_model, sandbox_here):
+    transcript, summary = run_agent_here(essay_model, sandbox_here)
+    assert (summary.steps, summary.cached_steps, summary.model_requests) == (4, 0, 4)
     steps = steps_of(transcript)
     assert sorted(steps) == [1, 2, 3, 4]
     assert "Current IP Address: 255.255.255.255" in steps[1]
@@ -131,7 +160,7 @@ def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, 
 
     png = (tmp_path / "output" / "ip_address.png").read_bytes()
     (tmp_path / "output" / "ip_address.png").unlink()
-    again = run_agent_cli(tmp_path, ip_server, essay_model)
+    again = run_agent_cli(tmp_path, ip_server, essay_model)  # the command, on the cache the first run left
     assert len(essay_model.requests) == 4  # no model request in the second run
     assert ip_server.ip_hits == 2  # and no code ran
     for n in range(1, 5):
@@ -141,7 +170,7 @@ def test_the_essay_run_is_reproduced_and_then_answered_from_the_cache(tmp_path, 
 
 
 @pytest.mark.sandbox
-def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essay_model):
+def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essay_model, sandbox_here):
     arrived, release = threading.Event(), threading.Event()
     ip_server.ip_gate.append((2, arrived, release))  # the second IP lookup is step 3's
     proc = subprocess.Popen(agent_command(tmp_path, ip_server, essay_model), cwd=tmp_path,
@@ -158,7 +187,7 @@ def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essa
     assert sorted(p.name for p in cache.glob("*.json")) == ["task-0-step-1.json", "task-0-step-2.json"]
     assert len(essay_model.requests) == 3
 
-    resumed = steps_of(run_agent_cli(tmp_path, ip_server, essay_model))
+    resumed = steps_of(run_agent_here(essay_model, sandbox_here)[0])
     assert "[Cache] Loaded state from: agent-cache/task-0-step-1.json" in resumed[1]
     assert "[Cache] Loaded state from: agent-cache/task-0-step-2.json" in resumed[2]
     assert "[Cache] Saved state to: agent-cache/task-0-step-3.json" in resumed[3]
@@ -168,17 +197,21 @@ def test_a_run_killed_in_step_3_resumes_from_the_cache(tmp_path, ip_server, essa
 
 
 @pytest.mark.sandbox
-def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_dsn):
+def test_the_run_with_the_postgres_store(tmp_path, ip_server, essay_model, pg_dsn, sandbox_here):
     import psycopg
 
-    run_agent_cli(tmp_path, ip_server, essay_model, "--store", "postgres", "--database-url", pg_dsn)
+    store = PostgresStore(pg_dsn)
+    try:
+        run_agent_here(essay_model, sandbox_here, store)
+    finally:
+        store.close()
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute("SELECT cache_key, state->'done' FROM agent_step_cache ORDER BY cache_key").fetchall()
     assert rows == [("0:1", False), ("0:2", False), ("0:3", False), ("0:4", True)]
-    assert not (tmp_path / "agent-cache").exists()
     again = run_agent_cli(tmp_path, ip_server, essay_model, "--store", "postgres", "--database-url", pg_dsn)
     assert "4 steps (4 from the cache), 0 model requests" in again
     assert len(essay_model.requests) == 4
+    assert not (tmp_path / "agent-cache").exists()  # neither run kept a file cache beside the table
 
 
 @pytest.mark.sandbox
@@ -188,6 +221,8 @@ def test_blogtools_run_reproduces_the_transcript_offline(tmp_path):
                           timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "Your IP Address: 255.255.255.255" in proc.stdout and "Total steps: 4" in proc.stdout
+    summary = f"agent: task {default_task_id(PROMPT)}: 4 steps (0 from the cache), 4 model requests, 1 file(s) in output"
+    assert proc.stdout.splitlines()[-1] == summary
     assert decode_png((tmp_path / "output" / "ip_address.png").read_bytes())[:2] == (640, 320)
     assert len(list((tmp_path / "agent-cache").glob("task-*-step-*.json"))) == 4
 

@@ -608,8 +608,10 @@ def curate_command(ctx, snippet_id, reason, modules, tests, notes, language):
 @click.option("--all", "run_all", is_flag=True, help="Run every chosen entry, current or not.")
 @click.option("--time-limit", type=float, cls=_StageDefault, stage_default="blogtools.testrun.DEFAULT_TIME_LIMIT",
               help="Seconds an entry's tests may take; past it they are recorded as failed.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="pytest-xdist workers for the tests (default: one per CPU, at most one per entry; 1: no xdist).")
 @_pass_site
-def test_command(site, ids, run_all, time_limit):
+def test_command(site, ids, run_all, time_limit, workers):
     """Run the tests of runnable entries and record the evidence in snippets/results.json.
 
     Without ID, every runnable entry. Only entries with no record, a failure, or a changed
@@ -617,7 +619,8 @@ def test_command(site, ids, run_all, time_limit):
     """
     from blogtools import testrun
 
-    summary = testrun.run_tests(site.project, ids, run_all, time_limit, echo=lambda line: click.echo(line, err=True))
+    summary = testrun.run_tests(site.project, ids, run_all, time_limit, echo=lambda line: click.echo(line, err=True),
+                                workers=workers)
     for ident in summary.failed:
         click.echo(f"failed: {ident}: {summary.ran[ident]}")
     click.echo(f"test: {summary.line()}")

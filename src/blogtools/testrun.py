@@ -4,13 +4,17 @@ Cached by fingerprint (the model is Go's test cache: keyed on inputs, not on tim
 when it has no record, its record failed, or its fingerprint is no longer current; ``--all`` runs
 every one. The chosen entries' tests run in ONE pytest child process (one start of pytest, its
 plugins and the harness's services for all of them), where the blogtools plugin records the
-evidence as under ``make test``. The child logs each test's start and end; an entry whose tests
-pass the per-entry time limit gets the child killed, its unfinished tests recorded as failed with
-that reason, and the entries not finished yet run on in a new child.
+evidence as under ``make test``. With pytest-xdist installed and several entries due, that child
+spreads their test modules over xdist workers, one per CPU (at most one per entry): many tests wait
+on a child process, a server or a sandbox start, so a second worker uses what the first leaves
+idle. The child logs each test's start and end; an entry whose tests pass the per-entry time limit
+gets the child killed, its unfinished tests recorded as failed with that reason, and the entries
+not finished yet run on in a new child.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -29,6 +33,7 @@ from blogtools.project import Project
 from blogtools.recorder import LOG_VARIABLE, TestState, entry_run, matches
 
 DEFAULT_TIME_LIMIT = 600.0  # seconds per entry
+DISTRIBUTION = "loadscope"  # a test module's tests stay on one worker: its module fixtures are made once
 
 
 @dataclass
@@ -67,10 +72,20 @@ def chosen(project: Project, ids: Sequence[str]) -> list[Entry]:
     return evidence.runnable(entries[ident] for ident in ids) if ids else evidence.runnable(entries.values())
 
 
+def default_workers(entries: int) -> int:
+    """xdist workers for ``entries`` due: one per CPU this process may use, at most one per entry;
+    1 (no xdist) when pytest-xdist is not installed."""
+    if importlib.util.find_spec("xdist") is None:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), entries))
+
+
 def run_tests(project: Project, ids: Sequence[str] = (), run_all: bool = False,
-              time_limit: float = DEFAULT_TIME_LIMIT, echo: Callable[[str], None] = print) -> TestSummary:
+              time_limit: float = DEFAULT_TIME_LIMIT, echo: Callable[[str], None] = print,
+              workers: int | None = None) -> TestSummary:
     """Run the chosen entries whose evidence is not current (all of them with ``run_all``) in one
-    pytest child, and return what happened; the child records results.json."""
+    pytest child on ``workers`` xdist workers (1: in the child itself; None: ``default_workers``),
+    and return what happened; the child records results.json."""
     started = time.monotonic()
     entries = chosen(project, ids)
     try:
@@ -86,21 +101,23 @@ def run_tests(project: Project, ids: Sequence[str] = (), run_all: bool = False,
         else:
             summary.current.append(entry.id)
     if due:
-        echo(f"test: running the tests of {len(due)} entr{'y' if len(due) == 1 else 'ies'} in one pytest session ...")
-        summary.ran = run_entries(project, due, time_limit)
+        workers = default_workers(len(due)) if workers is None else workers
+        on = f" on {workers} workers" if workers > 1 else ""
+        echo(f"test: running the tests of {len(due)} entr{'y' if len(due) == 1 else 'ies'} in one pytest session{on} ...")
+        summary.ran = run_entries(project, due, time_limit, workers)
         for entry in due:
             echo(f"test: {entry.id}: {summary.ran[entry.id]}")
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def run_entries(project: Project, entries: Sequence[Entry], time_limit: float) -> dict[str, str]:
+def run_entries(project: Project, entries: Sequence[Entry], time_limit: float, workers: int = 1) -> dict[str, str]:
     """Run the entries' tests in one pytest child (another for those left when one overruns its
-    ``time_limit``); return the outcome recorded for each, by id."""
+    ``time_limit``) on ``workers`` xdist workers; return the outcome recorded for each, by id."""
     outcomes: dict[str, str] = {}
     pending = list(entries)
     while pending:
-        session = _Session(project, pending, time_limit)
+        session = _Session(project, pending, time_limit, workers)
         status = session.run()
         records = evidence.load(project).records
         left = []
@@ -137,8 +154,9 @@ class _Session:
 
     POLL = 0.2  # seconds between looks at the log
 
-    def __init__(self, project: Project, entries: Sequence[Entry], time_limit: float):
+    def __init__(self, project: Project, entries: Sequence[Entry], time_limit: float, workers: int = 1):
         self.project, self.entries, self.time_limit = project, list(entries), time_limit
+        self.workers = min(workers, len(self.entries))
         self.collected: set[str] = set()
         self.states: dict[str, TestState] = {}
         self.overran: str | None = None
@@ -153,7 +171,8 @@ class _Session:
         with tempfile.TemporaryDirectory(prefix="blogtools-test-") as scratch:
             log, output = Path(scratch) / "log.jsonl", Path(scratch) / "output.txt"
             log.touch()
-            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", *tests]
+            spread = ["-n", str(self.workers), "--dist", DISTRIBUTION] if self.workers > 1 else []
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", *spread, *tests]
             with open(output, "wb") as out:
                 child = subprocess.Popen(command, cwd=root, env=dict(os.environ, **{LOG_VARIABLE: str(log)}),
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

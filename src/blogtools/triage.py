@@ -11,12 +11,15 @@ compared as doctest compares; ``diff`` shows how it differs). Verdicts that did 
 ``needs-context`` (real code that lacks something, named in ``needs``) and ``illustrative`` (not a
 program: output, configuration, a diff, a command line, a fragment; the reason says which).
 
-A block is dedented before it runs, as a reader would paste it. What a block's top level did is
-measured in the sandbox (``sys.monitoring`` reports each call its top-level code makes) and
-reported back on stderr under a per-run marker; like everything from the sandbox, the report is
-attacker-controlled: the host validates its shape and it decides nothing but the verdict of the
-block that made it. Nothing runs on the host. A block that did not run to completion is never
-called ``defines``, ``runs`` or ``matches``.
+A block is dedented before it runs, as a reader would paste it. A Python block runs as steps
+(``Unit.run_steps``): whether it raised, whether each of its tests passed and what each prompt of a
+session printed or raised are what the sandbox's guest script observed, out of the block's reach.
+What its top level called is measured in its own namespace (``sys.monitoring``) and reported as
+JSON: the block could forge that report, so the host checks its shape and it decides only between
+``runs`` and ``defines``. A Node session's reporter shares the inputs' realm and is written so that
+they cannot reach it (functions taken before the first input, a per-run secret marker). Nothing
+runs on the host. A block that did not run to completion is never called ``defines``, ``runs`` or
+``matches``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from blogtools.sandbox import (
     Limits,
     RunResult,
     Sandbox,
+    Step,
     Unit,
     runtime,
 )
@@ -50,7 +54,7 @@ RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completio
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
@@ -414,92 +418,106 @@ def python_names(text: str) -> set[str]:
     return names
 
 
-_PYTHON_PROGRAM = string.Template("""\
-import contextlib as _c, io as _io, json as _j, sys as _s, traceback as _tb
-_ns = {'__name__': '__main__', '__builtins__': __builtins__}
-for _src in $earlier:
-    with _c.redirect_stdout(_io.StringIO()), _c.redirect_stderr(_io.StringIO()):
-        try:
-            exec(compile(_src, '<earlier block>', 'exec'), _ns)
-        except BaseException:
-            pass
-_say, _dumps, _report = _s.stderr.write, _j.dumps, {}
-$body
-""")
-# A block run as a script: each call its top-level code makes is reported (once a call site), then
-# its pytest-style tests are called, if those are all it defines: each test's error (its
-# exception line and the block's line it was raised at), or '' when it passed.
-_SCRIPT_BODY = """\
-_code, _m, _calls = compile($text, '<exec>', 'exec'), _s.monitoring, []
-def _seen(code, offset, called, arg0):
+# A block run as a script is a run of steps (``Unit.run_steps``) in one namespace, each step's
+# output and success seen by the sandbox's guest script, out of the block's reach: the earlier
+# blocks (quiet, a failing one passed over), then _MONITOR, the block, _CALLS and one step per test.
+# _MONITOR has sys.monitoring report each call the block's top level makes (once a call site) and
+# _CALLS prints them as JSON: that report is written in the block's own namespace, so the block
+# may forge it, and it decides only between ``runs`` and ``defines`` (both: the block ran).
+_MONITOR = """\
+def __triage_monitor():
+    import sys
+    m, calls = sys.monitoring, []
+    def seen(code, offset, called, arg0):
+        if code.co_filename == '<exec>' and code.co_name == '<module>' and len(calls) < 64:
+            try:
+                name = str(getattr(called, '__qualname__', None) or type(called).__name__)[:80]
+            except BaseException:
+                name = '?'
+            calls.append([next((n for a, b, n in code.co_lines() if a <= offset < b), 0) or 0, name])
+        return m.DISABLE
+    seen.calls = calls
+    if m.get_tool(5) is not None:
+        m.free_tool_id(5)
+    m.use_tool_id(5, 'triage')
+    m.restart_events()
+    m.register_callback(5, m.events.CALL, seen)
+    m.set_events(5, m.events.CALL)
+__triage_monitor()
+del __triage_monitor
+"""
+_CALLS = """\
+def __triage_calls():
+    import json, sys
+    m = sys.monitoring
+    m.set_events(5, 0)
+    seen = m.register_callback(5, m.events.CALL, None)
+    m.free_tool_id(5)
+    print(json.dumps({'calls': seen.calls}))
+__triage_calls()
+del __triage_calls
+"""
+_EARLIER = "<earlier block>"
+
+
+def python_steps(earlier: Sequence[str], text: str, tests: Sequence[str] = ()) -> list[Step]:
+    """The steps that run the ``earlier`` blocks quietly (a failing one is passed over), then
+    ``text`` as a script (``__name__`` is ``"__main__"``) with the calls its top level makes
+    reported, then calls each of ``tests``, each in a step of its own."""
+    return [*(Step(source, quiet=True, filename=_EARLIER) for source in earlier), Step(_MONITOR, quiet=True, filename="<triage>"),
+            Step(text), Step(_CALLS, filename="<triage>"), *(Step(f"{test}()", filename="<test>") for test in tests)]
+
+
+_TEST_LINE = re.compile(r'^  File "<exec>", line (\d+)', re.M)
+
+
+def python_outcome(result: RunResult, text: str, tests: Sequence[str]) -> tuple[RunResult, dict | None]:
+    """The block's own run out of a run of ``python_steps``: its step's output and success (and
+    what the tests printed), and the report: ``tests`` as the sandbox saw each one end ([name,
+    None when it passed or its traceback, the block's line it failed at]) and the ``calls`` its
+    top level made (written in its namespace: forgeable, only its shape is checked). A run that
+    was stopped is returned whole, with no report."""
+    if len(result.steps) < 3 + len(tests):
+        return result, None
+    block, calls, *called = result.steps[len(result.steps) - 2 - len(tests):]
+    ran = []
+    for test, step in zip(tests, called):
+        lines = [int(n) for n in _TEST_LINE.findall(step.stderr) if 0 < int(n) <= len(text.splitlines())]
+        ran.append([test, None if step.success else step.stderr, lines[-1] if lines else 0])
+    report: dict = {"tests": ran}
     try:
-        _calls.append([offset, str(getattr(called, '__qualname__', None) or type(called).__name__)[:80]])
-    except BaseException:
-        _calls.append([offset, '?'])
-    return _m.DISABLE
-try:
-    _m.use_tool_id(5, 'triage')
-    _m.register_callback(5, _m.events.CALL, _seen)
-    _m.set_local_events(5, _code, _m.events.CALL)
-    _report['calls'] = _calls
-except Exception:
-    pass
-try:
-    exec(_code, _ns)
-    _m.set_local_events(5, _code, 0)
-    _report['tests'] = []
-    for _test in $tests:
-        try:
-            _ns[_test]()
-            _report['tests'].append([_test, '', 0])
-        except Exception as _e:
-            _at = [frame.lineno for frame in _tb.extract_tb(_e.__traceback__) if frame.filename == '<exec>']
-            _said = ''.join(_tb.format_exception_only(type(_e), _e))[-500:]
-            _report['tests'].append([_test, _said, _at[-1] if _at else 0])
-finally:
-    _lines = list(_code.co_lines())
-    _report['calls'] = [[next((n for a, b, n in _lines if a <= o < b), 0), name] for o, name in _calls[:64]]
-    _say('\\n' + $marker + _dumps(_report) + '\\n')
-"""
-# A console session: each prompt's code in one namespace, as the REPL runs it; what it printed or raised.
-_SESSION_BODY = """\
-_report['examples'] = []
-try:
-    for _source in $sources:
-        _out = _io.StringIO()
-        try:
-            with _c.redirect_stdout(_out):
-                exec(compile(_source, '<stdin>', 'single'), _ns)
-            _report['examples'].append(['output', _out.getvalue()[-4000:], ''])
-        except BaseException as _e:
-            _said = ''.join(_tb.format_exception_only(type(_e), _e))[-500:]
-            _report['examples'].append(['raised', _out.getvalue()[-4000:], _said])
-finally:
-    _say('\\n' + $marker + _dumps(_report) + '\\n')
-"""
+        reported = json.loads(calls.stdout) if calls.success else None
+    except ValueError:
+        reported = None
+    if isinstance(reported, dict) and "calls" in reported:
+        report["calls"] = reported["calls"]
+    own = replace(block, stdout=block.stdout + "".join(step.stdout for step in called), output_files=result.output_files)
+    return own, report
 
 
-def python_program(earlier: Sequence[str], text: str, marker: str, tests: Sequence[str] = ()) -> str:
-    """Python that runs the ``earlier`` blocks quietly (a failing one is passed over), then ``text``,
-    all in one namespace, as a script's (``__name__`` is ``"__main__"``), then calls ``tests``; its
-    last stderr line is ``marker`` and a JSON report: the calls its top level made ([line, name])."""
-    body = string.Template(_SCRIPT_BODY).substitute(text=repr(text), tests=repr(list(tests)), marker=repr(marker))
-    return _PYTHON_PROGRAM.substitute(earlier=repr(list(earlier)), body=body)
+def session_steps(earlier: Sequence[str], examples: Sequence[sessions.Example]) -> list[Step]:
+    """The steps that run a session's prompts one by one in one namespace, each as the REPL
+    compiles a prompt (an expression's value printed), after the ``earlier`` blocks, quietly."""
+    return [*(Step(source, quiet=True, filename=_EARLIER) for source in earlier),
+            *(Step(example.source, mode="single", filename="<stdin>") for example in examples)]
 
 
-def session_program(earlier: Sequence[str], examples: Sequence[sessions.Example], marker: str) -> str:
-    """Python that runs a session's prompts one by one in one namespace (after ``earlier``, as
-    ``python_program``), reporting under ``marker`` what each printed and the exception it raised."""
-    body = string.Template(_SESSION_BODY).substitute(sources=repr([e.source for e in examples]), marker=repr(marker))
-    return _PYTHON_PROGRAM.substitute(earlier=repr(list(earlier)), body=body)
+def python_prompts(result: RunResult, examples: Sequence[sessions.Example], marker: str) -> list[list[str]] | None:
+    """What each prompt of a run of ``session_steps`` printed and raised, as the sandbox saw it:
+    ["output", printed, ""] or ["raised", printed, traceback]; None when the run was stopped."""
+    if len(result.steps) < len(examples):
+        return None
+    prompts = result.steps[len(result.steps) - len(examples):]
+    return [["output", step.stdout[-4000:], ""] if step.success else ["raised", step.stdout[-4000:], step.stderr[-2000:]]
+            for step in prompts]
 
 
 def take_report(result: RunResult, marker: str) -> tuple[RunResult, dict | None]:
-    """The run without its report line, and the report (None when absent or not a JSON object:
-    the block may have cut it off, or forged it: only its shape is trusted, never its truth)."""
-    start = result.stderr.rfind("\n" + marker)
-    if start < 0:
+    """The run without its report line, and the report: the one line after ``marker`` (a secret of
+    this run), a JSON object, or None when there is none, more than one, or the run failed."""
+    if result.stderr.count("\n" + marker) != 1:
         return result, None
+    start = result.stderr.find("\n" + marker)
     end = result.stderr.find("\n", start + 1)
     end = len(result.stderr) if end < 0 else end + 1
     line = result.stderr[start + 1 + len(marker): end]
@@ -507,7 +525,8 @@ def take_report(result: RunResult, marker: str) -> tuple[RunResult, dict | None]
         report = json.loads(line)
     except ValueError:
         report = None
-    return replace(result, stderr=result.stderr[:start] + result.stderr[end:]), report if isinstance(report, dict) else None
+    stripped = replace(result, stderr=result.stderr[:start] + result.stderr[end:])
+    return stripped, report if isinstance(report, dict) and result.success else None
 
 
 def _reported_calls(report: dict, lines: int) -> list[tuple[int, str]]:
@@ -549,34 +568,28 @@ def _top_level(text: str) -> tuple[list[tuple[int, int]], list[str], list[str], 
     return spans, list(dict.fromkeys(names)), [f.name for f in tests if not fixtures[f.name]], takes
 
 
-def _reported_tests(report: dict | None, tests: Sequence[str], lines: int) -> list[tuple[str, str, int]]:
-    """The report's outcome of each of ``tests`` (name, error or "", line): [] unless it has the
-    right shape, one for each test in order."""
-    found = report.get("tests") if report else None
-    if not isinstance(found, list) or len(found) != len(tests):
-        return []
-    shaped = [(name, said, line) for (name, said, line), test in zip(
-        (item if isinstance(item, list) and len(item) == 3 else ("", "", 0) for item in found), tests)
-        if name == test and isinstance(said, str) and type(line) is int and 0 <= line <= lines]
-    return shaped if len(shaped) == len(tests) else []
-
-
-def _tests_verdict(text: str, ran: Sequence[tuple[str, str, int]], output: str, after: int | None) -> Verdict:
-    """A block of tests, each called: ``runs`` when all pass; when asserts fail, ``differs`` (what the
-    block asserts is not what its code does: the first failures, each at its line). A test that
-    raises anything else reads as a block that raises it: ``needs-context`` when the error says what
+def _tests_verdict(text: str, ran: Sequence[Sequence], output: str, after: int | None, limits: Limits) -> Verdict:
+    """A block of tests, each called (``ran``: [name, None or the traceback it failed with, line]):
+    ``runs`` when all pass; when asserts fail, ``differs`` (what the block asserts is not what its
+    code does: the first failures, each at its line). A test that raises anything else (SystemExit
+    too, as pytest says) reads as a block that raises it: ``needs-context`` when the error says what
     it lacks (a name, a module, a file), else ``illustrative``."""
     names = tuple(name for name, _, _ in ran)
-    failed = [(name, said, line) for name, said, line in ran if said]
+    failed = [(name, said, line) for name, said, line in ran if said is not None]
     if not failed:
         return Verdict(RUNS, _plain(f"its {_count(len(ran), 'test')} pass ({_listed(names)})"), output=output,
                        after=after, names=names)
     for _, said, _ in failed:
         if _python_error(said)[0] != "AssertionError":
-            return python_failure(Block(0, "python", text), RunResult("", said, False), LIMITS)
+            return python_failure(Block(0, "python", text), RunResult("", said, False), limits)
     source = text.splitlines()
-    diff = "\n".join(f"{name}, line {line}: {_plain(source[line - 1].strip(), 120)}\n  {_plain(said.strip(), 200)}"
-                     if line else f"{name}: {_plain(said.strip(), 200)}" for name, said, line in failed[:3])
+
+    def error(said: str) -> str:
+        name, message = _python_error(said)
+        return _plain(f"{name}: {message}" if message else name or "did not pass", 200)
+
+    diff = "\n".join(f"{name}, line {line}: {_plain(source[line - 1].strip(), 120)}\n  {error(said)}"
+                     if line else f"{name}: {error(said)}" for name, said, line in failed[:3])
     return Verdict(DIFFERS, _plain(f"{len(failed)} of {_count(len(ran), 'test')} fail{'s' * (len(failed) == 1)} "
                                    f"({_listed([name for name, _, _ in failed])})"),
                    output=output, after=after, names=names, diff=diff)
@@ -591,21 +604,23 @@ def _listed(names: Sequence[str], most: int = 4) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def what_it_did(text: str, result: RunResult, report: dict | None, after: int | None = None) -> Verdict:
+def what_it_did(text: str, result: RunResult, report: dict | None, after: int | None = None,
+                limits: Limits = LIMITS) -> Verdict:
     """The verdict of a Python block that ran to completion, from what the sandbox measured: its
-    output, the files it wrote, the calls its top level made and the tests called (``report``)."""
+    output, the files it wrote, and (``report``, from ``python_outcome``) the tests called, as the
+    sandbox saw each end, and the calls its top level made."""
     output = result.stdout + result.stderr
     printed = len(output.splitlines())
     spans, names, tests, _ = _top_level(text)
-    called = [] if report is None else [name for line, name in _reported_calls(report, len(text.splitlines()))
-                                          if not any(first <= line <= last for first, last in spans)]
     did = "; ".join(part for part in (f"prints {_count(printed, 'line')}" if printed else "",
                                       f"writes {_count(len(result.output_files), 'file')}" if result.output_files else "")
                     if part)
-    if tests and (ran := _reported_tests(report, tests, len(text.splitlines()))):
-        return _tests_verdict(text, ran, output, after)
-    if report is None:  # the block cut its report off: only what the host saw is said
+    if tests and report and [name for name, _, _ in report.get("tests", ())] == tests:
+        return _tests_verdict(text, report["tests"], output, after, limits)
+    if report is None or "calls" not in report:  # the block cut its report off: only what the host saw is said
         return Verdict(RUNS, f"{did or 'prints nothing'} (its calls were not reported)", output=output, after=after)
+    called = [name for line, name in _reported_calls(report, len(text.splitlines()))
+              if not any(first <= line <= last for first, last in spans)]
     calls = list(dict.fromkeys(called))
     if did or calls:
         return Verdict(RUNS, _plain(did or f"calls {_listed(calls)}; prints nothing"), output=output, after=after,
@@ -614,13 +629,12 @@ def what_it_did(text: str, result: RunResult, report: dict | None, after: int | 
     return Verdict(DEFINES, _plain(f"{shown}; nothing called"), after=after, names=tuple(names[:20]))
 
 
-def session_verdict(block: Block, examples: Sequence[sessions.Example], result: RunResult, report: dict | None,
+def session_verdict(block: Block, examples: Sequence[sessions.Example], result: RunResult, got: list | None,
                     limits: Limits, after: int | None = None, console: _Console | None = None) -> Verdict:
     """The verdict of a console session (Python's unless ``console`` says) from what each prompt
-    printed or raised in the sandbox, compared with what the post shows after it (doctest's
-    normalisation)."""
+    printed or raised in the sandbox (``got``: the console's ``prompts``), compared with what the
+    post shows after it (doctest's normalisation)."""
     console = console or PYTHON_CONSOLE
-    got = report.get("examples") if report else None
     if not isinstance(got, list) or len(got) != len(examples):
         return console.failure(block, result, limits) if not console.ran(result) else _raised("")
     differs = []
@@ -709,7 +723,7 @@ def script_failure(block: Block, result: RunResult, limits: Limits) -> Verdict:
         return Verdict(NEEDS_CONTEXT, said, (Need("network", _url(block.text)),))
     if name == "NotFound" and "Failed to spawn" in message:
         return Verdict(NEEDS_CONTEXT, "starts a process", (Need("language", "Node.js"),))
-    if not name and ("not a dependency" in message or "npm specifiers" in message or "Module not found" in message
+    if name in ("", "TypeError") and ("not a dependency" in message or "npm specifiers" in message or "Module not found" in message
                      or "import access" in message or "Relative import path" in message):
         return Verdict(NEEDS_CONTEXT, said, (Need("module", _specifier(block.text) or wanted),))
     if name == "ReferenceError" and message.endswith("is not defined"):
@@ -747,7 +761,8 @@ def script_cumulative(earlier: Sequence[str], text: str) -> str:
     return quiet + "\n".join(earlier) + loud + text
 
 
-def script_did(text: str, result: RunResult, report: dict | None, after: int | None = None) -> Verdict:
+def script_did(text: str, result: RunResult, report: dict | None, after: int | None = None,
+               limits: Limits = LIMITS) -> Verdict:
     """The verdict of a script that ran: what it printed (its calls are not measured in Deno)."""
     output = result.stdout + result.stderr
     printed = len(output.splitlines())
@@ -755,15 +770,15 @@ def script_did(text: str, result: RunResult, report: dict | None, after: int | N
                    after=after)
 
 
-def _python_code(earlier: Sequence[str], text: str, marker: str) -> str:
-    return python_program(earlier, text, marker, _top_level(text)[2])
-
-
 # A Node REPL session in Deno: each input evaluated as a script in one realm (node:vm, as Node's REPL
 # does: declarations persist, a statement's completion value is printed with Node's util.inspect, its
-# timers are Node's; ``require`` stays undefined, so a CommonJS import says it needs Node.js;
-# an object literal first taken as an expression, top-level await allowed); console output kept per
-# prompt; the earlier blocks run quietly first, a failing one passed over.
+# timers are Node's, ``await import()`` loads as a module would; ``require`` stays undefined, so a
+# CommonJS import says it needs Node.js); console output kept per prompt; the earlier blocks run
+# quietly first, a failing one passed over. Each input is tried in the forms ``_node_forms`` gives.
+# The inputs share the reporter's realm, so the reporter holds: every function it calls after the
+# first input runs was taken before (no prototype, global or module property is looked up again),
+# what it records sits in objects no input can reach, it writes the report itself, once, under a
+# marker that is a secret of this run (in no function an input can reach), then ends the process.
 _NODE_SESSION = string.Template("""\
 import vm from "node:vm";
 import util from "node:util";
@@ -771,49 +786,103 @@ import timers from "node:timers";
 const {setTimeout, setInterval, setImmediate, clearTimeout, clearInterval, clearImmediate} = timers;
 Object.assign(globalThis, {global: globalThis, setTimeout, setInterval, setImmediate, clearTimeout, clearInterval,
                            clearImmediate});  // Node's timers (a Timeout object, not a number), and its global
-const say = console.error.bind(console), report = {examples: []};
-let out = [];
+const {apply, defineProperty, getPrototypeOf} = Reflect, {stringify} = JSON, {inspect, format} = util, {create} = Object;
+const {Script, constants} = vm, runScript = Script.prototype.runInThisContext, Promise_ = Promise;
+const then = Promise.prototype.then, slice = String.prototype.slice, SyntaxErrorPrototype = SyntaxError.prototype;
+const ErrorPrototype = Error.prototype, stderr = Deno.stderr, writeSync = stderr.writeSync, exit = Deno.exit;
+const encoder = new TextEncoder(), encode = TextEncoder.prototype.encode, subarray = Uint8Array.prototype.subarray;
+const loader = constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+const options = Object.freeze({__proto__: null, filename: "REPL", importModuleDynamically: loader});
+const marker = $marker, got = create(null), console_ = console;
+let out = create(null), printed = 0;
 for (const key of ["log", "info", "warn", "error", "debug", "trace", "dir"]) {
-  console[key] = (...args) => { out.push(util.format(...args) + "\\n"); };
+  console_[key] = (...args) => { out[printed++] = apply(format, undefined, args) + "\\n"; };
 }
 globalThis.addEventListener("unhandledrejection", (event) => event.preventDefault());
-const run = (code) => vm.runInThisContext(code, {filename: "REPL"});
-const said = (e) => {
-  try { return e instanceof Error ? `$${e.name}: $${e.message}` : util.inspect(e); } catch { return "?"; }
-};
-async function evaluate(source) {
-  const text = source.trim();
-  if (text.startsWith("{") && !text.endsWith(";")) {
-    try { return run(`($${source})`); } catch (e) { if (!(e instanceof SyntaxError)) throw e; }
+const run = (code) => apply(runScript, new Script(code, options), []);
+const inherits = (value, prototype) => {
+  for (let p = value; typeof p === "object" && p !== null || typeof p === "function"; p = getPrototypeOf(p)) {
+    if (p === prototype) return true;
   }
-  try { return run(source); } catch (e) { if (!(e instanceof SyntaxError) || !/\\bawait\\b/.test(source)) throw e; }
-  try { return await run(`(async () => ($${text.replace(/;+$$/, "")}\\n))()`); } catch (e) { if (!(e instanceof SyntaxError)) throw e; }
-  await run(`(async () => {$${source.replace(/^(\\s*)(?:const|let|var)\\s+([A-Za-z_$$][\\w$$]*)\\s*=/gm, "$$1globalThis.$$2 =")}\\n})()`);
-  return undefined;
+  return false;
+};
+const said = (e) => {
+  try { return inherits(e, ErrorPrototype) ? `$${e.name}: $${e.message}` : inspect(e); } catch { return "?"; }
+};
+const last = (text, n) => apply(slice, text, [-n]);
+function settled(value) {  // a promise awaited here, with no then or constructor an input can replace
+  const promise = new Promise_((resolve, reject) => apply(then, value, [resolve, reject]));
+  defineProperty(promise, "constructor", {value: Promise_});
+  return promise;
 }
-for (const source of $earlier) { try { run(source); } catch { /* passed over, as in Python */ } }
-try {
-  for (const source of $sources) {
-    out = [];
+async function evaluate(forms) {
+  for (let i = 0; i < forms.length; i++) {
+    const code = forms[i][0], awaited = forms[i][1];  // no destructuring: it would call the array iterator
     try {
-      const value = await evaluate(source);
-      report.examples.push(["output", (out.join("") + util.inspect(value, {showProxy: true}) + "\\n").slice(-4000), ""]);
+      const value = run(code);
+      if (!awaited) return value;
+      const resolved = await settled(value);
+      return awaited === 1 ? resolved : undefined;
     } catch (e) {
-      report.examples.push(["raised", out.join("").slice(-4000), said(e).slice(-500)]);
+      if (i === forms.length - 1 || !inherits(e, SyntaxErrorPrototype)) throw e;
     }
   }
-} finally {
-  say("\\n" + $marker + JSON.stringify(report));
 }
+const earlier = $earlier, prompts = $prompts;
+for (let i = 0; i < earlier.length; i++) { try { run(earlier[i]); } catch { /* passed over, as in Python */ } }
+for (let i = 0; i < prompts.length; i++) {
+  out = create(null);
+  printed = 0;
+  let kind = "output", value, error = "";
+  try {
+    value = await settled(evaluate(prompts[i]));
+  } catch (e) {
+    kind = "raised";
+    error = last(said(e), 500);
+  }
+  let text = "";
+  for (let j = 0; j < printed; j++) text += out[j];
+  if (kind === "output") {
+    try { text += inspect(value, {showProxy: true}) + "\\n"; } catch (e) { kind = "raised"; error = last(said(e), 500); }
+  }
+  got[i] = "[" + stringify(kind) + "," + stringify(last(text, 4000)) + "," + stringify(error) + "]";
+}
+let examples = "";
+for (let i = 0; i < prompts.length; i++) examples += (i ? "," : "") + got[i];
+const bytes = apply(encode, encoder, ["\\n" + marker + '{"examples":[' + examples + "]}\\n"]);
+for (let offset = 0; offset < bytes.length;) offset += apply(writeSync, stderr, [apply(subarray, bytes, [offset])]);
+exit(0);
 """)
+_LEADING_DECLARATION = re.compile(r"^(\s*)(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=", re.M | re.A)
+
+
+def _node_forms(source: str) -> list[tuple[str, int]]:
+    """The forms Node's REPL tries an input in, in order, each (code, 0 for its value, 1 for the
+    value it resolves to, 2 for undefined once it resolves): an object literal first as an
+    expression; as written; with ``await``, as an async expression, then as an async body whose
+    declarations become globals."""
+    text = source.strip()
+    forms = [(f"({source})", 0)] if text.startswith("{") and not text.endswith(";") else []
+    forms.append((source, 0))
+    if re.search(r"\bawait\b", source):
+        body = _LEADING_DECLARATION.sub(r"\1globalThis.\2 =", source)
+        forms += [(f"(async () => ({text.rstrip(';')}\n))()", 1), (f"(async () => {{{body}\n}})()", 2)]
+    return forms
 
 
 def node_session_program(earlier: Sequence[str], examples: Sequence[sessions.Example], marker: str) -> str:
     """JavaScript (a module for Deno) that runs a Node REPL session's inputs one by one in one realm,
-    as Node's REPL does (after ``earlier`` blocks, quietly), reporting under ``marker`` what each
-    printed, with the value Node shows, or the error it threw."""
-    return _NODE_SESSION.substitute(earlier=json.dumps(list(earlier)), sources=json.dumps([e.source for e in examples]),
-                                    marker=json.dumps(marker))
+    as Node's REPL does (after ``earlier`` blocks, quietly), reporting under ``marker`` (a secret of
+    this run) what each printed, with the value Node shows, or the error it threw."""
+    return _NODE_SESSION.substitute(earlier=json.dumps(list(earlier)), marker=json.dumps(marker),
+                                    prompts=json.dumps([_node_forms(e.source) for e in examples]))
+
+
+def node_prompts(result: RunResult, examples: Sequence[sessions.Example], marker: str) -> list | None:
+    """What each input of a ``node_session_program`` run printed and raised (its report, written by
+    the reporter under ``marker`` once, the run ending with status 0), or None."""
+    report = take_report(result, marker)[1]
+    return report.get("examples") if report else None
 
 
 @dataclass(frozen=True)
@@ -823,7 +892,8 @@ class _Console:
     family: str  # the runner family whose earlier blocks it may need (and whose names it defines)
     language: str  # the sandbox it runs in
     examples: Callable[[str], list[sessions.Example]]
-    program: Callable[[Sequence[str], Sequence[sessions.Example], str], str]  # (earlier, examples, marker)
+    program: Callable[[Sequence[str], Sequence[sessions.Example], str], str | list[Step]]  # (earlier, examples, marker)
+    prompts: Callable[[RunResult, Sequence[sessions.Example], str], list | None]  # what each prompt printed, raised
     ran: Callable[[RunResult], bool]
     failure: Callable[[Block, RunResult, Limits], Verdict]
     shown_error: Callable[[str], str]  # the error line the post shows after a prompt, "" for none
@@ -831,9 +901,10 @@ class _Console:
     same: Callable[[str, str], bool]
 
 
-PYTHON_CONSOLE = _Console("python", "python", sessions.session_examples, session_program, python_ran, python_failure,
-                          _exception_line, lambda said: RunResult("", said, False), sessions.same)
-NODE_CONSOLE = _Console("script", "javascript", sessions.node_examples, node_session_program, script_ran,
+PYTHON_CONSOLE = _Console("python", "python", sessions.session_examples,
+                          lambda earlier, examples, marker: session_steps(earlier, examples), python_prompts, python_ran,
+                          python_failure, _exception_line, lambda said: RunResult("", said, False), sessions.same)
+NODE_CONSOLE = _Console("script", "javascript", sessions.node_examples, node_session_program, node_prompts, script_ran,
                         script_failure, _node_error_line, lambda said: RunResult("", f"error: Uncaught {said}", False),
                         sessions.same_in_node)
 
@@ -843,16 +914,22 @@ class _Runner:
     """How blocks of one family (Python; JavaScript and TypeScript) run and how a run reads."""
 
     ran: Callable[[RunResult], bool]
-    did: Callable[[str, RunResult, dict | None, int | None], Verdict]
+    did: Callable[[str, RunResult, dict | None, int | None, Limits], Verdict]
     failure: Callable[[Block, RunResult, Limits], Verdict]
     names: Callable[[str], set[str]]
-    cumulative: Callable[[Sequence[str], str, str], str]  # (earlier texts, text, marker) -> code
+    cumulative: Callable[[Sequence[str], str], str | list[Step]]  # (earlier texts, text) -> code or steps
+    outcome: Callable[[RunResult, str], tuple[RunResult, dict | None]]  # (run, text) -> the block's own, report
     tolerant: bool  # whether the cumulative code passes over an earlier block that fails
 
 
-_RUNNERS = {"python": _Runner(python_ran, what_it_did, python_failure, python_names, _python_code, True),
-            "script": _Runner(script_ran, script_did, script_failure, script_names,
-                              lambda earlier, text, marker: script_cumulative(earlier, text), False)}
+def _python_code(earlier: Sequence[str], text: str) -> list[Step]:
+    return python_steps(earlier, text, _top_level(text)[2])
+
+
+_RUNNERS = {"python": _Runner(python_ran, what_it_did, python_failure, python_names, _python_code,
+                              lambda result, text: python_outcome(result, text, _top_level(text)[2]), True),
+            "script": _Runner(script_ran, script_did, script_failure, script_names, script_cumulative,
+                              lambda result, text: (result, None), False)}
 
 
 class Sandboxes:
@@ -945,6 +1022,11 @@ def _may_run_again(runner: _Runner, verdict: Verdict, timed_out: bool) -> bool:
         runner.tolerant or all(need.kind in ("name", "block") for need in verdict.needs)))
 
 
+def _new_marker() -> str:
+    """A secret of one run: the line a Node session's reporter writes its report under."""
+    return f"@@triage-report-{secrets.token_hex(16)}@@"
+
+
 class _Post:
     """One post's runnable blocks, each dedented: each runs alone first (Python in one fresh
     interpreter for the post, each run with fresh globals; a script in a fresh Deno of its own); a
@@ -957,16 +1039,15 @@ class _Post:
         self.python = None  # the post's Python unit, made at its first Python block
         self.again = None  # the fresh unit its cumulative Python runs share, made at the first
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
-        self.marker = f"@@triage-report-{secrets.token_hex(8)}@@"
 
-    def _run(self, language: str, code: str, cumulative: bool = False) -> tuple[RunResult, dict | None]:
+    def _run(self, language: str, code: str | list[Step], cumulative: bool = False) -> RunResult:
         if language != "python":
-            return take_report(self.sandboxes[language].run(code), self.marker)
+            return self.sandboxes[language].run(code)
         if cumulative:
-            self.again = self.again or self.sandboxes.python_unit()
-            return take_report(self.again.run(code), self.marker)
-        self.python = self.python or self.sandboxes.python_unit()
-        return take_report(self.python.run(code), self.marker)
+            self.again = unit = self.again or self.sandboxes.python_unit()
+        else:
+            self.python = unit = self.python or self.sandboxes.python_unit()
+        return unit.run_steps(code) if isinstance(code, list) else unit.run(code)
 
     def triage(self, block: Block) -> Verdict:
         block = replace(block, text=dedented(block.text))
@@ -975,12 +1056,12 @@ class _Post:
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
         runner = _RUNNERS[family]
-        code = runner.cumulative([], block.text, self.marker)  # as published, alone
-        result, report = self._run(language, code)
+        code = runner.cumulative([], block.text)  # as published, alone
+        result, report = runner.outcome(self._run(language, code), block.text)
         if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
-            result, report = self._run("typescript", code)  # types in a block named JavaScript
+            result, report = runner.outcome(self._run("typescript", code), block.text)  # types in a block named JavaScript
         if runner.ran(result):
-            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, None)
+            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, None, self.sandboxes.limits)
         else:
             verdict = runner.failure(block, result, self.sandboxes.limits)
         if verdict.needs and verdict.needs[0].kind == "name":  # a failed test's name error too
@@ -1017,8 +1098,10 @@ class _Post:
         if console is PYTHON_CONSOLE and any(example.source.lstrip().startswith(("%", "!")) for example in examples):
             verdict = Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
         else:
-            result, report = self._run(console.language, console.program([], examples, self.marker))
-            verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, console=console)
+            marker = _new_marker()
+            result = self._run(console.language, console.program([], examples, marker))
+            got = console.prompts(result, examples, marker)
+            verdict = session_verdict(block, examples, result, got, self.sandboxes.limits, console=console)
             if verdict.needs and verdict.needs[0].kind == "name":
                 verdict = self._session_after_earlier(block, examples, verdict, console)
         typed = replace(block, text="".join(example.source for example in examples))
@@ -1038,8 +1121,10 @@ class _Post:
         if found is None:
             return alone
         texts, after, its_verdict = found
-        result, report = self._run(console.language, console.program(texts, examples, self.marker), cumulative=True)
-        verdict = session_verdict(block, examples, result, report, self.sandboxes.limits, after, console)
+        marker = _new_marker()
+        result = self._run(console.language, console.program(texts, examples, marker), cumulative=True)
+        got = console.prompts(result, examples, marker)
+        verdict = session_verdict(block, examples, result, got, self.sandboxes.limits, after, console)
         return self._still_lacking(verdict, after, its_verdict)
 
     def _after_earlier(self, block: Block, family: str, name: str, alone: Verdict) -> Verdict:
@@ -1047,11 +1132,11 @@ class _Post:
         if found is None:
             return alone
         texts, after, its_verdict = found
-        code = runner.cumulative(texts, block.text, self.marker)
+        code = runner.cumulative(texts, block.text)
         language = "python" if family == "python" else "typescript"  # TypeScript reads JavaScript too
-        result, report = self._run(language, code, cumulative=True)
+        result, report = runner.outcome(self._run(language, code, cumulative=True), block.text)
         if runner.ran(result):
-            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, after)
+            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, after, self.sandboxes.limits)
         else:
             verdict = runner.failure(block, result, self.sandboxes.limits)
         return self._still_lacking(verdict, after, its_verdict)

@@ -5,6 +5,9 @@ JavaScript and TypeScript in Deno itself, every permission denied, inside the sa
     with sandbox.unit() as unit:          # one trust unit: a fresh interpreter and JS realm
         result = unit.run("print(open('/data/in.txt').read())")
     result.stdout, result.stderr, result.success, result.timed_out, result.output_files
+    with sandbox.unit() as unit:          # steps in one namespace, each judged by the guest script
+        result = unit.run_steps([Step("x = 6"), Step("x * 7", mode="single")])
+    [step.stdout for step in result.steps]   # ["", "42\n"]
     sandbox.close()
 
 Inside, the code sees ``/data`` (read-only inputs: ``files`` under ``data/``), ``/output``
@@ -35,7 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -58,7 +61,7 @@ from blogtools.sandbox.runtime import (
     unavailable_reason,
 )
 
-__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Unit", "missing_parts", "unavailable_reason",
+__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "Step", "Unit", "missing_parts", "unavailable_reason",
            "write_output"]
 
 SCRIPT_EXTENSIONS = {"javascript": "js", "typescript": "ts"}  # run by Deno itself, one process a run
@@ -85,13 +88,31 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one run produced; ``timed_out`` means the watchdog stopped it."""
+    """What one run produced; ``timed_out`` means the watchdog stopped it. A run of steps has one
+    result each in ``steps`` (stdout, stderr, success; () when the run was stopped before it ended)."""
 
     stdout: str
     stderr: str
     success: bool
     timed_out: bool = False
     output_files: dict[str, bytes] = field(default_factory=dict)
+    steps: tuple[RunResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a run (``Unit.run_steps``): Python ``code`` compiled as a module (``mode``
+    "exec") or as a REPL prompt ("single": an expression's value is printed), named ``filename``
+    in tracebacks; a ``quiet`` step's output is not kept (only whether it raised)."""
+
+    code: str
+    mode: str = "exec"
+    quiet: bool = False
+    filename: str = "<exec>"
+
+    def __post_init__(self):
+        if not isinstance(self.code, str) or self.mode not in ("exec", "single"):
+            raise TypeError("a step is code (str) in mode 'exec' or 'single'")
 
 
 def _past(deadline: float | None) -> bool:
@@ -286,24 +307,42 @@ class Unit:
         guest.send({"type": "unit", "files": _check_files(files), "wheels": self._sandbox._wheels})
         return guest
 
-    def run(self, code: str) -> RunResult:
-        """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process."""
+    def run(self, code: str, limits: Limits | None = None) -> RunResult:
+        """Run ``code`` in this unit; a stopped run fails and the next one gets a fresh process.
+        ``limits`` (CPU and wall time only) replace the sandbox's for this run alone."""
         if not isinstance(code, str):
             raise TypeError("code must be a str")
         if self._sandbox.language in SCRIPT_EXTENSIONS:
             return _run_script(self._sandbox, code)
+        return self._run({"code": code}, None, limits)
+
+    def run_steps(self, steps: Sequence[Step]) -> RunResult:
+        """Run ``steps`` one after another in one fresh namespace of this unit, each whether or
+        not the one before raised; each step's stdout, stderr and success are what the guest
+        script (outside Python's reach) saw of it, in ``steps``; the run's success is every step's."""
+        if self._sandbox.language in SCRIPT_EXTENSIONS:
+            raise ValueError(f"a {self._sandbox.language} unit runs code, not steps")
+        steps = list(steps)
+        if not steps or not all(isinstance(step, Step) for step in steps):
+            raise TypeError("steps must be one Step or more")
+        return self._run({"steps": [{"code": step.code, "mode": step.mode, "quiet": step.quiet,
+                                     "filename": step.filename} for step in steps]}, len(steps))
+
+    def _run(self, run: dict, steps: int | None, limits: Limits | None = None) -> RunResult:
         self._runs += 1
         try:
             if self._guest is None:
                 self._guest = self._start()
             guest = self._guest
+            guest.limits = limits or self._sandbox.limits
             guest.set_phase("running")
-            guest.send({"type": "run", "id": self._runs, "code": code})
+            guest.send({"type": "run", "id": self._runs, **run})
             while True:
                 message = guest.receive()
                 if isinstance(message, Read):
                     guest.send(self._sandbox._answer_read(message.name))
-                elif isinstance(message, Result) and message.id == self._runs:
+                elif isinstance(message, Result) and message.id == self._runs and (
+                        steps is None if message.steps is None else len(message.steps) == steps):
                     break
                 else:
                     guest._kill(f"the sandbox sent an unexpected {type(message).__name__.lower()} message")
@@ -314,7 +353,8 @@ class Unit:
             return RunResult("", f"{exc}\n", False, timed_out, dict(self.output_files))
         guest.set_phase("idle")
         self.output_files = message.output
-        return RunResult(message.stdout, message.stderr, message.success, False, dict(message.output))
+        steps_done = tuple(RunResult(step.stdout, step.stderr, step.success) for step in message.steps or ())
+        return RunResult(message.stdout, message.stderr, message.success, False, dict(message.output), steps_done)
 
     def _discard(self) -> None:
         if self._guest is not None:

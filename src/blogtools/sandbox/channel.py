@@ -37,14 +37,26 @@ class Read:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a run of steps: what it printed and whether it raised, as the guest script saw it."""
+
+    stdout: str
+    stderr: str
+    success: bool
+
+
+@dataclass(frozen=True)
 class Result:
-    """One run's outcome; ``output`` maps names relative to /output to their bytes."""
+    """One run's outcome; ``output`` maps names relative to /output to their bytes. A run of steps
+    has one ``Step`` each in ``steps`` (its own stdout and stderr are then empty, ``success``
+    whether every step succeeded)."""
 
     id: int
     stdout: str
     stderr: str
     success: bool
     output: dict[str, bytes]
+    steps: tuple[Step, ...] | None = None
 
 
 def check_name(name: object, what: str = "output name") -> str:
@@ -97,6 +109,29 @@ def _output(files: dict, max_files: int, max_bytes: int) -> dict[str, bytes]:
     return decoded
 
 
+def _streams(parts: list[dict], what: str, max_stream_chars: int) -> None:
+    """Each stream, over all ``parts`` together, within the limit and free of lone surrogates."""
+    for stream in ("stdout", "stderr"):
+        if sum(len(part[stream]) for part in parts) > max_stream_chars:
+            raise ProtocolError(f"{what}.{stream}: longer than {max_stream_chars} characters")
+        for part in parts:
+            try:  # JSON carries lone surrogates; a str with one fails whoever writes it out
+                part[stream].encode()
+            except UnicodeEncodeError:
+                raise ProtocolError(f"{what}.{stream}: a lone surrogate") from None
+
+
+def _steps(steps: list, max_stream_chars: int) -> tuple[Step, ...]:
+    if not steps:
+        raise ProtocolError("result.steps: none")
+    for step in steps:
+        if not isinstance(step, dict) or set(step) != {"stdout", "stderr", "success"} or not isinstance(
+                step["stdout"], str) or not isinstance(step["stderr"], str) or not isinstance(step["success"], bool):
+            raise ProtocolError("result.steps: a step that is not {stdout: str, stderr: str, success: bool}")
+    _streams(steps, "result.steps", max_stream_chars)
+    return tuple(Step(step["stdout"], step["stderr"], step["success"]) for step in steps)
+
+
 def parse(line: bytes, max_stream_chars: int, max_files: int, max_bytes: int) -> Ready | Read | Result:
     """Validate one line from the guest and return it as a message, or raise ProtocolError."""
     try:
@@ -115,15 +150,14 @@ def parse(line: bytes, max_stream_chars: int, max_files: int, max_bytes: int) ->
         if "/" in name:
             raise ProtocolError(f"read of {name!r}: /network names have no '/'")
         return Read(check_name(name, "network name"))
+    if kind == "result" and "steps" in message:
+        _fields(message, id=int, steps=list, output=dict)
+        steps = _steps(message["steps"], max_stream_chars)
+        output = _output(message["output"], max_files, max_bytes)
+        return Result(message["id"], "", "", all(step.success for step in steps), output, steps)
     if kind == "result":
         _fields(message, id=int, stdout=str, stderr=str, success=bool, output=dict)
-        for stream in ("stdout", "stderr"):
-            if len(message[stream]) > max_stream_chars:
-                raise ProtocolError(f"result.{stream}: longer than {max_stream_chars} characters")
-            try:  # JSON carries lone surrogates; a str with one fails whoever writes it out
-                message[stream].encode()
-            except UnicodeEncodeError:
-                raise ProtocolError(f"result.{stream}: a lone surrogate") from None
+        _streams([message], "result", max_stream_chars)
         output = _output(message["output"], max_files, max_bytes)
         return Result(message["id"], message["stdout"], message["stderr"], message["success"], output)
     raise ProtocolError(f"unknown message type {kind[:40]!r}")

@@ -3,9 +3,10 @@
 // loaded and hardened, every permission is revoked and the Deno namespace deleted.
 // In (stdin, one JSON object a line, from the host only):
 //   {type:"unit", files:{path:b64}, wheels:[b64]}   {type:"run", id, code}
-//   {type:"read-reply", ok, data:b64 | error}
+//   {type:"run", id, steps:[{code, mode:"exec"|"single", quiet, filename}]}   {type:"read-reply", ok, data:b64 | error}
 // Out (/channel/out, a FIFO the guest code cannot reach; stdout and stderr are never parsed):
 //   {type:"ready"}  {type:"read", name}  {type:"result", id, stdout, stderr, success, output:{path:b64}}
+//   {type:"result", id, steps:[{stdout, stderr, success}], output:{path:b64}}   (a run of steps)
 // The loop is synchronous: no event-loop turn happens after loading, so no timer, promise or
 // asyncio callback a run leaves behind can ever run.
 "use strict";
@@ -21,15 +22,24 @@ const decoder = new TextDecoder();
 
 // The channel holds even in a realm whose prototypes were changed: every function it uses is
 // taken now, before any other code runs, and a message is copied into objects with no prototype
-// (a toJSON or getter added to Object.prototype never applies), field by field.
+// (a toJSON or getter added to Object.prototype never applies), field by field; an array into a
+// fresh array, element by element.
 const { stringify } = JSON;
 const { apply } = Reflect;
-const { create, keys } = Object;
+const { create, keys, defineProperty } = Object;
+const { isArray } = Array;
 const encode = TextEncoder.prototype.encode;
 const subarray = Uint8Array.prototype.subarray;
 const writeSync = Object.getPrototypeOf(channel).writeSync;
 function plain(value) {
   if (typeof value !== "object" || value === null) return value;
+  if (isArray(value)) {
+    const copy = [];
+    for (let i = 0; i < value.length; i++) {
+      defineProperty(copy, i, { value: plain(value[i]), enumerable: true, writable: true, configurable: true });
+    }
+    return copy;
+  }
   const copy = create(null);
   for (const key of keys(value)) copy[key] = plain(value[key]);
   return copy;
@@ -366,32 +376,61 @@ function mountNetwork() {
   network.mode = 0o40555;
 }
 
-function run(code) {
-  const network = FS.lookupPath("/network").node; // every run reads /network afresh
-  network.mode = 0o40755;
-  for (const name of FS.readdir("/network")) if (name !== "." && name !== "..") FS.unlink("/network/" + name);
-  network.mode = 0o40555;
+// Python's own compile and exec, taken before any guest code runs: a step is compiled and run by
+// these C functions from here, with no Python code of Pyodide's (which a guest could rewrite) in
+// between, and whether it raised is seen here, where Python cannot reach.
+const pyCompile = pyodide.runPython("compile");
+const pyExec = pyodide.runPython("exec");
+
+const joined = (parts) => {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
+  return decoder.decode(bytes);
+};
+
+// One step in ``globals``: its code compiled as a module ("exec") or as a REPL prompt ("single":
+// an expression's value printed by sys.displayhook); what it printed, unless ``quiet``, and whether it raised.
+function step({ code, mode, quiet, filename }, globals) {
   streams.stdout = [];
   streams.stderr = [];
-  kept.stdout = kept.stderr = 0;
+  const quota = { ...kept };
+  if (quiet) kept.stdout = kept.stderr = maxStreamChars; // nothing of it is kept
   let success = true;
-  const globals = pyodide.globals.get("dict")();
+  let compiled;
   try {
-    FS.chdir("/home/sandbox");
-    pyodide.runPython(code, { globals, filename: "<exec>" });
+    compiled = pyCompile(code, filename, mode);
+    pyExec(compiled, globals);
   } catch (error) {
     if (!(error instanceof pyodide.ffi.PythonError)) throw error; // a fatal error: the unit's process ends
     success = false;
     collector("stderr").write(encoder.encode(String(error.message ?? error)));
   } finally {
+    try { compiled?.destroy(); } catch { /* the interpreter is gone */ }
+  }
+  if (quiet) Object.assign(kept, quota);
+  return { stdout: joined(streams.stdout), stderr: joined(streams.stderr), success };
+}
+
+// A run: its steps one after another in one fresh globals dict (a script's: __name__ is "__main__"),
+// each run whether or not the one before raised. The streams' limit is the run's, over all its steps.
+function run(message) {
+  const network = FS.lookupPath("/network").node; // every run reads /network afresh
+  network.mode = 0o40755;
+  for (const name of FS.readdir("/network")) if (name !== "." && name !== "..") FS.unlink("/network/" + name);
+  network.mode = 0o40555;
+  kept.stdout = kept.stderr = 0;
+  const steps = message.steps ?? [{ code: message.code, mode: "exec", quiet: false, filename: "<exec>" }];
+  const globals = pyodide.globals.get("dict")();
+  const done = [];
+  try {
+    globals.set("__name__", "__main__");
+    FS.chdir("/home/sandbox");
+    for (const each of steps) done.push(step(each, globals));
+  } finally {
     try { globals.destroy(); } catch { /* the interpreter is gone */ }
   }
-  const text = (parts) => {
-    const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
-    return decoder.decode(bytes);
-  };
-  return { stdout: text(streams.stdout), stderr: text(streams.stderr), success, output: collect("/output", "", Object.create(null)) };
+  const output = collect("/output", "", Object.create(null));
+  return message.steps ? { steps: done, output } : { ...done[0], output };
 }
 
 send({ type: "ready" });
@@ -409,7 +448,7 @@ for (;;) {
   if (message.type !== "run") exit(2);
   let result;
   try {
-    result = run(message.code);
+    result = run(message);
   } catch (error) { // a fatal interpreter error: the host sees this process end and starts a fresh one
     console.error(`fatal interpreter error: ${String(error).slice(0, 200)}`);
     exit(3);
