@@ -12,7 +12,7 @@ PIP    := $(BIN)/python -m pip install --quiet -c requirements.lock
 FIGURE := 2025-11-22-llm-apis/sync-cost
 RECORDED := snippets/2025-11-22-llm-apis/sync-cost.json
 
-.PHONY: setup site docs figures test serve bench lock clean
+.PHONY: setup site docs figures test quick serve bench lock clean
 
 setup: $(SETUP)
 
@@ -46,14 +46,21 @@ figures: $(LOCAL)
 serve: $(SETUP)
 	$(BIN)/blogtools serve
 
-# The suite runs on pytest-xdist workers, one a core; a test file with module-scoped fixtures stays
-# on one worker, so they (a built site, a warm sandbox) are made once (tests/conftest.py).
-# `PYTEST_WORKERS=0` runs it serially.
+# The suite runs on pytest-xdist workers, one a core; tests sharing a module-scoped fixture (a built
+# site, a warm sandbox) stay on one worker, so it is made once, and tests marked `slow` are handed
+# out first, in the order tests/conftest.py gives (hence --no-loadscope-reorder).
+# `PYTEST_WORKERS=0` runs it serially. `make test` runs every test, as CI does; `make quick` is the
+# loop while working: the product's tests (tests/) not marked `slow`, without the figure.
 PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 test: figures
 	$(BIN)/ruff check
 	$(BIN)/blogtools check
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PYTEST)
+
+quick: $(SETUP)
+	$(BIN)/ruff check
+	$(PYTEST) -m "not slow" tests
 
 bench: $(SETUP)
 	set -e; for bench in benchmarks/*_bench.py; do echo "== $$bench"; $(BIN)/python $$bench; done

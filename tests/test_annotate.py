@@ -293,6 +293,7 @@ def assert_statuses_and_tabs(page: str) -> None:
     assert "Illustrative: needs a &lt;b&gt;Linear&lt;/b&gt; account" in page
 
 
+@pytest.mark.slow
 def test_every_block_of_the_real_site_has_its_curated_status(tmp_path):
     """This repository's content/ and snippets/, built: one status line per code block, none
     unchecked; a runnable block's line is its evidence, as `blogtools.evidence` reads it."""

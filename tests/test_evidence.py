@@ -87,6 +87,7 @@ def label_of(root: Path, ident: str) -> str:
     return evidence.states(project.load(start=root))[ident].label
 
 
+@pytest.mark.slow
 def test_a_pytest_run_records_what_it_read_and_a_second_leaves_the_file_byte_identical(demo):
     assert pytest_in(demo).returncode == 0
     record = results(demo)[ID]
@@ -123,6 +124,7 @@ def test_test_records_and_triage_verdicts_share_the_file_and_a_test_run_replaces
     assert checked.exit_code == 1 and "not valid evidence (ValueError: unknown verdict 'fine')" in checked.stdout
 
 
+@pytest.mark.slow
 def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
     assert pytest_in(demo).returncode == 0
     serial = (demo / "snippets/results.json").read_bytes()
@@ -133,6 +135,7 @@ def test_a_parallel_run_records_the_same_bytes_as_a_serial_one(demo):
     assert (demo / "snippets/results.json").read_bytes() == serial  # nothing changed: the same bytes
 
 
+@pytest.mark.slow
 def test_under_xdist_the_controller_alone_logs_each_test_once(demo, tmp_path):
     log = tmp_path / "log.jsonl"
     env = dict(os.environ, BLOGTOOLS_EVIDENCE_LOG=str(log))
@@ -154,6 +157,7 @@ def test_a_run_of_only_some_of_an_entrys_tests_records_nothing(demo):
     assert label_of(demo, ID) == "◌ Not verified yet"
 
 
+@pytest.mark.slow
 def test_blogtools_test_runs_only_what_changed_and_names_the_changed_file(demo):
     first = invoke("test", cwd=demo)
     assert first.exit_code == 0, first.output
@@ -166,6 +170,7 @@ def test_blogtools_test_runs_only_what_changed_and_names_the_changed_file(demo):
     assert invoke("test", "--all", cwd=demo).stdout.startswith("test: 1 ran, 0 current, 0 failed")
 
 
+@pytest.mark.slow
 def test_a_broken_module_is_recorded_failing_and_the_build_refuses_to_publish_it(demo):
     assert invoke("test", cwd=demo).exit_code == 0
     (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n // 3"))
@@ -190,6 +195,7 @@ def test_a_broken_module_is_recorded_failing_and_the_build_refuses_to_publish_it
     assert '<p class="blogtools-block-counts">1 code block · 1 failing</p>' in page
 
 
+@pytest.mark.slow
 def test_an_expected_error_is_a_verified_failure_and_a_pass_then_is_flagged(demo):
     (demo / f"snippets/{POST}/demo.py").write_text(MODULE.replace("n / 2", "n / 0"))
     set_entry(demo, expect_error="ZeroDivisionError")
@@ -229,6 +235,7 @@ def test_a_skipped_run_says_why_and_only_strict_refuses_it(demo):
     assert strict.exit_code == 1 and f"{ID}: ◌ Not run here: needs a GPU" in strict.stderr
 
 
+@pytest.mark.slow
 def test_a_hanging_test_is_failed_at_the_time_limit_and_earlier_records_stay(demo):
     assert invoke("test", cwd=demo).exit_code == 0
     kept = results(demo)[ID]
@@ -243,6 +250,7 @@ def test_a_hanging_test_is_failed_at_the_time_limit_and_earlier_records_stay(dem
     assert record["fingerprint"] != kept["fingerprint"]
 
 
+@pytest.mark.slow
 def test_entries_share_one_session_and_one_past_its_limit_leaves_the_others_recorded(demo):
     """Two entries, one pytest session on two xdist workers: the first hangs past the limit, is cut
     off and recorded as failed; the second, not reached when the session was killed (its tests share
@@ -262,6 +270,7 @@ def test_entries_share_one_session_and_one_past_its_limit_leaves_the_others_reco
     assert stored[f"{POST}/halves"]["outcome"] == "passed"
 
 
+@pytest.mark.slow
 def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuilds_it(demo):
     (demo / "snippets/results.json").write_text('{"x": ')
     done = invoke("build", "--offline", cwd=demo)
@@ -279,6 +288,7 @@ def test_a_hand_broken_results_file_is_one_error_line_and_blogtools_test_rebuild
     assert checked.exit_code == 0 and "check: evidence: 1 runnable example · 1 verified" in checked.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_details(demo):
     from playwright.sync_api import sync_playwright
@@ -319,6 +329,7 @@ def test_chromium_shows_the_examples_page_the_index_counts_and_the_folded_detail
     assert errors == []
 
 
+@pytest.mark.slow
 def test_a_copy_of_this_project_with_one_module_broken_says_failing_and_refuses_to_build(tmp_path):
     """The real site: the Absurd spawn block verified in a copy (as published and its Python port),
     then the port broken (three attempts become two); the page says failing and `build --require-verified` names the block."""

@@ -470,6 +470,7 @@ def test_runnable_python_blocks_in_an_essay_are_executed(tmp_path):
     assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed")
 
 
+@pytest.mark.slow
 def test_only_reviewed_text_runs_a_drifted_entry_is_refused_by_run_and_pytest(project):
     """Block text comes from a feed: once the essay changes a curated block, neither `blogtools
     run` nor plain pytest runs what its entry lists until the change is accepted."""

@@ -146,6 +146,7 @@ def _evaluate(*feeds: str) -> tuple[int, int, int, str]:
     return int(first.split()[0]), int(totals.split()[1]), int(totals.split()[7]), done.stdout
 
 
+@pytest.mark.slow
 @MAGIKA  # the rules alone name 7% of these wrongly: the targets are the guess extra's
 def test_the_committed_feeds_keep_their_figures():
     """A regression guard on the real and markup-family feeds in tests/data (5.7% wrong names,
@@ -157,6 +158,7 @@ def test_the_committed_feeds_keep_their_figures():
     assert right >= 0.7 * n, out
 
 
+@pytest.mark.slow
 @MAGIKA
 @pytest.mark.skipif(not _shared_corpus_here(), reason="../shared/corpus is not on this machine")
 def test_at_most_one_wrong_name_in_twenty_on_the_shared_corpus():

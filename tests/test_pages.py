@@ -84,6 +84,7 @@ def test_a_site_without_the_badges_extensions_is_one_error_line(site):
                                                   "as `blogtools new` writes them)")
 
 
+@pytest.mark.slow
 def test_a_site_of_pages_builds_with_its_blocks_extracted_and_shown(site):
     ran = invoke("build", cwd=site)  # no feeds/feeds.toml: nothing to ingest, not an error
     assert ran.exit_code == 0, ran.output
@@ -101,6 +102,7 @@ def test_a_site_of_pages_builds_with_its_blocks_extracted_and_shown(site):
     assert invoke("check", cwd=site).exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_page_removed_from_content_leaves_the_rendered_docs(site):
     assert invoke("build", "--offline", cwd=site).exit_code == 0
     (site / "content/guides/install.md").unlink()
@@ -118,6 +120,7 @@ def test_links_to_a_site_s_files_name_its_folder_in_the_repository(tmp_path):
     assert SourceLinks.for_repo(tmp_path, "https://github.com/o/r").url("a.py") == "https://github.com/o/r/blob/main/a.py"
 
 
+@pytest.mark.slow
 def test_the_docs_site_checks_clean_when_named_from_the_repository():
     """`blogtools -f docs/mkdocs.yml check` from the repository's folder: the docs' tests are
     collected where they are (a relative site folder once sent pytest to docs/docs)."""

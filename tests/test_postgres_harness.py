@@ -108,6 +108,7 @@ time.sleep(float(sys.argv[1]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_embedded_server_stops_when_its_last_live_holder_exits(private_env):
     """A private embedded server: shared by processes, kept while one holds it, SIGKILLed holders forgotten."""

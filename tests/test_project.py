@@ -66,6 +66,7 @@ def test_the_repositorys_settings_are_the_defaults():
                        "build": defaults.build, "figures": f"{defaults.build}/figures"}
 
 
+@pytest.mark.slow
 def test_every_command_works_on_the_configured_folders_from_anywhere(tmp_path, monkeypatch):
     """Settings move content, snippets, figures and the excerpt mark; `-f` names the site from
     another folder; `blogtools run` hands the figure script its folder, and render finds it there."""

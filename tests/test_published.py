@@ -164,6 +164,7 @@ def test_a_block_nobody_made_runnable_is_refused(tmp_path):
     assert not (tmp_path / "build").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.node
 @pytest.mark.postgres
 def test_a_broken_typescript_block_shows_the_compilers_message_on_its_page(tmp_path):

@@ -199,6 +199,7 @@ def corpus_site(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 @no_sandbox
 def test_two_workers_one_killed_holding_a_task_give_a_local_triages_verdicts_each_once(tmp_path, pg_dsn):
     site = corpus_site(tmp_path / "site")
@@ -233,6 +234,7 @@ def test_two_workers_one_killed_holding_a_task_give_a_local_triages_verdicts_eac
     assert len(completed) == len(set(completed)) == len({path.stem for path in (site / "content/posts").glob("*.md")})
 
 
+@pytest.mark.slow
 @no_sandbox
 def test_sigterm_hands_the_task_back_and_collect_gathers_it_later(tmp_path, pg_dsn):
     site = small_site(tmp_path / "site", "2025-01-01-slow", SLOW_PAGE)
@@ -275,6 +277,7 @@ def attempts(dsn: str) -> dict[str, tuple]:
             f"SELECT task_id::text, state, attempts FROM absurd.t_{queue.QUEUE}").fetchall())
 
 
+@pytest.mark.slow
 @no_sandbox
 def test_a_worker_whose_sandbox_fails_its_self_check_hands_its_task_back_and_stops(tmp_path, pg_dsn):
     site = small_site(tmp_path / "site", "2025-01-01-sums", SLOW_PAGE.replace("time.sleep(2)", "pass"))

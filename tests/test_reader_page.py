@@ -31,8 +31,7 @@ def blogtools(*args: str, cwd: Path) -> None:
     assert done.returncode == 0, f"blogtools {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
 
 
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory):
+def seed(tmp_path_factory) -> Path:
     """This repository's site, built from its content/ and snippets/ as they are."""
     root = tmp_path_factory.mktemp("seed") / "site-root"
     root.mkdir()
@@ -43,8 +42,7 @@ def seed(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def other(tmp_path_factory):
+def other(tmp_path_factory) -> Path:
     """A new site for another blog's feed (`blogtools new`, then `build`, which triages its blocks)."""
     if not OTHER_FEED.is_file():
         pytest.skip(f"{OTHER_FEED} is not here (the shared corpus sits beside the checkout in CI)")
@@ -54,7 +52,13 @@ def other(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["seed", "other"])
+def site(request, tmp_path_factory) -> tuple[str, Path]:
+    """Which site and its root, built once each."""
+    return request.param, {"seed": seed, "other": other}[request.param](tmp_path_factory)
+
+
+@pytest.fixture(scope="module")  # not longer: Playwright's loop would stay running under other modules' tests
 def chromium():
     from playwright.sync_api import sync_playwright
 
@@ -98,9 +102,9 @@ def fits(page, where: str) -> None:
         pytest.fail(f"{where}: overflows by {page.evaluate(OVERFLOW)} px")
 
 
-@pytest.mark.parametrize("which", ["seed", "other"])
-def test_each_block_has_one_badge_joined_to_it_and_nothing_overflows(which, request, chromium):
-    root = request.getfixturevalue(which)
+@pytest.mark.slow
+def test_each_block_has_one_badge_joined_to_it_and_nothing_overflows(site, chromium):
+    which, root = site
     post, blocks = post_with_most_blocks(root)
     assert blocks > 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -132,9 +136,9 @@ def test_each_block_has_one_badge_joined_to_it_and_nothing_overflows(which, requ
             context.close()
 
 
-@pytest.mark.parametrize("which", ["seed", "other"])
-def test_a_badges_disclosure_opens_by_keyboard(which, request, chromium):
-    root = request.getfixturevalue(which)
+@pytest.mark.slow
+def test_a_badges_disclosure_opens_by_keyboard(site, chromium):
+    which, root = site
     pages = sorted(root.glob("site/[0-9]*/*/*/*/index.html"), key=lambda path: path.read_text().count('<details class="bt-badge'))
     if not pages or '<details class="bt-badge' not in pages[-1].read_text():  # the seed's posts all have some
         pytest.skip(f"no badge of the {which} site has more to show (its verdicts have no output, tests or harness)")
@@ -161,7 +165,10 @@ def test_a_badges_disclosure_opens_by_keyboard(which, request, chromium):
         page.close()
 
 
-def test_examples_filters_by_state_and_language_without_a_reload_and_reads_without_javascript(seed, chromium):
+@pytest.mark.slow
+@pytest.mark.parametrize("site", ["seed"], indirect=True)
+def test_examples_filters_by_state_and_language_without_a_reload_and_reads_without_javascript(site, chromium):
+    _, seed = site
     with serving(seed / "site") as url:
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url + "examples/", wait_until="networkidle")
@@ -198,11 +205,11 @@ def test_examples_filters_by_state_and_language_without_a_reload_and_reads_witho
         context.close()
 
 
-@pytest.mark.parametrize("which", ["seed", "other"])
-def test_no_serious_or_critical_accessibility_violation(which, request, chromium):
+@pytest.mark.slow
+def test_no_serious_or_critical_accessibility_violation(site, chromium):
     from axe_playwright_python.sync_playwright import Axe
 
-    root = request.getfixturevalue(which)
+    _, root = site
     post, _ = post_with_most_blocks(root)
     axe = Axe()
     found = []

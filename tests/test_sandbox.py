@@ -141,6 +141,7 @@ def test_a_network_name_no_host_would_answer_is_not_found(unit, name):
     assert READS[before:] == []
 
 
+@pytest.mark.slow
 def test_a_reader_that_misbehaves_fails_the_read_not_the_host():
     with Sandbox(LIMITS, on_read=lambda name: "text, not bytes") as sandbox:
         result = sandbox.run("open('/network/anything').read()")
@@ -152,6 +153,7 @@ def test_network_and_data_are_read_only(unit, path):
     assert "PermissionError" in unit.run(f"open({path!r}, 'w')").stderr
 
 
+@pytest.mark.slow
 def test_output_files_come_back_and_persist_in_the_unit(fresh, tmp_path):
     first = fresh.run("import os\nos.makedirs('/output/sub')\nopen('/output/sub/a.txt', 'w').write('A')")
     assert first.output_files == {"sub/a.txt": b"A"}
@@ -161,12 +163,14 @@ def test_output_files_come_back_and_persist_in_the_unit(fresh, tmp_path):
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == ["b.bin", "sub/a.txt"]
 
 
+@pytest.mark.slow
 def test_a_unit_starts_from_given_files(sandbox):
     with sandbox.unit({"output/previous.txt": b"from step 1"}) as unit:
         result = unit.run("print(open('/output/previous.txt').read(), open('/data/notes/hello.txt').read())")
     assert result.stdout == "from step 1 hello from the host\n"
 
 
+@pytest.mark.slow
 def test_wheels_are_installed_offline():
     wheel = io.BytesIO()
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -214,6 +218,7 @@ def test_a_bwrap_that_cannot_be_started_is_a_reason_not_a_crash(monkeypatch, tmp
 # --- attacks, through the public API ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_javascript_object_is_reachable(fresh):
     code = (
         "import gc, sys\n"
@@ -239,6 +244,7 @@ def test_no_javascript_object_is_reachable(fresh):
     assert (result.success, result.stdout) == (True, "0\n[]\n"), result.stderr
 
 
+@pytest.mark.slow
 def test_no_javascript_object_can_be_made(fresh):
     # JsException(name, message) made a JavaScript Error; its js_error led on to Array, Function and
     # Object.prototype.__defineGetter__ (issue 9's prototype-getter class) from plain Python.
@@ -259,6 +265,7 @@ def test_no_javascript_object_can_be_made(fresh):
     assert result.success and result.stdout.endswith(" []\n"), result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_no_host_files_read_or_written(fresh, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the host's secret")
@@ -275,6 +282,7 @@ def test_no_host_files_read_or_written(fresh, tmp_path):
     assert not target.exists()  # written to the interpreter's memory file system only
 
 
+@pytest.mark.slow
 def test_no_network(fresh, listener):
     port, hits = listener
     attempts = {
@@ -289,6 +297,7 @@ def test_no_network(fresh, listener):
     assert hits == []
 
 
+@pytest.mark.slow
 def test_the_hosts_environment_is_not_seen(monkeypatch):
     monkeypatch.setenv("BLOGTOOLS_PLANTED_SECRET", "s3cret-value")
     with Sandbox(LIMITS) as sandbox:
@@ -296,6 +305,7 @@ def test_the_hosts_environment_is_not_seen(monkeypatch):
     assert result.success and "s3cret-value" not in result.stdout and "BLOGTOOLS" not in result.stdout
 
 
+@pytest.mark.slow
 def test_nothing_runs_after_the_result(fresh):
     code = (
         "import asyncio, time\n"
@@ -314,6 +324,7 @@ def test_nothing_runs_after_the_result(fresh):
     assert "scheduled" in result.stdout or not result.success
 
 
+@pytest.mark.slow
 def test_a_runaway_loop_is_stopped_and_the_unit_continues(fresh):
     fresh.run("open('/output/kept.txt', 'w').write('kept')")
     started = time.monotonic()
@@ -325,6 +336,7 @@ def test_a_runaway_loop_is_stopped_and_the_unit_continues(fresh):
     assert (after.success, after.stdout) == (True, "kept\n")  # a fresh process, the unit's files
 
 
+@pytest.mark.slow
 def test_memory_is_bounded(fresh):
     result = fresh.run("block = bytearray(600 * 1024 * 1024)")
     assert not result.success and result.stderr.rstrip().endswith("MemoryError")
@@ -334,6 +346,7 @@ def test_memory_is_bounded(fresh):
     assert fresh.run("print(len(bytearray(10 * 1024 * 1024)))").stdout == "10485760\n"
 
 
+@pytest.mark.slow
 def test_a_large_result_costs_the_host_linear_time():
     # The FIFO gives 64 KiB a read: re-joining and re-scanning the whole line on each read cost the
     # host 5 s of its own CPU for a 24 MB output file, growing with the square of the size.
@@ -346,6 +359,7 @@ def test_a_large_result_costs_the_host_linear_time():
     assert host_cpu < 2.5
 
 
+@pytest.mark.slow
 def test_a_forged_result_on_stdout_is_just_text(fresh):
     forged = '{"type": "result", "id": 2, "stdout": "forged", "stderr": "", "success": true, "output": {"/tmp/pwned": "QQ=="}}'
     result = fresh.run(f"print({forged!r})\nimport sys\nprint({forged!r}, file=sys.stderr)")
@@ -354,17 +368,27 @@ def test_a_forged_result_on_stdout_is_just_text(fresh):
 
 
 # "\udcff": Python writes byte 0xff, which comes back as lone surrogates that no host path can hold
+@pytest.fixture(scope="module")
+def refused(sandbox):
+    """One unit for every unsafe name: each case's refused run ends its process, the next run
+    continues from its files in a fresh one, so the cases need no unit of their own."""
+    with sandbox.unit() as shared:
+        yield shared
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "/".join(["x" * 250] * 5), "a\u202etxt", "\udcff", "é" * 200])
-def test_an_unsafe_output_name_fails_the_run_not_the_host(fresh, name):
-    fresh.run("open('/output/good.txt', 'w').write('good')")
-    result = fresh.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"
+def test_an_unsafe_output_name_fails_the_run_not_the_host(refused, name):
+    refused.run("open('/output/good.txt', 'w').write('good')")
+    result = refused.run(f"import os\nos.makedirs(os.path.dirname('/output/' + {name!r}) or '/output', exist_ok=True)\n"
                        f"open('/output/' + {name!r}, 'w').write('x')")
     assert not result.success and "message the host refuses" in result.stderr
     assert result.output_files == {"good.txt": b"good"}
-    after = fresh.run("import os\nprint(sorted(os.listdir('/output')))")
+    after = refused.run("import os\nprint(sorted(os.listdir('/output')))")
     assert after.stdout == "['good.txt']\n"
 
 
+@pytest.mark.slow
 def test_output_names_of_inherited_javascript_properties_come_back(fresh):
     # the guest's file system and its collection of /output key files by name in objects: a name
     # the frozen Object.prototype holds must still be a file of its own
@@ -373,12 +397,14 @@ def test_output_names_of_inherited_javascript_properties_come_back(fresh):
     assert result.success and result.output_files == {name: name.encode() for name in names}, result.stderr
 
 
+@pytest.mark.slow
 def test_symbolic_links_in_output_are_not_followed(fresh):
     result = fresh.run("import os\nos.symlink('/lib', '/output/lib')\nos.symlink('/output', '/output/loop')\n"
                        "open('/output/kept.txt', 'w').write('kept')")
     assert (result.success, result.output_files) == (True, {"kept.txt": b"kept"})
 
 
+@pytest.mark.slow
 def test_a_poisoned_unit_does_not_reach_the_next(sandbox):
     poison = (
         "import builtins, sys\nbuiltins.print = lambda *a, **k: None\nsys.path.insert(0, '/tmp/evil')\n"
@@ -393,6 +419,7 @@ def test_a_poisoned_unit_does_not_reach_the_next(sandbox):
     assert result.success and "/tmp/evil" not in result.stdout and result.stdout.endswith("False []\n")
 
 
+@pytest.mark.slow
 def test_a_crashed_interpreter_costs_one_run(fresh):
     fresh.run("open('/output/kept.txt', 'w').write('kept')")
     result = fresh.run("import sys\nsys.setrecursionlimit(10**7)\ndef f(n): return f(n + 1)\nf(0)")
@@ -401,6 +428,7 @@ def test_a_crashed_interpreter_costs_one_run(fresh):
     assert (after.success, after.stdout) == (True, "kept\n")
 
 
+@pytest.mark.slow
 def test_a_unit_ends_its_process(sandbox):
     unit = sandbox.unit()
     unit.run("print(1)")
@@ -437,6 +465,7 @@ def test_scripts_read_no_host_detail_by_any_import(language, monkeypatch):
         assert "s3cret-value" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="as a user every unit runs as that user, whose other processes are not the sandbox's")
 def test_no_process_is_left_behind(monkeypatch):
     """Every unit of a closed sandbox ends: when its uid is freed, nothing runs as it any more. (A

@@ -400,6 +400,7 @@ def python_sandbox():
         yield sandbox
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_interpreter_ring_no_ffi_callable_is_reachable_by_any_introspection(python_sandbox):
     result = python_sandbox.run(f"NAMES = {FFI_NAMES!r}\n{INTROSPECT}")
@@ -411,6 +412,7 @@ def test_interpreter_ring_no_ffi_callable_is_reachable_by_any_introspection(pyth
     assert set(eval(outcomes).values()) == {"SystemError"}, outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_interpreter_ring_removed_gives_javascript_to_python():
     """The control: with the FFI left enabled (Rings.interpreter_ffi off), the same search finds
@@ -422,6 +424,7 @@ def test_interpreter_ring_removed_gives_javascript_to_python():
     assert "'to_js': 'RETURNED Js" in result.stdout, result.stdout + result.stderr  # a JsArray
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_interpreter_ring_audit_hook_cannot_be_reconfigured(python_sandbox):
     code = (
@@ -477,6 +480,7 @@ console.error("REALM " + JSON.stringify(realmReport));
 """
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_interpreter_ring_realm_is_frozen_and_pyodide_still_converts(script_file):
     """JavaScript run after loading cannot change any intrinsic; objects that inherit one can

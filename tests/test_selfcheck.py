@@ -20,7 +20,8 @@ from blogtools.sandbox import Sandbox, channel, runtime, selfcheck, unavailable_
 from blogtools.verdicts import triage_site
 from budgets import mkdocs_yml
 
-pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=f"the sandbox cannot run here: {unavailable_reason()}")
+pytestmark = [pytest.mark.slow,  # each test starts sandboxes of its own
+              pytest.mark.skipif(unavailable_reason() is not None, reason=f"the sandbox cannot run here: {unavailable_reason()}")]
 
 
 def guest_without(tmp_path: Path, start: str, end: str) -> Path:

@@ -84,9 +84,10 @@ def site(built):
     return built[0] / "site"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def theme_scripts(tmp_path_factory):
-    """The inline scripts Material itself writes: a build of a site with no posts at all."""
+    """The inline scripts Material itself writes: a build of a site with no posts at all (once a
+    worker: the tests that read it need not share one, so the built sites' groups stay apart)."""
     root = new_site(tmp_path_factory.mktemp("empty") / "site-root", with_feeds=False)
     blogtools("build", "--offline", cwd=root)
     scripts = sitecheck.inline_scripts(root / "site")
@@ -211,6 +212,7 @@ HOSTILE_OUTPUT = DATA / "hostile-output.atom"  # harmless code that prints what 
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sandbox_unavailable() is not None, reason=f"the sandbox cannot run here: {sandbox_unavailable()}")
 def test_hostile_output_builds_into_a_site_with_nothing_executable(tmp_path, theme_scripts):
     """Triage runs the feed's blocks and shows what they print: <script>, fence breakers,
@@ -539,6 +541,7 @@ def test_the_sites_own_warnings_still_fail_the_build(tmp_path):
 CORPUS = sorted((DATA / "corpus").glob("*.xml"))  # real feeds of other blogs and engines, ORIGIN.tsv beside them
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("feed", CORPUS, ids=[path.stem for path in CORPUS])
 def test_a_new_site_for_a_real_feed_builds_triaged_and_checks_green(tmp_path, feed):
     """`blogtools new` and `build` (which triages every block, in the sandbox) on a real feed: each

@@ -55,6 +55,7 @@ def listed(root: Path) -> dict[str, dict]:
     return {item["id"]: item for item in json.loads(blogtools("snippets", "--json", cwd=root).stdout)}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=f"the sandbox cannot run here: {unavailable_reason()}")
 def test_a_hostile_feed_builds_within_budget_and_later_builds_triage_what_was_left(tmp_path):
     root = tmp_path / "site"

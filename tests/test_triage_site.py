@@ -60,7 +60,8 @@ an author's note, curated
 CURATED = f"{POST}/06"
 SUMMARY = re.compile(r"^triage: (\d+) triaged, (\d+) current, (\d+) skipped \(curated\) in \d+\.\d s$")
 
-pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=f"the sandbox cannot run here: {unavailable_reason()}")
+pytestmark = [pytest.mark.slow,  # each test starts sandboxes of its own
+              pytest.mark.skipif(unavailable_reason() is not None, reason=f"the sandbox cannot run here: {unavailable_reason()}")]
 
 
 def blogtools(*args: str, cwd: Path, env: dict | None = None, ok: bool = True) -> subprocess.CompletedProcess:
