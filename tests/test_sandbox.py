@@ -469,11 +469,19 @@ def test_scripts_read_no_host_detail_by_any_import(language, monkeypatch):
 @pytest.mark.skipif(os.geteuid() != 0, reason="as a user every unit runs as that user, whose other processes are not the sandbox's")
 def test_no_process_is_left_behind(monkeypatch):
     """Every unit of a closed sandbox ends: when its uid is freed, nothing runs as it any more. (A
-    freed uid may go to another test's unit at once: only what ran as it while it was ours counts.)"""
+    freed uid may go to another test's unit at once: only what ran as it while it was ours counts;
+    and an earlier test's unit, still being reaped, may free a uid of its own meanwhile: only the
+    uids this test took count.)"""
     taken, freed = [], []
     take, free = runtime.take_uid, runtime.release_uid
+
+    def release(uid):
+        if uid in taken:
+            freed.append((uid, runtime.running_processes({uid})))
+        free(uid)
+
     monkeypatch.setattr(runtime, "take_uid", lambda rings: taken.append(take(rings)) or taken[-1])
-    monkeypatch.setattr(runtime, "release_uid", lambda uid: freed.append((uid, runtime.running_processes({uid}))) or free(uid))
+    monkeypatch.setattr(runtime, "release_uid", release)
     with Sandbox(LIMITS) as sandbox, Sandbox(LIMITS, language="javascript") as javascript:
         with sandbox.unit() as unit:
             assert unit.run("print(1)").success
