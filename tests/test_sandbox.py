@@ -116,6 +116,18 @@ def test_runs_do_not_share_globals(unit):
     assert "NameError" in unit.run("leftover").stderr
 
 
+def test_a_run_leaves_the_next_nothing_of_its_own(fresh):
+    """What a run that imports nothing leaves in the interpreter is gone before the next: a cycle
+    whose finalizer would print in a later run, the REPL's "_", the last error (sys.last_exc)."""
+    assert fresh.run("class Late:\n    def __del__(self):\n        print('late')\n\nlate = Late()\nlate.me = late\n").success
+    assert fresh.run("import gc\ngc.collect()\nprint('collected')").stdout == "collected\n"
+    assert fresh.run_steps([Step("40 + 2", mode="single")]).steps[0].stdout == "42\n"
+    assert "NameError: name '_' is not defined" in fresh.run("print(_)").stderr
+    assert not fresh.run("raise ValueError('kept?')").success
+    found = fresh.run("import sys\nprint([n for n in ('last_exc', 'last_type', 'last_value', 'last_traceback') if hasattr(sys, n)])")
+    assert found.stdout == "[]\n"
+
+
 def test_network_reads_are_answered_by_on_read_afresh_each_run(unit):
     before = len(READS)
     first = unit.run("print(open('/network/greeting').read())")

@@ -11,6 +11,7 @@ from blogtools.triage import (
     LIMITS,
     MATCHES,
     NEEDS_CONTEXT,
+    RAN,
     RUNS,
     Block,
     Need,
@@ -18,6 +19,7 @@ from blogtools.triage import (
     Verdict,
     dedented,
     is_node_session,
+    python_contained,
     runtime_version,
     static_verdict,
     triage_post,
@@ -442,6 +444,63 @@ def test_what_the_streams_and_the_namespace_cannot_forge(sandbox):
     assert verdicts[5].verdict != MATCHES
     assert verdicts[6].verdict == DIFFERS and verdicts[7].verdict == DIFFERS
     assert verdicts[9].verdict == DIFFERS
+
+
+@pytest.mark.sandbox
+def test_an_earlier_block_cannot_make_a_later_one_pass(sandbox):
+    """A block is judged in an interpreter no earlier block could have changed: one that replaces
+    math.sqrt or sys.displayhook, or leaves a finalizer or the REPL's "_" behind, changes nothing."""
+    verdicts = triage(
+        sandbox,
+        ("python", "import math\nmath.sqrt = lambda x: 3.0\n"),
+        ("python", "import math\nassert math.sqrt(4) == 3.0\n"),
+        ("python", "import sys\nsys.displayhook = lambda value: print(42)\n"),
+        ("pycon", ">>> 1 + 1\n42\n"),
+        ("pycon", ">>> 40 + 2\n42\n"),
+        ("python", "assert _ == 42\n"),
+        ("python", "class Late:\n    def __del__(self):\n        print(4)\n\nlate = Late()\nlate.me = late\n"),
+        ("python", "import gc\ngc.collect()\n"),
+        ("text", "4\n"),
+    )
+    assert verdicts[0].verdict in RAN and verdicts[2].verdict in RAN and verdicts[4].verdict == MATCHES
+    assert verdicts[1].verdict not in RAN and verdicts[3].verdict == DIFFERS and verdicts[5].verdict not in RAN
+    assert verdicts[7].verdict != MATCHES and verdicts[7].output == ""
+
+
+@pytest.mark.sandbox
+def test_an_interpreter_is_used_again_only_after_contained_blocks(sandbox, monkeypatch):
+    """The cost of that: a fresh interpreter after each block that may have changed one, only."""
+    made = []
+    take = sandbox.python_unit
+    monkeypatch.setattr(sandbox, "python_unit", lambda: made.append(take()) or made[-1])
+    triage(sandbox, ("python", "print(sum(range(4)))\n"), ("pycon", ">>> 'a' * 2\n'aa'\n"),
+           ("python", "def f(x):\n    return x + 1\n\nprint(f'{f(1)} {1:>3}', '{}'.format(2))\n"))
+    assert len(made) == 1
+    triage(sandbox, ("python", "import math\nprint(math.pi)\n"), ("python", "print(1)\n"), ("python", "print(2)\n"),
+           ("python", "print(''.join)\n"), ("python", "print('{0.__class__}'.format(1))\n"), ("python", "print(3)\n"))
+    assert len(made) == 1 + 3
+
+
+@pytest.mark.parametrize(("text", "contained"), [
+    ("x = [i * i for i in range(3)]\nprint(x)\n", True),
+    ("class A:\n    __slots__ = ('x',)\n    def __init__(self):\n        super().__init__()\n        self.x = 1\n", True),
+    ("if __name__ == '__main__':\n    print('%(a)s' % {'a': 1}, '{} {!r}'.format(1, 2))\n", True),
+    ("import math\n", False),
+    ("from os import path\n", False),
+    ("print(__builtins__)\n", False),
+    ("print(().__class__.__base__.__subclasses__())\n", False),
+    ("def g():\n    yield 1\n\nprint(g().gi_frame.f_back)\n", False),
+    ("print('{0.__class__}'.format(1))\n", False),
+    ("print('{:{0.real}}'.format(1))\n", False),
+    ("template = '{}'\nprint(template.format(1))\n", False),
+    ("setattr(exit, 'eof', 'forged')\n", False),
+    ("exit.eof = 'forged'\n", False),
+    ("open('math.py', 'w').write('pi = 3')\n", False),
+    ("exec('import math')\n", False),
+    ("def broken(:\n", False),
+])
+def test_a_block_is_contained_only_when_it_provably_reaches_nothing_shared(text, contained):
+    assert python_contained(text) is contained
 
 
 @pytest.mark.sandbox

@@ -54,7 +54,7 @@ RAN = frozenset({DEFINES, RUNS, MATCHES, DIFFERS})  # the block ran to completio
 # "time": the block did not finish within the sandbox's limit (a server, a long loop); its ``what``
 # is the limit ("5 s").
 NEED_KINDS = ("block", "name", "module", "file", "network", "input", "language", "time")
-RULES_VERSION = "5"
+RULES_VERSION = "6"
 LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512, stream_chars=100_000)
 MAX_PARSED_CHARS = 200_000  # a longer block's names are not looked for on the host
 
@@ -416,6 +416,56 @@ def python_names(text: str) -> set[str]:
     return names
 
 
+# What a Python block that imports nothing can reach besides its own objects: the builtins. These
+# names and attributes would let it reach or change the interpreter's shared state (modules, sys,
+# builtins, frames, files); a block that uses none of them leaves nothing a later block can see (the
+# sandbox forgets the REPL's "_", the last error and the block's cycles after every run).
+_REACHING_NAMES = frozenset({"exec", "eval", "compile", "open", "input", "breakpoint", "help", "globals", "locals",
+                             "vars", "getattr", "setattr", "delattr", "hasattr", "exit", "quit", "copyright",
+                             "credits", "license"})
+_OWN_DUNDER_NAMES = frozenset({"__name__", "__doc__", "__qualname__", "__module__", "__slots__", "__all__"})
+_PLAIN_DUNDER_ATTRIBUTES = frozenset({"__name__", "__qualname__", "__doc__", "__init__", "__new__", "__repr__", "__str__",
+                                      "__eq__", "__hash__", "__len__", "__iter__", "__next__", "__enter__", "__exit__",
+                                      "__call__", "__getitem__", "__setitem__", "__contains__"})
+_FRAME_ATTRIBUTES = ("gi_", "cr_", "ag_", "tb_", "f_", "co_")  # generators', tracebacks' and frames' way to frames
+
+
+def _plain_format(node: ast.expr) -> bool:
+    """Whether ``node`` (what ``.format`` is called on) is a string literal whose fields look up no
+    attribute or item (``"{0.__class__}"`` would, at run time, past the parser)."""
+    if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+        return False
+    try:
+        fields = list(string.Formatter().parse(node.value))
+    except ValueError:
+        return False
+    return not any(field and re.search(r"[.\[]", field) or spec and "{" in spec for _, field, spec, _ in fields)
+
+
+def python_contained(text: str) -> bool:
+    """Whether a Python block provably changes nothing a later block in the same interpreter can
+    see: it imports nothing and names none of the builtins, dunders or frame attributes that reach
+    the interpreter's shared state (found by parsing only; anything unsure is not contained)."""
+    if len(text) > MAX_PARSED_CHARS:
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return False
+        if isinstance(node, ast.Name) and (node.id in _REACHING_NAMES or node.id.startswith("__") and node.id not in _OWN_DUNDER_NAMES):
+            return False
+        if isinstance(node, ast.Attribute):
+            attribute = node.attr
+            if attribute.startswith(_FRAME_ATTRIBUTES) or "__" in attribute and attribute not in _PLAIN_DUNDER_ATTRIBUTES:
+                return False
+            if attribute in ("format", "format_map") and not _plain_format(node.value):
+                return False
+    return True
+
+
 # A block run as a script is a run of steps (``Unit.run_steps``) in one namespace, each step's
 # output and success seen by the sandbox's guest script, out of the block's reach: the earlier
 # blocks (quiet, a failing one passed over), then _MONITOR, the block, _CALLS and one step per test.
@@ -456,14 +506,15 @@ __triage_calls()
 del __triage_calls
 """
 _EARLIER = "<earlier block>"
+_HARNESS = "<triage>"  # the steps triage adds around a block (_MONITOR, _CALLS): its own code
 
 
 def python_steps(earlier: Sequence[str], text: str, tests: Sequence[str] = ()) -> list[Step]:
     """The steps that run the ``earlier`` blocks quietly (a failing one is passed over), then
     ``text`` as a script (``__name__`` is ``"__main__"``) with the calls its top level makes
     reported, then calls each of ``tests``, each in a step of its own."""
-    return [*(Step(source, quiet=True, filename=_EARLIER) for source in earlier), Step(_MONITOR, quiet=True, filename="<triage>"),
-            Step(text, exits=True), Step(_CALLS, filename="<triage>"), *(Step(f"if {test}() is not None:\n    raise TypeError('{test} returned a value: pytest fails it')", filename="<test>")
+    return [*(Step(source, quiet=True, filename=_EARLIER) for source in earlier), Step(_MONITOR, quiet=True, filename=_HARNESS),
+            Step(text, exits=True), Step(_CALLS, filename=_HARNESS), *(Step(f"if {test}() is not None:\n    raise TypeError('{test} returned a value: pytest fails it')", filename="<test>")
               for test in tests)]
 
 
@@ -1035,25 +1086,34 @@ def _new_marker() -> str:
 
 
 class _Post:
-    """One post's runnable blocks, each dedented: each runs alone first (Python in one fresh
-    interpreter for the post, each run with fresh globals; a script in a fresh Deno of its own); a
-    block missing a name that an earlier block of its family defines runs again after those
-    earlier blocks (Python in a second fresh interpreter that the post's cumulative runs share).
-    A Python console session runs prompt by prompt, likewise alone first."""
+    """One post's runnable blocks, each dedented: each runs alone first (Python with fresh globals
+    in an interpreter that no earlier block could have changed; a script in a fresh Deno of its
+    own); a block missing a name that an earlier block of its family defines runs again after those
+    earlier blocks (Python likewise, in a second interpreter that the post's cumulative runs share
+    while they leave it as it was). A Python console session runs prompt by prompt, likewise alone first.
+
+    An interpreter is used again only after runs of contained code (``python_contained``): once a
+    block that may have changed it (an import, a reach into the builtins) has run, the next run
+    takes a fresh one, so no earlier block can make a later one pass (replacing ``math.sqrt``)."""
 
     def __init__(self, sandboxes: Sandboxes):
         self.sandboxes = sandboxes
-        self.python = None  # the post's Python unit, made at its first Python block
-        self.again = None  # the fresh unit its cumulative Python runs share, made at the first
+        self.units: dict[bool, Unit] = {}  # by cumulative or not: the post's Python interpreters
+        self.changed: set[bool] = set()  # those that ran code that may have changed them
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
 
     def _run(self, language: str, code: str | list[Step], cumulative: bool = False) -> RunResult:
         if language != "python":
             return self.sandboxes[language].run(code)
-        if cumulative:
-            self.again = unit = self.again or self.sandboxes.python_unit()
-        else:
-            self.python = unit = self.python or self.sandboxes.python_unit()
+        if cumulative in self.changed:
+            self.changed.discard(cumulative)
+            self.units.pop(cumulative).close()
+        if cumulative not in self.units:
+            self.units[cumulative] = self.sandboxes.python_unit()
+        steps = code if isinstance(code, list) else [Step(code)]
+        if not all(python_contained(step.code) for step in steps if step.filename != _HARNESS):
+            self.changed.add(cumulative)
+        unit = self.units[cumulative]
         return unit.run_steps(code) if isinstance(code, list) else unit.run(code)
 
     def triage(self, block: Block) -> Verdict:
@@ -1162,9 +1222,8 @@ class _Post:
         return Verdict(NEEDS_CONTEXT, _plain(f"needs block {after}, then: {still.reason}", 240), tuple(needs))
 
     def close(self) -> None:
-        for unit in (self.python, self.again):
-            if unit is not None:
-                unit.close()
+        for unit in self.units.values():
+            unit.close()
 
 
 _OUTPUT_REASONS = ("text or program output", "program output")

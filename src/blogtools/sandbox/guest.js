@@ -240,7 +240,9 @@ const live = callables.filter(([address, kind]) => ffiMethods.has(M.HEAPU32[(met
 if (knobs.interpreter && (!ffiMethods.size || live.length)) {
   throw new Error(`${live.length} FFI functions are still callable from Python`);
 }
-pyodide.runPython("del _keep, _report, _entries, _refuse, _heap, _c_functions\nimport gc\ngc.collect()\ndel gc");
+// What is alive now is the interpreter's own: frozen, so the collection after every run (pyForget,
+// below) scans only what guest code made since.
+pyodide.runPython("del _keep, _report, _entries, _refuse, _heap, _c_functions\nimport gc\ngc.collect()\ngc.freeze()\ndel gc");
 
 // --- the runtime ring: nothing is allowed from here on -----------------------------------------
 // Emscripten asks Node's process.getuid() for os.getuid(), which needs Deno's sys permission
@@ -399,6 +401,17 @@ exits`, { globals: pyDict() });
 // The interpreter's own stdout and stderr, flushed after every step (as the REPL flushes after each
 // statement), so a partial line a step leaves in Python's buffer is that step's, never the next one's.
 const pyFlushes = pyodide.runPython("import sys\n(sys.stdout.flush, sys.stderr.flush)").toJs({ depth: 1 });
+// What a run leaves in the interpreter's own state for the next one, forgotten after every run: the
+// REPL's "_" (a prompt's value), the last error (sys.last_exc and its kin, with its frames), and
+// objects in reference cycles, whose finalizers would otherwise run, and print, inside a later run.
+// So a block that imports nothing (triage's contained()) leaves nothing a later block can see.
+const pyForget = pyodide.runPython(`def forget(_builtins=vars(__import__("builtins")), _sys=vars(__import__("sys")),
+           _collect=__import__("gc").collect, _names=("last_exc", "last_type", "last_value", "last_traceback")):
+    _builtins.pop("_", None)
+    for name in _names:
+        _sys.pop(name, None)
+    _collect()
+forget`, { globals: pyDict() });
 
 const joined = (parts) => {
   const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -451,6 +464,7 @@ function run(message) {
   } finally {
     try { globals.destroy(); } catch { /* the interpreter is gone */ }
   }
+  try { pyForget(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; }
   const output = collect("/output", "", Object.create(null));
   const { stdout, stderr, success } = done[0];
   return message.steps ? { steps: done, output } : { stdout, stderr, success, output };
