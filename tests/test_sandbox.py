@@ -126,6 +126,17 @@ def test_a_run_leaves_the_next_nothing_of_its_own(fresh):
     assert not fresh.run("raise ValueError('kept?')").success
     found = fresh.run("import sys\nprint([n for n in ('last_exc', 'last_type', 'last_value', 'last_traceback') if hasattr(sys, n)])")
     assert found.stdout == "[]\n"
+    # a partial line printed as the run is cleaned up (a suspended generator's finally), and garbage
+    # that a finalizer makes during the collection, are not the next run's
+    assert fresh.run("def g():\n    try:\n        yield 1\n    finally:\n        print(4, end='')\n\nit = g()\nnext(it)\n").success
+    assert fresh.run("print('next')").stdout == "next\n"
+    assert fresh.run("class Second:\n    def __del__(self):\n        print('late')\n\nclass First:\n    def __del__(self):\n"
+                     "        s = Second()\n        s.me = s\n\nf = First()\nf.me = f\n").success
+    assert fresh.run("import gc\ngc.collect()\nprint('collected')").stdout == "collected\n"
+    # garbage that never settles (each finalizer makes more): the next run starts in a fresh process
+    assert fresh.run("class Again:\n    def __del__(self):\n        print('again')\n        a = Again()\n        a.me = a\n\n"
+                     "a = Again()\na.me = a\n").success
+    assert fresh.run("import gc\ngc.collect()\nprint('collected')").stdout == "collected\n"
 
 
 def test_network_reads_are_answered_by_on_read_afresh_each_run(unit):
@@ -234,6 +245,7 @@ def test_a_bwrap_that_cannot_be_started_is_a_reason_not_a_crash(monkeypatch, tmp
 def test_no_javascript_object_is_reachable(fresh):
     code = (
         "import gc, sys\n"
+        "gc.unfreeze()\n"  # the interpreter's own objects, frozen at start: an attacker lists them again
         "JsProxy = tuple(c for c in gc.get_objects() if isinstance(c, type) and c.__name__ == 'JsProxy')\n"
         "assert JsProxy, 'the JsProxy class is still there to check against'\n"
         "def js(o): return isinstance(o, JsProxy)\n"
@@ -262,6 +274,7 @@ def test_no_javascript_object_can_be_made(fresh):
     # Object.prototype.__defineGetter__ (issue 9's prototype-getter class) from plain Python.
     code = (
         "import gc\n"
+        "gc.unfreeze()\n"
         "made = []\n"
         "kinds = [t for t in gc.get_objects() if isinstance(t, type) and 'js_error' in vars(t)]\n"
         "assert kinds, 'the FFI exception type is still there to attack'\n"

@@ -30,11 +30,11 @@ def parse(message) -> object:
 
 
 def result(**changes) -> dict:
-    return {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True, "output": {}, **changes}
+    return {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True, "output": {}, "settled": True, **changes}
 
 
 def steps(*steps, **changes) -> dict:
-    return {"type": "result", "id": 1, "steps": list(steps), "output": {}, **changes}
+    return {"type": "result", "id": 1, "steps": list(steps), "output": {}, "settled": True, **changes}
 
 
 def step(**changes) -> dict:
@@ -45,6 +45,7 @@ def test_well_formed_messages_are_accepted():
     assert parse({"type": "ready"}) == Ready()
     assert parse({"type": "read", "name": "current-ip"}) == Read("current-ip")
     assert parse(result(output={"sub/a.txt": "QQ=="})) == Result(1, "", "", True, {"sub/a.txt": b"A"})
+    assert parse(result(settled=False)) == Result(1, "", "", True, {}, settled=False)
     assert parse(steps(step(stdout="4\n"), step(stderr="Traceback", success=False))) == Result(
         1, "", "", False, {}, (Step("4\n", "", True), Step("", "Traceback", False)))
 
@@ -59,6 +60,8 @@ FORGED = {
     "id as bool": result(id=True),
     "id as text": result(id="1"),
     "success as text": result(success="true"),
+    "settled as number": result(settled=1),
+    "settled missing": {k: v for k, v in result().items() if k != "settled"},
     "stdout too long": result(stdout="x" * 101),
     "output as list": result(output=[["a", "QQ=="]]),
     "absolute name": result(output={"/etc/cron.d/x": "QQ=="}),
@@ -338,6 +341,7 @@ FFI_NAMES = ("to_js", "create_proxy", "create_once_callable", "run_sync", "can_r
 # closures, defaults, sys.modules; each one with an FFI name is called; what comes back is reported.
 INTROSPECT = r"""
 import gc, sys, types
+gc.unfreeze()  # the interpreter's own objects, frozen at start, listed again
 found = {}
 def keep(o):
     if isinstance(o, (types.BuiltinFunctionType, types.MethodDescriptorType, types.ClassMethodDescriptorType)):
@@ -429,6 +433,7 @@ def test_interpreter_ring_removed_gives_javascript_to_python():
 def test_interpreter_ring_audit_hook_cannot_be_reconfigured(python_sandbox):
     code = (
         "import gc, sys\n"
+        "gc.unfreeze()\n"
         "hooks = [f for f in gc.get_objects() if type(f).__name__ == 'function' and f.__code__.co_name == '_audit']\n"
         "out = [len(hooks)]\n"
         "for hook in hooks:\n"

@@ -351,7 +351,7 @@ def test_a_python_block_cannot_forge_its_own_or_a_later_blocks_verdict(sandbox):
         ("pycon", ">>> 1 + 1\n3\n"),
         ("python", "def test_later():\n    assert 2 * 2 == 5\n"),
         # a session whose first prompts rewrite how its later prompts are recorded
-        ("pycon", ">>> import gc\n>>> g = next((d for d in gc.get_objects() if type(d) is dict and type(d.get('_report')) is dict), "
+        ("pycon", ">>> import gc\n>>> gc.unfreeze()\n>>> g = next((d for d in gc.get_objects() if type(d) is dict and type(d.get('_report')) is dict), "
                   "{'_report': {'examples': []}})\n>>> class L(list):\n...     def append(self, item):\n"
                   "...         list.append(self, ['output', '5\\n', ''] if item[1] == '4\\n' else item)\n...\n"
                   ">>> g['_report']['examples'] = L(g['_report']['examples'])\n>>> 2 + 2\n5\n"),
@@ -465,6 +465,21 @@ def test_an_earlier_block_cannot_make_a_later_one_pass(sandbox):
     assert verdicts[0].verdict in RAN and verdicts[2].verdict in RAN and verdicts[4].verdict == MATCHES
     assert verdicts[1].verdict not in RAN and verdicts[3].verdict == DIFFERS and verdicts[5].verdict not in RAN
     assert verdicts[7].verdict != MATCHES and verdicts[7].output == ""
+    verdicts = triage(
+        sandbox,
+        # a class pattern reads attributes by name: no import, yet builtins.__import__
+        ("python", "match print:\n    case object(__self__=b):\n        match b:\n            case object(__import__=imp):\n"
+                   "                imp('math').sqrt = lambda x: 3.0\n"),
+        ("python", "import math\nassert math.sqrt(4) == 3.0\n"),
+        # a partial line printed as the run is cleaned up (a suspended generator closed)
+        ("python", "def g():\n    try:\n        yield 1\n    finally:\n        print('4', end='')\n\nit = g()\nnext(it)\n"),
+        ("pycon", ">>> 40 + 3\n443\n"),
+        # garbage made by a finalizer while the collection after the run goes on
+        ("python", "class Second:\n    def __del__(self):\n        print(4)\n\nclass First:\n    def __del__(self):\n"
+                   "        s = Second()\n        s.me = s\n\nf = First()\nf.me = f\n"),
+        ("pycon", ">>> import gc\n>>> n = gc.collect()\n4\n"),
+    )
+    assert verdicts[1].verdict not in RAN and verdicts[3].verdict == DIFFERS and verdicts[5].verdict == DIFFERS
 
 
 @pytest.mark.sandbox
@@ -497,6 +512,7 @@ def test_an_interpreter_is_used_again_only_after_contained_blocks(sandbox, monke
     ("exit.eof = 'forged'\n", False),
     ("open('math.py', 'w').write('pi = 3')\n", False),
     ("exec('import math')\n", False),
+    ("match print:\n    case object(__self__=b):\n        pass\n", False),
     ("def broken(:\n", False),
 ])
 def test_a_block_is_contained_only_when_it_provably_reaches_nothing_shared(text, contained):

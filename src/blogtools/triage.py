@@ -453,7 +453,7 @@ def python_contained(text: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Match)):  # a class pattern reads attributes by name
             return False
         if isinstance(node, ast.Name) and (node.id in _REACHING_NAMES or node.id.startswith("__") and node.id not in _OWN_DUNDER_NAMES):
             return False

@@ -354,6 +354,8 @@ class Unit:
             timed_out = str(exc).startswith("TimeoutError")
             return RunResult("", f"{exc}\n", False, timed_out, dict(self.output_files))
         guest.set_phase("idle")
+        if not message.settled:  # its garbage would carry into the next run: that one starts afresh
+            self._discard()
         self.output_files = message.output
         steps_done = tuple(RunResult(step.stdout, step.stderr, step.success, truncated=step.truncated)
                            for step in message.steps or ())

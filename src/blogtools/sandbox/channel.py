@@ -58,6 +58,7 @@ class Result:
     success: bool
     output: dict[str, bytes]
     steps: tuple[Step, ...] | None = None
+    settled: bool = True  # the run left no garbage behind that its collection could not clear
 
 
 def check_name(name: object, what: str = "output name") -> str:
@@ -153,13 +154,14 @@ def parse(line: bytes, max_stream_chars: int, max_files: int, max_bytes: int) ->
             raise ProtocolError(f"read of {name!r}: /network names have no '/'")
         return Read(check_name(name, "network name"))
     if kind == "result" and "steps" in message:
-        _fields(message, id=int, steps=list, output=dict)
+        _fields(message, id=int, steps=list, output=dict, settled=bool)
         steps = _steps(message["steps"], max_stream_chars)
         output = _output(message["output"], max_files, max_bytes)
-        return Result(message["id"], "", "", all(step.success for step in steps), output, steps)
+        return Result(message["id"], "", "", all(step.success for step in steps), output, steps, message["settled"])
     if kind == "result":
-        _fields(message, id=int, stdout=str, stderr=str, success=bool, output=dict)
+        _fields(message, id=int, stdout=str, stderr=str, success=bool, output=dict, settled=bool)
         _streams([message], "result", max_stream_chars)
         output = _output(message["output"], max_files, max_bytes)
-        return Result(message["id"], message["stdout"], message["stderr"], message["success"], output)
+        return Result(message["id"], message["stdout"], message["stderr"], message["success"], output,
+                      settled=message["settled"])
     raise ProtocolError(f"unknown message type {kind[:40]!r}")

@@ -404,13 +404,22 @@ const pyFlushes = pyodide.runPython("import sys\n(sys.stdout.flush, sys.stderr.f
 // What a run leaves in the interpreter's own state for the next one, forgotten after every run: the
 // REPL's "_" (a prompt's value), the last error (sys.last_exc and its kin, with its frames), and
 // objects in reference cycles, whose finalizers would otherwise run, and print, inside a later run.
-// So a block that imports nothing (triage's contained()) leaves nothing a later block can see.
+// A finalizer may make new garbage, and a collection that ran finalizers may count nothing (what
+// they ended is freed, and counted, by the next one): collected until two collections in a row find
+// nothing, six at most; true when nothing is left. So a block that imports nothing (triage's
+// python_contained) leaves nothing a later block can see.
 const pyForget = pyodide.runPython(`def forget(_builtins=vars(__import__("builtins")), _sys=vars(__import__("sys")),
-           _collect=__import__("gc").collect, _names=("last_exc", "last_type", "last_value", "last_traceback")):
+           _collect=__import__("gc").collect, _garbage=__import__("gc").garbage,
+           _names=("last_exc", "last_type", "last_value", "last_traceback")):
     _builtins.pop("_", None)
     for name in _names:
         _sys.pop(name, None)
-    _collect()
+    quiet = 0
+    for _ in range(6):
+        quiet = 0 if _collect() else quiet + 1
+        if quiet == 2:
+            return not _garbage
+    return False
 forget`, { globals: pyDict() });
 
 const joined = (parts) => {
@@ -464,10 +473,28 @@ function run(message) {
   } finally {
     try { globals.destroy(); } catch { /* the interpreter is gone */ }
   }
-  try { pyForget(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; }
+  const settled = settle();
   const output = collect("/output", "", Object.create(null));
   const { stdout, stderr, success } = done[0];
-  return message.steps ? { steps: done, output } : { stdout, stderr, success, output };
+  return message.steps ? { steps: done, output, settled } : { stdout, stderr, success, output, settled };
+}
+
+// After a run's last step: what it left is forgotten (pyForget), and whatever that printed, a
+// partial line left in Python's buffers included, is thrown away, never the next run's output.
+// False when its garbage did not settle: the host then ends this process.
+function settle() {
+  let settled = false;
+  try {
+    settled = pyForget() === true;
+  } catch (error) {
+    if (!(error instanceof pyodide.ffi.PythonError)) throw error;
+  }
+  for (const flush of pyFlushes) {
+    try { flush(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; }
+  }
+  streams.stdout = [];
+  streams.stderr = [];
+  return settled;
 }
 
 send({ type: "ready" });

@@ -68,6 +68,7 @@ for _name in ("js", "pyodide_js", "ctypes", "_pyodide_core", "pyodide.ffi", "_ct
         continue
     _through.append(f"import {_name}")
 _proxies = 0
+gc.unfreeze()  # what the sandbox froze at start (its own objects) is a guest's to list again
 for _o in gc.get_objects():  # unlinked from every module, the FFI's functions still live here
     if any(k.__name__ == "JsProxy" for k in type(_o).__mro__):
         _proxies += 1
