@@ -24,8 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # ../shared/corpus beside the checkout (a worktree under /work/wt/ has it one level further up)
 CORPUS = next((up / "shared" / "corpus" for up in REPO.parents if (up / "shared" / "corpus").is_dir()), REPO / "corpus")
-VERDICTS = ("runs", "needs-context", "illustrative")
-SHOWN = re.compile(r'class="snippet-status snippet-(triaged-[\w-]+|not-triaged)"')
+VERDICTS = ("defines", "runs", "matches", "differs", "needs-context", "illustrative")
+# the badge under each block (annotate.badge: an admonition, or a disclosure when it has more to show)
+SHOWN = re.compile(r'class="[^"]*\bbt-badge [^"]*\bbt-state-(?:triaged-[\w-]+|not-triaged[\w-]*)[" ]')
 
 
 def blogtools(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -484,7 +484,8 @@ def test_an_earlier_block_cannot_make_a_later_one_pass(sandbox):
 
 @pytest.mark.sandbox
 def test_an_interpreter_is_used_again_only_after_contained_blocks(sandbox, monkeypatch):
-    """The cost of that: a fresh interpreter after each block that may have changed one, only."""
+    """The cost of that: a fresh interpreter only for a block that ran after one that may have
+    changed the interpreter (a block that fails there fails alone too: nothing made it pass)."""
     made = []
     take = sandbox.python_unit
     monkeypatch.setattr(sandbox, "python_unit", lambda: made.append(take()) or made[-1])
@@ -494,6 +495,8 @@ def test_an_interpreter_is_used_again_only_after_contained_blocks(sandbox, monke
     triage(sandbox, ("python", "import math\nprint(math.pi)\n"), ("python", "print(1)\n"), ("python", "print(2)\n"),
            ("python", "print(''.join)\n"), ("python", "print('{0.__class__}'.format(1))\n"), ("python", "print(3)\n"))
     assert len(made) == 1 + 3
+    triage(sandbox, ("python", "import math\n"), ("python", "raise ValueError('fails here and alone')\n"))
+    assert len(made) == 1 + 3 + 1
 
 
 @pytest.mark.parametrize(("text", "contained"), [

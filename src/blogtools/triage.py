@@ -1089,32 +1089,40 @@ class _Post:
     """One post's runnable blocks, each dedented: each runs alone first (Python with fresh globals
     in an interpreter that no earlier block could have changed; a script in a fresh Deno of its
     own); a block missing a name that an earlier block of its family defines runs again after those
-    earlier blocks (Python likewise, in a second interpreter that the post's cumulative runs share
-    while they leave it as it was). A Python console session runs prompt by prompt, likewise alone first.
+    earlier blocks (Python in a second interpreter that the post's cumulative runs share: "after
+    block N" is what the post's earlier blocks, run in order, gave). A Python console session runs
+    prompt by prompt, likewise alone first.
 
-    An interpreter is used again only after runs of contained code (``python_contained``): once a
-    block that may have changed it (an import, a reach into the builtins) has run, the next run
-    takes a fresh one, so no earlier block can make a later one pass (replacing ``math.sqrt``)."""
+    A Python block that ran (``RAN``) alone in an interpreter where earlier code that may have
+    changed it ran (an import, a reach into the builtins: not ``python_contained``) runs again in a
+    fresh interpreter, and that run decides: no earlier block can make a later one run, pass or
+    match alone (by replacing ``math.sqrt``); the post goes on in the fresh interpreter."""
 
     def __init__(self, sandboxes: Sandboxes):
         self.sandboxes = sandboxes
         self.units: dict[bool, Unit] = {}  # by cumulative or not: the post's Python interpreters
-        self.changed: set[bool] = set()  # those that ran code that may have changed them
+        self.changed = False  # the runs' alone interpreter ran code that may have changed it
+        self.pristine = True  # the last run alone was in an interpreter nothing had changed
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
 
-    def _run(self, language: str, code: str | list[Step], cumulative: bool = False) -> RunResult:
+    def _run(self, language: str, code: str | list[Step], cumulative: bool = False, fresh: bool = False) -> RunResult:
         if language != "python":
             return self.sandboxes[language].run(code)
-        if cumulative in self.changed:
-            self.changed.discard(cumulative)
-            self.units.pop(cumulative).close()
+        if fresh and not cumulative and False in self.units:
+            self.units.pop(False).close()
+            self.changed = False
         if cumulative not in self.units:
             self.units[cumulative] = self.sandboxes.python_unit()
-        steps = code if isinstance(code, list) else [Step(code)]
-        if not all(python_contained(step.code) for step in steps if step.filename != _HARNESS):
-            self.changed.add(cumulative)
+        if not cumulative:
+            steps = code if isinstance(code, list) else [Step(code)]
+            self.pristine = not self.changed
+            self.changed = self.changed or not all(python_contained(step.code) for step in steps if step.filename != _HARNESS)
         unit = self.units[cumulative]
         return unit.run_steps(code) if isinstance(code, list) else unit.run(code)
+
+    def _afresh(self, language: str, verdict: Verdict) -> bool:
+        """Whether a Python verdict of a run alone must be decided again in a fresh interpreter."""
+        return language == "python" and verdict.verdict in RAN and not self.pristine
 
     def triage(self, block: Block) -> Verdict:
         block = replace(block, text=dedented(block.text))
@@ -1122,19 +1130,24 @@ class _Post:
             return self._session(block, console)
         language = languages.lookup(block.language).name
         family = "python" if language == "python" else "script"
-        runner = _RUNNERS[family]
-        code = runner.cumulative([], block.text)  # as published, alone
-        result, report = runner.outcome(self._run(language, code), block.text)
+        verdict, result = self._alone(block, language)
+        if self._afresh(language, verdict):
+            verdict, result = self._alone(block, language, fresh=True)
+        if verdict.needs and verdict.needs[0].kind == "name":  # a failed test's name error too
+            verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
+        self.earlier[family].append((block, verdict, _may_run_again(_RUNNERS[family], verdict, result.timed_out)))
+        return verdict
+
+    def _alone(self, block: Block, language: str, fresh: bool = False) -> tuple[Verdict, RunResult]:
+        """A script block's verdict run alone, as published, and its run."""
+        runner = _RUNNERS["python" if language == "python" else "script"]
+        code = runner.cumulative([], block.text)
+        result, report = runner.outcome(self._run(language, code, fresh=fresh), block.text)
         if language == "javascript" and not runner.ran(result) and "SyntaxError" in result.stderr:
             result, report = runner.outcome(self._run("typescript", code), block.text)  # types in a block named JavaScript
         if runner.ran(result):
-            verdict = self._tests_need_pytest(block) or runner.did(block.text, result, report, None, self.sandboxes.limits)
-        else:
-            verdict = runner.failure(block, result, self.sandboxes.limits)
-        if verdict.needs and verdict.needs[0].kind == "name":  # a failed test's name error too
-            verdict = self._after_earlier(block, family, verdict.needs[0].what, verdict)
-        self.earlier[family].append((block, verdict, _may_run_again(runner, verdict, result.timed_out)))
-        return verdict
+            return self._tests_need_pytest(block) or runner.did(block.text, result, report, None, self.sandboxes.limits), result
+        return runner.failure(block, result, self.sandboxes.limits), result
 
     def known(self, block: Block, verdict: Verdict) -> None:
         """Take an earlier triage's verdict of ``block`` as this post's, without running it again."""
@@ -1165,15 +1178,20 @@ class _Post:
         if console is PYTHON_CONSOLE and any(example.source.lstrip().startswith(("%", "!")) for example in examples):
             verdict = Verdict(NEEDS_CONTEXT, "IPython magic or shell escape", (Need("language", "IPython"),))
         else:
-            marker = _new_marker()
-            result = self._run(console.language, console.program([], examples, marker))
-            got = console.prompts(result, examples, marker)
-            verdict = session_verdict(block, examples, result, got, self.sandboxes.limits, console=console)
+            verdict = self._session_alone(block, examples, console)
+            if self._afresh(console.language, verdict):
+                verdict = self._session_alone(block, examples, console, fresh=True)
             if verdict.needs and verdict.needs[0].kind == "name":
                 verdict = self._session_after_earlier(block, examples, verdict, console)
         typed = replace(block, text="".join(example.source for example in examples))
         self.earlier[console.family].append((typed, verdict, verdict.verdict in RAN or verdict.verdict == NEEDS_CONTEXT))
         return verdict
+
+    def _session_alone(self, block: Block, examples, console: _Console, fresh: bool = False) -> Verdict:
+        marker = _new_marker()
+        result = self._run(console.language, console.program([], examples, marker), fresh=fresh)
+        got = console.prompts(result, examples, marker)
+        return session_verdict(block, examples, result, got, self.sandboxes.limits, console=console)
 
     def _defining(self, family: str, name: str) -> tuple[list[str], int, Verdict] | None:
         """The earlier texts to run first, the last block defining ``name`` and its verdict."""
