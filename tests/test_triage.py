@@ -361,7 +361,7 @@ def test_a_python_block_cannot_forge_its_own_or_a_later_blocks_verdict(sandbox):
     assert verdicts[2].verdict == DIFFERS and "+2" in verdicts[2].diff
     assert verdicts[3] == Verdict(DIFFERS, "1 of 1 test fails (test_later)", names=("test_later",),
                                   diff="test_later, line 2: assert 2 * 2 == 5\n  AssertionError")
-    assert verdicts[4].verdict == DIFFERS and verdicts[4].reason.startswith("1 of 5 prompts differs") and "+4" in verdicts[4].diff
+    assert verdicts[4].verdict == DIFFERS and verdicts[4].reason.startswith("1 of 6 prompts differs") and "+4" in verdicts[4].diff
 
 
 @pytest.mark.sandbox

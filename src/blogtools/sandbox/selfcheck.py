@@ -85,11 +85,11 @@ print(json.dumps(_through))
 # Lines the host's validator must refuse, whatever the limits.
 _FORGED = {
     "an absolute output name": {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True,
-                                "output": {"/etc/cron.d/x": "QQ=="}},
+                                "output": {"/etc/cron.d/x": "QQ=="}, "settled": True},
     "an output name with ..": {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True,
-                               "output": {"a/../../x": "QQ=="}},
+                               "output": {"a/../../x": "QQ=="}, "settled": True},
     "more output bytes than allowed": {"type": "result", "id": 1, "stdout": "", "stderr": "", "success": True,
-                                       "output": {"big": "QUFB" * 400}},
+                                       "output": {"big": "QUFB" * 400}, "settled": True},
     "a read of a path": {"type": "read", "name": "../etc/passwd"},
     "an unknown message": {"type": "exec", "code": "x"},
 }
