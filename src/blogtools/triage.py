@@ -1100,24 +1100,25 @@ class _Post:
 
     def __init__(self, sandboxes: Sandboxes):
         self.sandboxes = sandboxes
-        self.units: dict[bool, Unit] = {}  # by cumulative or not: the post's Python interpreters
-        self.changed = False  # the runs' alone interpreter ran code that may have changed it
+        self.alone: Unit | None = None  # the interpreter of the post's Python runs alone
+        self.again: Unit | None = None  # the one its cumulative runs share
+        self.changed = False  # ``alone`` ran code that may have changed it
         self.pristine = True  # the last run alone was in an interpreter nothing had changed
         self.earlier: dict[str, list[tuple[Block, Verdict, bool]]] = {"python": [], "script": []}
 
     def _run(self, language: str, code: str | list[Step], cumulative: bool = False, fresh: bool = False) -> RunResult:
         if language != "python":
             return self.sandboxes[language].run(code)
-        if fresh and not cumulative and False in self.units:
-            self.units.pop(False).close()
-            self.changed = False
-        if cumulative not in self.units:
-            self.units[cumulative] = self.sandboxes.python_unit()
-        if not cumulative:
+        if cumulative:
+            self.again = unit = self.again or self.sandboxes.python_unit()
+        else:
+            if fresh and self.alone is not None:
+                self.alone.close()
+                self.alone, self.changed = None, False
+            self.alone = unit = self.alone or self.sandboxes.python_unit()
             steps = code if isinstance(code, list) else [Step(code)]
             self.pristine = not self.changed
             self.changed = self.changed or not all(python_contained(step.code) for step in steps if step.filename != _HARNESS)
-        unit = self.units[cumulative]
         return unit.run_steps(code) if isinstance(code, list) else unit.run(code)
 
     def _afresh(self, language: str, verdict: Verdict) -> bool:
@@ -1139,7 +1140,7 @@ class _Post:
         return verdict
 
     def _alone(self, block: Block, language: str, fresh: bool = False) -> tuple[Verdict, RunResult]:
-        """A script block's verdict run alone, as published, and its run."""
+        """The verdict of a block (not a session) run alone, as published, and its run."""
         runner = _RUNNERS["python" if language == "python" else "script"]
         code = runner.cumulative([], block.text)
         result, report = runner.outcome(self._run(language, code, fresh=fresh), block.text)
@@ -1240,8 +1241,9 @@ class _Post:
         return Verdict(NEEDS_CONTEXT, _plain(f"needs block {after}, then: {still.reason}", 240), tuple(needs))
 
     def close(self) -> None:
-        for unit in self.units.values():
-            unit.close()
+        for unit in (self.alone, self.again):
+            if unit is not None:
+                unit.close()
 
 
 _OUTPUT_REASONS = ("text or program output", "program output")

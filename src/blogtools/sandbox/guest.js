@@ -5,8 +5,8 @@
 //   {type:"unit", files:{path:b64}, wheels:[b64]}   {type:"run", id, code}
 //   {type:"run", id, steps:[{code, mode:"exec"|"single", quiet, filename, exits}]}   {type:"read-reply", ok, data:b64 | error}
 // Out (/channel/out, a FIFO the guest code cannot reach; stdout and stderr are never parsed):
-//   {type:"ready"}  {type:"read", name}  {type:"result", id, stdout, stderr, success, output:{path:b64}}
-//   {type:"result", id, steps:[{stdout, stderr, success, truncated}], output:{path:b64}}   (a run of steps)
+//   {type:"ready"}  {type:"read", name}  {type:"result", id, stdout, stderr, success, output:{path:b64}, settled}
+//   {type:"result", id, steps:[{stdout, stderr, success, truncated}], output:{path:b64}, settled}   (a run of steps)
 // The loop is synchronous: no event-loop turn happens after loading, so no timer, promise or
 // asyncio callback a run leaves behind can ever run.
 "use strict";
@@ -401,6 +401,11 @@ exits`, { globals: pyDict() });
 // The interpreter's own stdout and stderr, flushed after every step (as the REPL flushes after each
 // statement), so a partial line a step leaves in Python's buffer is that step's, never the next one's.
 const pyFlushes = pyodide.runPython("import sys\n(sys.stdout.flush, sys.stderr.flush)").toJs({ depth: 1 });
+function flushPython() {
+  for (const flush of pyFlushes) {
+    try { flush(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; } // a closed stream
+  }
+}
 // What a run leaves in the interpreter's own state for the next one, forgotten after every run: the
 // REPL's "_" (a prompt's value), the last error (sys.last_exc and its kin, with its frames), and
 // objects in reference cycles, whose finalizers would otherwise run, and print, inside a later run.
@@ -448,9 +453,7 @@ function step({ code, mode, quiet, filename, exits }, globals) {
   } finally {
     try { compiled?.destroy(); } catch { /* the interpreter is gone */ }
   }
-  for (const flush of pyFlushes) {
-    try { flush(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; } // a closed stream
-  }
+  flushPython();
   if (quiet) Object.assign(kept, quota);
   return { stdout: joined(streams.stdout), stderr: joined(streams.stderr), success, truncated: !quiet && streams.truncated };
 }
@@ -489,9 +492,7 @@ function settle() {
   } catch (error) {
     if (!(error instanceof pyodide.ffi.PythonError)) throw error;
   }
-  for (const flush of pyFlushes) {
-    try { flush(); } catch (error) { if (!(error instanceof pyodide.ffi.PythonError)) throw error; }
-  }
+  flushPython();
   streams.stdout = [];
   streams.stderr = [];
   return settled;
