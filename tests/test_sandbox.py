@@ -187,6 +187,17 @@ def test_output_files_come_back_and_persist_in_the_unit(fresh, tmp_path):
 
 
 @pytest.mark.slow
+def test_every_unit_starts_from_one_snapshot_and_draws_its_own_randomness(sandbox):
+    """Each unit's Python is restored from the one memory snapshot the runtime made; what it
+    draws at random (the random module, os.urandom, uuid4) is still its own."""
+    assert runtime.prepare().snapshot.stat().st_size > 0
+    code = "import os, random, uuid\nprint(random.random(), os.urandom(8).hex(), uuid.uuid4())"
+    draws = [sandbox.run(code).stdout.split() for _ in range(2)]
+    assert all(len(draw) == 3 for draw in draws), draws
+    assert [a != b for a, b in zip(*draws)] == [True, True, True], draws
+
+
+@pytest.mark.slow
 def test_a_unit_starts_from_given_files(sandbox):
     with sandbox.unit({"output/previous.txt": b"from step 1"}) as unit:
         result = unit.run("print(open('/output/previous.txt').read(), open('/data/notes/hello.txt').read())")
