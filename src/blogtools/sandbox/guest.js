@@ -99,8 +99,10 @@ function collector(name) {
 }
 
 const { loadPyodide } = await import("/runtime/pyodide/pyodide.mjs");
-// Python starts from the memory snapshot the host made of Pyodide just loaded with these options
-// (snapshot.js, runtime._memory_snapshot): about a seventh of the CPU of starting Python afresh.
+// Python starts from the memory snapshot the host made of Pyodide just loaded (snapshot.js,
+// runtime._memory_snapshot): about a seventh of the CPU of starting Python afresh. Python's own
+// start state (os.environ, argv, flags) is the snapshot's; the loader still makes HOME the
+// working folder from `env`, which must be snapshot.js's (tests/test_sandbox.py checks both).
 // Everything below, the hardening included, runs on every start.
 const pyodide = await loadPyodide({
   indexURL: "/runtime/pyodide/",
@@ -108,10 +110,11 @@ const pyodide = await loadPyodide({
   env: { HOME: "/home/sandbox" },
   _loadSnapshot: Deno.readFileSync("/runtime/snapshot.bin"),
 });
-// The snapshot's Python drew its random state when the snapshot was made: the random module is
-// seeded afresh, and this first draw loads the source of randomness while Deno is still here.
-// (str hashes keep the snapshot's seed: the same in every unit.)
-pyodide.runPython("import random\nrandom.seed()\ndel random");
+// The snapshot's Python drew its random state and read the clock when the snapshot was made: the
+// random module is seeded afresh (this first draw loads the source of randomness while Deno is
+// still here) and logging's start time is now. (str hashes keep the snapshot's seed: the same in
+// every unit, fixed before any unit ran.)
+pyodide.runPython("import logging, random, time\nrandom.seed()\nlogging._startTime = time.time_ns()\ndel logging, random, time");
 pyodide.setStdin({ error: true }); // the process's stdin carries the host's messages: never the code's
 pyodide.setStdout(collector("stdout"));
 pyodide.setStderr(collector("stderr"));

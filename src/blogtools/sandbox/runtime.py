@@ -231,10 +231,11 @@ def _memory_snapshot(rt: Runtime, root: Path) -> Path:
     if done.returncode != 0 or not done.stdout:
         detail = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise SandboxUnavailable(f"Pyodide's memory snapshot could not be made ({detail})")
-    partial = target.with_name(f".{target.name}.{os.getpid()}")
-    partial.write_bytes(done.stdout)
-    partial.chmod(0o644)
-    partial.rename(target)  # atomic; a process that made it too wrote the same bytes
+    fd, partial = tempfile.mkstemp(dir=root, prefix=f".{target.name}.")  # O_EXCL, 0600: no one else holds it
+    with os.fdopen(fd, "wb") as out:
+        out.write(done.stdout)
+        os.fchmod(out.fileno(), 0o644)
+    os.replace(partial, target)  # atomic; another process's snapshot, made alike, may replace it
     return target
 
 

@@ -67,16 +67,15 @@ for _name in ("js", "pyodide_js", "ctypes", "_pyodide_core", "pyodide.ffi", "_ct
     except ImportError:
         continue
     _through.append(f"import {_name}")
-_proxies = 0
 gc.unfreeze()  # what the sandbox froze at start (its own objects) is a guest's to list again
-for _o in gc.get_objects():  # unlinked from every module, the FFI's functions still live here
-    if any(k.__name__ == "JsProxy" for k in type(_o).__mro__):
-        _proxies += 1
-    elif type(_o).__name__ == "builtin_function_or_method" and _o.__name__ == "to_js":
-        try:
-            _through.append(f"to_js([1]) gave a {type(_o([1])).__name__}")
-        except Exception:  # SystemError: disabled in place
-            pass
+_objects = gc.get_objects()  # unlinked from every module, the FFI's functions still live here
+_kinds = {_k for _k in set(map(type, _objects)) if any(_b.__name__ == "JsProxy" for _b in _k.__mro__)}
+_proxies = sum(type(_o) in _kinds for _o in _objects)
+for _o in [_o for _o in _objects if type(_o).__name__ == "builtin_function_or_method" and _o.__name__ == "to_js"]:
+    try:
+        _through.append(f"to_js([1]) gave a {type(_o([1])).__name__}")
+    except Exception:  # SystemError: disabled in place
+        pass
 if _proxies:
     _through.append(f"{_proxies} JavaScript objects reachable through gc")
 print(json.dumps(_through))

@@ -1,5 +1,7 @@
-// Makes the memory snapshot every guest (guest.js) starts from: Pyodide loaded with guest.js's
-// options, before anything else has run, written to stdout. Run once per runtime, by the host,
+// Makes the memory snapshot every guest (guest.js) starts from: Pyodide loaded, before anything
+// else has run, written to stdout. Python's start state (os.environ, argv, flags) is set here
+// alone: a guest restoring the snapshot keeps it (its `env` must be this one). This file's bytes
+// are part of the snapshot's key. Run once per runtime, by the host,
 // in a unit's OS ring (runtime._memory_snapshot); no code from outside blogtools runs here.
 "use strict";
 
