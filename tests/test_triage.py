@@ -101,6 +101,7 @@ def test_need_phrases_and_json_round_trip():
 
 # --- Python in the sandbox -----------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_python_verdicts(sandbox):
     verdicts = triage(
@@ -149,6 +150,7 @@ def test_cumulative_run_after_an_earlier_block(sandbox):
     assert verdicts[4].needs == (Need("block", "4"), Need("module", "numpy"))
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_what_a_block_that_ran_did_is_measured(sandbox):
     verdicts = triage(
@@ -446,6 +448,7 @@ def test_what_the_streams_and_the_namespace_cannot_forge(sandbox):
     assert verdicts[9].verdict == DIFFERS
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_an_earlier_block_cannot_make_a_later_one_pass(sandbox):
     """A block is judged in an interpreter no earlier block could have changed: one that replaces
@@ -482,6 +485,7 @@ def test_an_earlier_block_cannot_make_a_later_one_pass(sandbox):
     assert verdicts[1].verdict not in RAN and verdicts[3].verdict == DIFFERS and verdicts[5].verdict == DIFFERS
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_an_interpreter_is_used_again_only_after_contained_blocks(sandbox, monkeypatch):
     """The cost of that: a fresh interpreter only for a block that ran after one that may have
