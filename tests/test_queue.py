@@ -79,6 +79,16 @@ def stopped(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 120)
     return process.returncode, out
 
 
+def finished(process: subprocess.Popen, timeout: float) -> str | None:
+    """The output of ``process`` once it exits, or None (and it is killed) past ``timeout``."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None
+
+
 def runs(dsn: str) -> list[tuple]:
     """Every run on the triage queue: (task, state, claimed by, failure reason)."""
     with psycopg.connect(dsn) as conn:
@@ -214,11 +224,12 @@ def test_two_workers_one_killed_holding_a_task_give_a_local_triages_verdicts_eac
     try:
         held = wait_for(lambda: claimed_by(doomed)(pg_dsn), what="the first worker to hold a task")
         os.killpg(doomed.pid, signal.SIGKILL)
-        out, _ = triager.communicate(timeout=600)
-        assert triager.returncode == 0, out
+        out = finished(triager, timeout=600)
     finally:
         stopped(doomed)
         code, said = stopped(survivor)
+    assert out is not None, f"the triage still waited after 600 s; the surviving worker ({code}) said: {said}"
+    assert triager.returncode == 0, out
     assert code == 0 and said.strip().endswith("task(s)"), said
     assert " queued" not in out and "not triaged" not in out, out
     assert judged(site) == judged(local)  # every block: the same verdict, reason, needs (and fingerprint)
