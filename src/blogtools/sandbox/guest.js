@@ -1,6 +1,6 @@
 // The guest of blogtools.sandbox: Pyodide under Deno, inside bubblewrap, one trust unit per process.
-// Deno starts with reads of /runtime/pyodide (and its snapshot) and writes to /channel/out only; once Pyodide is
-// loaded and hardened, every permission is revoked and the Deno namespace deleted.
+// Deno starts with reads of /runtime/pyodide and /runtime/snapshot.bin and writes to /channel/out
+// only; once Pyodide is loaded and hardened, every permission is revoked and Deno deleted.
 // In (stdin, one JSON object a line, from the host only):
 //   {type:"unit", files:{path:b64}, wheels:[b64]}   {type:"run", id, code}
 //   {type:"run", id, steps:[{code, mode:"exec"|"single", quiet, filename, exits}]}   {type:"read-reply", ok, data:b64 | error}

@@ -232,10 +232,13 @@ def _memory_snapshot(rt: Runtime, root: Path) -> Path:
         detail = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise SandboxUnavailable(f"Pyodide's memory snapshot could not be made ({detail})")
     fd, partial = tempfile.mkstemp(dir=root, prefix=f".{target.name}.")  # O_EXCL, 0600: no one else holds it
-    with os.fdopen(fd, "wb") as out:
-        out.write(done.stdout)
-        os.fchmod(out.fileno(), 0o644)
-    os.replace(partial, target)  # atomic; another process's snapshot, made alike, may replace it
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(done.stdout)
+            os.fchmod(out.fileno(), 0o644)
+        os.replace(partial, target)  # atomic; another process's snapshot, made alike, may replace it
+    finally:
+        Path(partial).unlink(missing_ok=True)  # left only when writing it failed
     return target
 
 
