@@ -95,7 +95,11 @@ def install_schema(dsn: str) -> bool:
                 if version != SCHEMA_VERSION:
                     raise BlogtoolsError(f"{_where(dsn)}: holds Absurd's schema {version}, blogtools needs "
                                          f"{SCHEMA_VERSION} (absurdctl migrate)")
-            conn.execute("SELECT absurd.create_queue(%s)", (QUEUE,))
+            # create_queue re-runs its CREATE INDEX IF NOT EXISTS on a queue that exists, which locks
+            # tables that workers and a waiting triage are using: a deadlock that stopped a starting
+            # worker. The queue is made only when it is not there yet.
+            if not conn.execute("SELECT 1 FROM absurd.queues WHERE queue_name = %s", (QUEUE,)).fetchone():
+                conn.execute("SELECT absurd.create_queue(%s)", (QUEUE,))
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('blogtools: absurd schema'))")
     return installed is None
